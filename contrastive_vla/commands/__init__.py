@@ -1,0 +1,1 @@
+"""Sub-commands of ``contrastive-vla``: argument parsing and printing over the library rooms."""

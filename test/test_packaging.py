@@ -1,0 +1,67 @@
+"""The robot's build path: colcon builds the ament_python package and installs what ROS needs."""
+
+import os
+from pathlib import Path
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_package_xml_is_format_3_with_the_package_name():
+    root = ET.parse(REPO / 'package.xml').getroot()
+    assert root.get('format') == '3'
+    assert root.findtext('name') == 'contrastive_vla'
+    assert root.find('export/build_type').text == 'ament_python'
+    depends = {e.text for e in root.findall('exec_depend')}
+    assert {'rclpy', 'sensor_msgs', 'std_msgs'} <= depends
+
+
+@pytest.fixture(scope='module')
+def colcon_install(tmp_path_factory):
+    colcon = Path(sys.executable).parent / 'colcon'
+    if not colcon.exists():
+        pytest.skip('colcon is not installed in this environment')
+    work = tmp_path_factory.mktemp('colcon_ws')
+    src = work / 'src' / 'contrastive_vla'
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
+        '.venv', '.git', 'build', 'install', 'log', 'runs', 'data', '__pycache__', '*.egg-info',
+        '.pytest_cache', '.ruff_cache', '.hypothesis'))
+    env = dict(os.environ)
+    result = subprocess.run([str(colcon), 'build', '--base-paths', 'src'], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return work / 'install' / 'contrastive_vla'
+
+
+def test_colcon_build_installs_data_where_ros2_looks(colcon_install):
+    share = colcon_install / 'share' / 'contrastive_vla'
+    assert (share / 'package.xml').is_file()
+    assert (share / 'config' / 'primitives.yaml').is_file()
+    assert (colcon_install / 'share' / 'ament_index' / 'resource_index' / 'packages'
+            / 'contrastive_vla').is_file()
+    for launch_file in (REPO / 'launch').glob('*.launch.py'):
+        assert (share / 'launch' / launch_file.name).is_file()
+    for model_file in (REPO / 'models').rglob('*'):
+        if model_file.is_file() and not model_file.name.startswith('.'):
+            assert (share / model_file.relative_to(REPO)).is_file()
+    # ros2 run looks in lib/<package>/
+    assert (colcon_install / 'lib' / 'contrastive_vla' / 'contrastive-vla').is_file()
+
+
+def test_installed_package_finds_its_share_dir_through_the_ament_index(colcon_install):
+    site = next(colcon_install.glob('lib/python3*/site-packages'))
+    env = dict(os.environ)
+    env['PYTHONPATH'] = f'{site}{os.pathsep}{env.get("PYTHONPATH", "")}'
+    env['AMENT_PREFIX_PATH'] = f'{colcon_install}{os.pathsep}{env.get("AMENT_PREFIX_PATH", "")}'
+    code = ('import contrastive_vla, contrastive_vla.resources as r; '
+            'print(contrastive_vla.__file__); print(r.share_dir())')
+    result = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                            text=True, cwd=str(colcon_install), timeout=60)
+    assert result.returncode == 0, result.stderr
+    module_file, share = result.stdout.split()[-2:]
+    assert Path(share) == colcon_install / 'share' / 'contrastive_vla'
