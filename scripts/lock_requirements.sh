@@ -23,6 +23,8 @@ for line in lines:
     name, version = line.split("==")
     if "ros-" + name.lower().replace("_", "-") in names:
         continue
-    print(f"{name}=={version.split(\"+\")[0] if name == \"torch\" else version}")
+    if name == "torch":
+        version = version.split("+")[0]
+    print(name + "==" + version)
 ' > requirements/pip-only.txt
 echo "wrote requirements/pip-only.txt ($(grep -vc '^#' requirements/pip-only.txt) packages)"
