@@ -1,0 +1,73 @@
+"""The episode runner shared by everything that rolls out a policy in the simulator.
+
+A policy has ``reset(env, spec, seed)`` and ``act(observation) -> primitive or None`` (None =
+the policy gives up). The runner observes, asks, executes one primitive completely, observes
+again (CLIP-RT's step-wise rhythm), stops on success or at the task's step budget, and tells an
+optional ``on_step`` callback everything (the data collector records bags from it).
+"""
+
+from dataclasses import dataclass, field
+import time
+
+from contrastive_vla.sim.kinematics import MOVED_STATUSES
+
+
+@dataclass
+class StepRecord:
+    observation: object       # the Observation the decision was made from
+    primitive: object         # the Primitive executed (None if the policy gave up)
+    status: str
+    message: str
+    decision_ms: float
+
+
+@dataclass
+class EpisodeResult:
+    task_id: str
+    seed: int
+    instruction: str
+    success: bool
+    steps: int
+    statuses: dict = field(default_factory=dict)
+    primitives: list = field(default_factory=list)
+    decision_ms: list = field(default_factory=list)
+    wall_s: float = 0.0
+    final_observation: object = None
+
+    def to_dict(self):
+        return {'task': self.task_id, 'seed': self.seed, 'instruction': self.instruction,
+                'success': self.success, 'steps': self.steps, 'statuses': self.statuses,
+                'primitives': self.primitives, 'wall_s': round(self.wall_s, 3)}
+
+
+def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on_step=None,
+                render=True):
+    """Roll out ``policy`` on (task_id, seed); returns an EpisodeResult."""
+    start = time.perf_counter()
+    observation = env.reset(task_id, seed, instruction=instruction)
+    policy.reset(env, env.spec, seed=seed)
+    budget = max_steps or env.tasks[task_id].step_budget
+    result = EpisodeResult(task_id, seed, env.spec.instruction, env.success(), 0)
+    while not result.success and result.steps < budget:
+        t0 = time.perf_counter()
+        primitive = policy.act(observation)
+        decision_ms = (time.perf_counter() - t0) * 1e3
+        result.decision_ms.append(decision_ms)
+        if primitive is None:
+            if on_step:
+                on_step(StepRecord(observation, None, 'gave_up', 'policy gave up', decision_ms))
+            break
+        step = env.step(primitive)
+        result.steps += 1
+        result.statuses[step.status] = result.statuses.get(step.status, 0) + 1
+        result.primitives.append(step.primitive.name if step.primitive else str(primitive))
+        if on_step:
+            on_step(StepRecord(observation, step.primitive, step.status, step.message,
+                               decision_ms))
+        result.success = step.success
+        if step.status not in MOVED_STATUSES and step.status != 'rejected':
+            pass  # unreachable: nothing moved; the policy sees the same scene and may retry
+        observation = env.observe(render=render)
+    result.final_observation = observation
+    result.wall_s = time.perf_counter() - start
+    return result

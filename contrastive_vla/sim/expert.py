@@ -1,0 +1,165 @@
+"""The scripted expert: solves every task by saying primitives of the vocabulary, step by step.
+
+It is reactive (each decision is made from the current privileged scene state, so it also
+recovers from its own or a policy's detours) and randomised the way a person talking a robot
+through a task is: it does not always move along the axis with the largest remaining error, and
+sometimes takes a smaller step than it could. Every decision is a vocabulary primitive; which
+one is found with ``PrimitiveVocabulary.discretize`` so the expert works with any vocabulary
+that has translation steps and open/close.
+"""
+
+import numpy as np
+
+# Heights of the tool centre point (m, table top at 0).
+SAFE_HEIGHT = 0.11      # travel height above the blocks
+CLEAR_HEIGHT = 0.085    # below this, do not move sideways toward a far goal
+PUSH_HEIGHT = 0.018
+REACH_HOVER = 0.035     # above the block centre
+CARRY_HEIGHT = 0.13
+PLACE_RELEASE = 0.04    # TCP height when releasing in a zone
+# How close is close enough (primitives are 1 cm at the finest).
+XY_TOLERANCE = 0.008
+Z_TOLERANCE = 0.007
+
+
+class ScriptedExpert:
+    """Policy with privileged access to the simulator. ``act`` returns a Primitive or None."""
+
+    name = 'expert'
+
+    def __init__(self, rng=None, greedy_probability=0.75, smaller_step_probability=0.2):
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.greedy_probability = greedy_probability
+        self.smaller_step_probability = smaller_step_probability
+        self.env = None
+
+    def reset(self, env, spec=None, seed=None):
+        self.env = env
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+
+    def act(self, observation=None):
+        env = self.env
+        state = env.scene_state()
+        task = env.tasks[env.spec.task_id]
+        binding = env.spec.binding
+        family = task.family
+        if family == 'reach':
+            return self._reach(state, binding)
+        if family == 'push':
+            return self._push(state, binding, np.asarray(task.params['direction'], float))
+        if family == 'lift':
+            return self._lift(state, binding)
+        if family == 'place':
+            zone = state.zones[binding['zone']].position
+            return self._carry_and_release(state, binding, zone[:2], PLACE_RELEASE)
+        if family == 'stack':
+            base = state.blocks[binding['base']].position
+            release = base[2] + 2 * state.block_half_size + 0.022
+            return self._carry_and_release(state, binding, base[:2], release)
+        raise ValueError(f'the expert has no strategy for family {family!r}')
+
+    # ---- strategies ------------------------------------------------------------------------
+    def _reach(self, state, binding):
+        block = state.blocks[binding['block']].position
+        return self._go_to(state, np.array([block[0], block[1], block[2] + REACH_HOVER]))
+
+    def _push(self, state, binding, direction):
+        block = state.blocks[binding['block']]
+        if not state.gripper_closed:
+            return self._primitive(gripper=-1)  # a closed gripper is a better pusher
+        tcp = state.tcp_position
+        direction3 = np.array([direction[0], direction[1], 0.0])
+        lateral = np.array([-direction[1], direction[0], 0.0])
+        rel = tcp - block.position
+        along, across = float(rel @ direction3), float(rel @ lateral)
+        low = tcp[2] <= PUSH_HEIGHT + Z_TOLERANCE
+        # behind the block, in line with it (in contact the pads are 3-4 cm from its centre)
+        behind = -0.095 < along < (-0.02 if low else -0.045) and abs(across) < 0.013
+        if not behind:
+            if tcp[2] < CLEAR_HEIGHT:
+                return self._step_axis(2, SAFE_HEIGHT - tcp[2])
+            pre = block.position - 0.07 * direction3
+            return self._go_to(state, np.array([pre[0], pre[1], tcp[2]]))
+        if not low:
+            return self._step_axis(2, PUSH_HEIGHT - tcp[2])
+        goal = block.initial_position + 0.115 * direction3
+        remaining = float((goal - block.position) @ direction3)
+        axis = int(np.argmax(np.abs(direction)))
+        return self._step_axis(axis, max(remaining, 0.01) * np.sign(direction[axis]))
+
+    def _grasp(self, state, colour):
+        block = state.blocks[colour].position
+        tcp = state.tcp_position
+        if state.gripper_closed:
+            return self._primitive(gripper=1)
+        grasp = np.array([block[0], block[1], max(block[2], 0.018)])
+        exy = np.linalg.norm(grasp[:2] - tcp[:2])
+        if exy > XY_TOLERANCE:
+            if tcp[2] < CLEAR_HEIGHT and exy > 0.02:
+                return self._step_axis(2, SAFE_HEIGHT - tcp[2])
+            return self._go_to(state, np.array([grasp[0], grasp[1], max(tcp[2], grasp[2])]))
+        if tcp[2] - grasp[2] > Z_TOLERANCE:
+            return self._step_axis(2, grasp[2] - tcp[2])
+        return self._primitive(gripper=-1)
+
+    def _lift(self, state, binding):
+        colour = binding['block']
+        if not state.grasped(colour):
+            return self._grasp(state, colour)
+        block = state.blocks[colour].position
+        return self._step_axis(2, max(0.12 - (block[2] - state.block_half_size), 0.01))
+
+    def _carry_and_release(self, state, binding, target_xy, release_height):
+        colour = binding['block']
+        block = state.blocks[colour].position
+        if not state.grasped(colour):
+            if np.linalg.norm(block[:2] - target_xy) < 0.02 and block[2] > 0.03:
+                return self._step_axis(2, 0.05)  # released and falling/placed: back off
+            return self._grasp(state, colour)
+        tcp = state.tcp_position
+        exy = np.linalg.norm(target_xy - tcp[:2])
+        if exy > XY_TOLERANCE:
+            if tcp[2] < CARRY_HEIGHT - 0.02:
+                return self._step_axis(2, CARRY_HEIGHT - tcp[2])
+            return self._go_to(state, np.array([target_xy[0], target_xy[1], tcp[2]]))
+        if tcp[2] - release_height > Z_TOLERANCE:
+            return self._step_axis(2, release_height - tcp[2])
+        return self._primitive(gripper=1)
+
+    # ---- choosing primitives ---------------------------------------------------------------
+    def _go_to(self, state, goal):
+        """One translation primitive toward ``goal``; horizontal first when low."""
+        error = np.asarray(goal, float) - state.tcp_position
+        candidates = [i for i in range(3) if abs(error[i]) >= 0.005]
+        if not candidates:
+            return self._step_axis(2, error[2]) if abs(error[2]) > 0.004 else \
+                self._step_axis(int(np.argmax(np.abs(error))), error[int(np.argmax(np.abs(
+                    error)))])
+        if self.rng.random() < self.greedy_probability or len(candidates) == 1:
+            axis = max(candidates, key=lambda i: abs(error[i]))
+        else:
+            axis = int(self.rng.choice(candidates))
+        return self._step_axis(axis, error[axis])
+
+    def _step_axis(self, axis, amount):
+        """The primitive moving along base axis 0/1/2 by about ``amount`` metres (signed)."""
+        vocab = self.env.vocab
+        sign = 1.0 if amount >= 0 else -1.0
+        ladder = sorted((p for p in vocab if p.axis == 'xyz'[axis] and p.direction == sign),
+                        key=lambda p: p.magnitude)
+        if not ladder:
+            raise ValueError(f'the vocabulary has no step along {"xyz"[axis]} ({sign:+.0f})')
+        fitting = [p for p in ladder if p.magnitude <= abs(amount) + 0.004] or ladder[:1]
+        choice = fitting[-1]
+        if len(fitting) > 1 and self.rng.random() < self.smaller_step_probability:
+            choice = fitting[-2]
+        return choice
+
+    def _primitive(self, gripper):
+        action = np.zeros(8)
+        action[7] = gripper
+        primitive = self.env.vocab.discretize(action)
+        if primitive is None:
+            raise ValueError('the vocabulary has no open/close gripper primitive')
+        return primitive

@@ -1,0 +1,203 @@
+"""Cartesian control of the simulated arm: differential IK and primitive execution.
+
+A primitive's 8-D delta becomes a target pose of the tool centre point (TCP): translation in the
+base frame, roll/pitch/yaw about the base axes around the TCP, wrist rotation about the tool's
+approach axis. The target is checked before anything moves: it is clamped into the workspace
+box (reported as ``clamped``), solved with damped-least-squares IK within the joint limits, and
+refused as ``unreachable`` when IK cannot get within tolerance. The motion is then interpolated
+(linear in position, geodesic in orientation) over enough control ticks to respect the
+Cartesian and joint speed limits, and tracked by the joint position actuators.
+"""
+
+from dataclasses import dataclass
+import math
+
+import numpy as np
+
+from contrastive_vla.primitives import DELTA_LAYOUT, GRIPPER_INDEX, axis_rotation
+
+# Primitive execution outcomes.
+DONE = 'done'                # reached the target
+CLAMPED = 'clamped'          # moved, but stopped at the workspace boundary
+OBSTRUCTED = 'obstructed'    # moved, but contact kept the arm >1 cm / >5 deg from the target
+UNREACHABLE = 'unreachable'  # no motion: IK cannot reach the target within the joint limits
+REJECTED = 'rejected'        # no motion: the delta itself is invalid (NaN, wrong length)
+MOVED_STATUSES = (DONE, CLAMPED, OBSTRUCTED)
+
+
+@dataclass
+class MotionResult:
+    status: str
+    message: str = ''
+    ticks: int = 0
+
+    @property
+    def ok(self):
+        return self.status in MOVED_STATUSES
+
+
+def skew(v):
+    return np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+
+
+def rotvec_to_matrix(r):
+    """Rodrigues: rotation vector (axis * angle, radians) -> 3x3 matrix."""
+    angle = float(np.linalg.norm(r))
+    if angle < 1e-12:
+        return np.eye(3) + skew(r)
+    k = skew(np.asarray(r) / angle)
+    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
+
+
+def matrix_to_rotvec(m):
+    """Inverse of :func:`rotvec_to_matrix`, robust near 0 and pi."""
+    cos = max(-1.0, min(1.0, (np.trace(m) - 1) / 2))
+    angle = math.acos(cos)
+    if angle < 1e-7:
+        return 0.5 * np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]])
+    if angle > math.pi - 1e-4:
+        # axis from the symmetric part: R = 2 a a^T - I at angle pi
+        a = np.sqrt(np.maximum((np.diag(m) + 1) / 2, 0))
+        i = int(np.argmax(a))
+        a[(i + 1) % 3] = math.copysign(a[(i + 1) % 3], m[i, (i + 1) % 3] + m[(i + 1) % 3, i])
+        a[(i + 2) % 3] = math.copysign(a[(i + 2) % 3], m[i, (i + 2) % 3] + m[(i + 2) % 3, i])
+        return a / np.linalg.norm(a) * angle
+    v = np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]])
+    return v / (2 * math.sin(angle)) * angle
+
+
+def target_pose(position, rotation, delta):
+    """Apply an 8-D primitive delta to a TCP pose (base frame); returns (position, rotation)."""
+    d = np.asarray(delta, dtype=np.float64)
+    new_position = np.asarray(position, dtype=np.float64) + d[:3]
+    new_rotation = np.asarray(rotation, dtype=np.float64)
+    for i, axis in enumerate(('roll', 'pitch', 'yaw')):
+        if d[3 + i] != 0:
+            new_rotation = axis_rotation(axis, d[3 + i]) @ new_rotation
+    if d[6] != 0:
+        # about the tool's own approach (z) axis: right-multiply
+        new_rotation = new_rotation @ axis_rotation('yaw', d[6])
+    return new_position, new_rotation
+
+
+def clamp_to_box(position, lower, upper):
+    """Clamp a point into an axis-aligned box; returns (clamped point, whether it changed)."""
+    clamped = np.minimum(np.maximum(position, lower), upper)
+    return clamped, bool(np.any(np.abs(clamped - position) > 1e-9))
+
+
+class ArmKinematics:
+    """IK and FK of the arm's TCP on a private MjData (never disturbs the simulation)."""
+
+    def __init__(self, mujoco, model, joint_names, lower, upper, site='tcp'):
+        self.mj = mujoco
+        self.model = model
+        self.scratch = mujoco.MjData(model)
+        self.site = model.site(site).id
+        self.qpos_index = np.array([model.joint(n).qposadr[0] for n in joint_names])
+        self.dof_index = np.array([model.joint(n).dofadr[0] for n in joint_names])
+        self.lower = np.asarray(lower, dtype=np.float64)
+        self.upper = np.asarray(upper, dtype=np.float64)
+        self._jacp = np.zeros((3, model.nv))
+        self._jacr = np.zeros((3, model.nv))
+
+    def fk(self, q):
+        d = self.scratch
+        d.qpos[self.qpos_index] = q
+        self.mj.mj_kinematics(self.model, d)
+        return d.site_xpos[self.site].copy(), d.site_xmat[self.site].reshape(3, 3).copy()
+
+    def ik(self, position, rotation, q_seed, iterations=60, damping=0.03,
+           tol_m=1e-4, tol_rad=1e-3):
+        """Damped least squares from ``q_seed``; returns (q, position error m, angle error rad).
+
+        Joint limits are enforced at every iteration (the solution is always within them).
+        """
+        q = np.clip(np.asarray(q_seed, dtype=np.float64), self.lower, self.upper)
+        d = self.scratch
+        pos_err = rot_err = math.inf
+        for _ in range(iterations):
+            d.qpos[self.qpos_index] = q
+            self.mj.mj_kinematics(self.model, d)
+            self.mj.mj_comPos(self.model, d)
+            current_pos = d.site_xpos[self.site]
+            current_rot = d.site_xmat[self.site].reshape(3, 3)
+            e_pos = position - current_pos
+            e_rot = matrix_to_rotvec(rotation @ current_rot.T)
+            pos_err, rot_err = float(np.linalg.norm(e_pos)), float(np.linalg.norm(e_rot))
+            if pos_err < tol_m and rot_err < tol_rad:
+                break
+            self.mj.mj_jacSite(self.model, d, self._jacp, self._jacr, self.site)
+            jac = np.vstack([self._jacp[:, self.dof_index], self._jacr[:, self.dof_index]])
+            err = np.concatenate([e_pos, e_rot])
+            dq = jac.T @ np.linalg.solve(jac @ jac.T + damping ** 2 * np.eye(6), err)
+            step = float(np.max(np.abs(dq)))
+            if step > 0.3:
+                dq *= 0.3 / step
+            q = np.clip(q + dq, self.lower, self.upper)
+        return q, pos_err, rot_err
+
+
+def plan_motion(kin, q_start, delta, workspace, control, velocity_limits):
+    """Plan the joint waypoints of a primitive delta; pure apart from the IK scratch data.
+
+    Returns ``(MotionResult, waypoints)``; waypoints is an array (ticks, n_joints), empty when
+    nothing may move.
+    """
+    d = np.asarray(delta, dtype=np.float64).reshape(-1)
+    if d.shape[0] != len(DELTA_LAYOUT):
+        return MotionResult(REJECTED, f'delta has {d.shape[0]} values, expected 8'), None
+    if not np.all(np.isfinite(d)):
+        return MotionResult(REJECTED, f'delta has non-finite values {d.tolist()}'), None
+    start_pos, start_rot = kin.fk(q_start)
+    goal_pos, goal_rot = target_pose(start_pos, start_rot, d)
+    lower, upper = np.asarray(workspace['lower']), np.asarray(workspace['upper'])
+    goal_pos, clamped = clamp_to_box(goal_pos, lower, upper)
+    message = ''
+    if clamped:
+        message = (f'target {np.round(start_pos + d[:3], 3).tolist()} is outside the workspace '
+                   f'box; stopping at {np.round(goal_pos, 3).tolist()}')
+    q_goal, pos_err, rot_err = kin.ik(goal_pos, goal_rot, q_start)
+    if pos_err > control['ik_tolerance_m'] or rot_err > control['ik_tolerance_rad']:
+        return MotionResult(UNREACHABLE, f'IK cannot reach the target within the joint limits '
+                                         f'(residual {pos_err * 100:.1f} cm, '
+                                         f'{math.degrees(rot_err):.1f} deg)'), None
+    distance = float(np.linalg.norm(goal_pos - start_pos))
+    rotvec = matrix_to_rotvec(goal_rot @ start_rot.T)
+    angle = float(np.linalg.norm(rotvec))
+    tick = control['tick']
+    ticks = max(control['min_ticks'],
+                math.ceil(distance / (control['max_linear_speed'] * tick)),
+                math.ceil(angle / (control['max_angular_speed'] * tick)))
+    # joint speed: plan again with more ticks if any joint would move too fast
+    for _attempt in range(4):
+        waypoints, ok = [], True
+        q = np.asarray(q_start, dtype=np.float64)
+        for k in range(1, ticks + 1):
+            s = k / ticks
+            pos = start_pos + s * (goal_pos - start_pos)
+            rot = rotvec_to_matrix(s * rotvec) @ start_rot
+            q_next, pe, re = kin.ik(pos, rot, q, iterations=30)
+            if pe > control['ik_tolerance_m'] or re > control['ik_tolerance_rad']:
+                return MotionResult(UNREACHABLE, 'the straight-line path leaves the reachable '
+                                                 f'space at {s:.0%} of the motion'), None
+            waypoints.append(q_next)
+            q = q_next
+        steps = np.abs(np.diff(np.vstack([q_start] + waypoints), axis=0))
+        needed = float(np.max(steps / (np.asarray(velocity_limits) * tick)))
+        if needed <= 1.0:
+            break
+        ticks = math.ceil(ticks * needed * 1.05)
+        ok = False
+    if not ok:
+        return MotionResult(UNREACHABLE, 'the motion needs joint speeds above the limits'), None
+    status = CLAMPED if clamped else DONE
+    if clamped and distance < 1e-6 and angle < 1e-6:
+        message = 'already at the workspace boundary: ' + message
+    return MotionResult(status, message, ticks=len(waypoints)), np.vstack(waypoints)
+
+
+def gripper_command(delta):
+    """+1 open, -1 close, 0 leave the gripper alone."""
+    value = float(np.asarray(delta)[GRIPPER_INDEX])
+    return 0 if value == 0 else (1 if value > 0 else -1)
