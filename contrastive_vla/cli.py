@@ -14,6 +14,10 @@ COMMANDS = {
     'vocab': ('contrastive_vla.commands.vocab', 'inspect, check and query a primitive vocabulary'),
     'doctor': ('contrastive_vla.commands.doctor',
                'check that the installation can import, render and find its data'),
+    'collect': ('contrastive_vla.commands.collect',
+                'record expert demonstrations in the simulator as rosbag2 bags'),
+    'eval-sim': ('contrastive_vla.commands.eval_sim',
+                 'closed-loop success of a policy (expert, random or a model) in the simulator'),
 }
 
 

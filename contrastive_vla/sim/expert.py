@@ -26,6 +26,7 @@ class ScriptedExpert:
     """Policy with privileged access to the simulator. ``act`` returns a Primitive or None."""
 
     name = 'expert'
+    needs_images = False  # it reads the privileged scene state
 
     def __init__(self, rng=None, greedy_probability=0.75, smaller_step_probability=0.2):
         self.rng = rng if rng is not None else np.random.default_rng(0)

@@ -1,0 +1,46 @@
+"""``contrastive-vla collect``: expert demonstrations in the simulator, one rosbag2 per episode.
+
+Examples::
+
+    contrastive-vla collect --tasks all --episodes-per-task 50 --out data/demos --seed 0
+    contrastive-vla collect --tasks lift_block,stack_blocks --episodes-per-task 5 --out d \\
+        --storage sqlite3 --workers 1
+
+Re-running the same command resumes: bags already complete in --out are skipped.
+"""
+
+import json
+
+from contrastive_vla.data.demos import collect
+from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
+
+
+def add_arguments(parser):
+    parser.add_argument('--tasks', default='all', help='"all" or comma-separated task ids')
+    parser.add_argument('--episodes-per-task', type=int, required=True)
+    parser.add_argument('--out', required=True, help='output directory (one bag per episode)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='first episode seed (episode i of each task uses seed + i)')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='worker processes (default: one per CPU core)')
+    parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
+    parser.add_argument('--image-size', type=int, default=None,
+                        help='square camera resolution (default: config/sim.yaml, 224)')
+    parser.add_argument('--no-progress', action='store_true')
+
+
+def run(args):
+    if args.episodes_per_task <= 0:
+        raise ValueError('--episodes-per-task must be positive')
+    if not 0 <= args.seed < 2 ** 62:
+        raise ValueError('--seed must be a non-negative integer below 2**62')
+    task_ids = resolve_task_ids(args.tasks, load_tasks())
+    size = (args.image_size, args.image_size) if args.image_size else None
+    summary = collect(task_ids, args.episodes_per_task, args.out, seed=args.seed,
+                      workers=args.workers, storage=args.storage, image_size=size,
+                      progress=not args.no_progress)
+    print(json.dumps(summary, indent=2))
+    if summary['episodes_written'] and summary['successes'] < summary['episodes_written']:
+        print(f'note: {summary["episodes_written"] - summary["successes"]} episode(s) failed; '
+              'their bags are kept and marked (the episode topic says success: false)')
+    return 0

@@ -1,0 +1,177 @@
+"""Closed-loop evaluation in the simulator: success rates per task with confidence intervals.
+
+``evaluate_in_sim`` runs episodes (task x seed) with a policy, optionally over several worker
+processes and with videos, and returns the JSON-ready summary that ``contrastive-vla eval-sim``
+writes.
+"""
+
+import math
+import multiprocessing as mp
+import os
+from pathlib import Path
+import time
+
+import numpy as np
+
+from contrastive_vla.evaluation.rollout import run_episode
+
+
+def wilson_interval(successes, n, z=1.96):
+    """95% Wilson score interval of a success rate; (0, 1) for n = 0."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+class RandomPolicy:
+    """Uniformly random primitives: the floor any trained policy must beat."""
+
+    name = 'random'
+    needs_images = False
+
+    def __init__(self, seed=0):
+        self.rng = np.random.default_rng(seed)
+        self.env = None
+
+    def reset(self, env, spec=None, seed=None):
+        self.env = env
+        if seed is not None:
+            self.rng = np.random.default_rng(seed + 7919)
+
+    def act(self, observation):
+        return self.env.vocab[int(self.rng.integers(len(self.env.vocab)))]
+
+
+def make_policy(spec):
+    """'expert', 'random' or a model path -> a policy object (reset/act)."""
+    if spec == 'expert':
+        from contrastive_vla.sim.expert import ScriptedExpert
+
+        return ScriptedExpert()
+    if spec == 'random':
+        return RandomPolicy()
+    from contrastive_vla.model.policy import load_policy  # the model room, heavy imports
+
+    return load_policy(spec)
+
+
+# ---- worker processes ------------------------------------------------------------------------
+_WORKER = {}
+
+
+def _init_worker(policy_spec, image_size, video_dir, threads):
+    if threads:
+        try:
+            import torch
+
+            torch.set_num_threads(threads)
+        except ImportError:
+            pass
+    from contrastive_vla.sim.env import TabletopEnv
+
+    _WORKER['env'] = TabletopEnv(image_size=image_size)
+    _WORKER['policy'] = make_policy(policy_spec)
+    _WORKER['video_dir'] = video_dir
+
+
+def _run_one(job):
+    task_id, seed, instruction, video = job
+    env, policy = _WORKER['env'], _WORKER['policy']
+    writer = None
+    if video and _WORKER['video_dir']:
+        from contrastive_vla.evaluation.video import EpisodeVideo
+
+        writer = EpisodeVideo(Path(_WORKER['video_dir']) / f'{task_id}_{seed:05d}.mp4', env)
+        env.frame_callback = writer.add_frame
+    result = None
+    try:
+        result = run_episode(env, policy, task_id, seed, instruction=instruction,
+                             render=getattr(policy, 'needs_images', True))
+    finally:
+        env.frame_callback = None
+        if writer is not None:
+            writer.close(result is not None and result.success)
+    return result.to_dict() | {'decision_ms': result.decision_ms}
+
+
+def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, workers=1,
+                    video_dir=None, video_episodes=1, image_size=None, progress=True):
+    """Run ``episodes`` per task; returns the summary dict (see module docstring)."""
+    jobs = []
+    for task_id in task_ids:
+        wording = (instructions or {}).get(task_id)
+        for i in range(episodes):
+            jobs.append((task_id, seed + i, list(wording) if wording else None,
+                         video_dir is not None and i < video_episodes))
+    if video_dir:
+        Path(video_dir).mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    results = []
+    workers = max(1, min(workers, len(jobs)))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    bar = _progress(len(jobs), 'eval-sim', progress)
+    if workers == 1:
+        _init_worker(policy_spec, image_size, video_dir, None)
+        for job in jobs:
+            results.append(_run_one(job))
+            bar.update(1)
+    else:
+        ctx = mp.get_context('spawn')
+        with ctx.Pool(workers, initializer=_init_worker,
+                      initargs=(policy_spec, image_size, video_dir, threads)) as pool:
+            for result in pool.imap_unordered(_run_one, jobs):
+                results.append(result)
+                bar.update(1)
+    bar.close()
+    return summarise(results, policy_spec, task_ids, seed, time.perf_counter() - start)
+
+
+def summarise(results, policy_spec, task_ids, seed, wall_s):
+    per_task = {}
+    for task_id in task_ids:
+        rows = [r for r in results if r['task'] == task_id]
+        wins = sum(r['success'] for r in rows)
+        lo, hi = wilson_interval(wins, len(rows))
+        per_task[task_id] = {
+            'success_rate': wins / len(rows) if rows else 0.0,
+            'episodes': len(rows), 'successes': wins, 'ci95': [round(lo, 4), round(hi, 4)],
+            'mean_steps': float(np.mean([r['steps'] for r in rows])) if rows else 0.0}
+    decisions = [ms for r in results for ms in r['decision_ms']]
+    total = sum(r['success'] for r in results)
+    lo, hi = wilson_interval(total, len(results))
+    episodes = sorted((dict((k, v) for k, v in r.items() if k != 'decision_ms')
+                       for r in results), key=lambda r: (r['task'], r['seed']))
+    return {
+        'policy': str(policy_spec),
+        'success_rate': total / len(results) if results else 0.0,
+        'ci95': [round(lo, 4), round(hi, 4)],
+        'episodes': len(results),
+        'seed': seed,
+        'per_task': per_task,
+        'decision_ms': {'p50': float(np.percentile(decisions, 50)) if decisions else 0.0,
+                        'p99': float(np.percentile(decisions, 99)) if decisions else 0.0},
+        'wall_s': round(wall_s, 2),
+        'episode_results': episodes,
+    }
+
+
+def format_table(summary):
+    lines = [f'{"task":<22} {"success":>8} {"95% CI":>15} {"episodes":>9} {"steps":>6}']
+    for task_id, row in summary['per_task'].items():
+        lo, hi = row['ci95']
+        lines.append(f'{task_id:<22} {row["success_rate"]:>8.1%} {f"[{lo:.2f}, {hi:.2f}]":>15} '
+                     f'{row["episodes"]:>9} {row["mean_steps"]:>6.1f}')
+    lo, hi = summary['ci95']
+    lines.append(f'{"all":<22} {summary["success_rate"]:>8.1%} {f"[{lo:.2f}, {hi:.2f}]":>15} '
+                 f'{summary["episodes"]:>9}')
+    return '\n'.join(lines)
+
+
+def _progress(total, desc, enabled):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit='ep', disable=not enabled, dynamic_ncols=True)
