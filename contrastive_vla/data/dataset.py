@@ -1,0 +1,234 @@
+"""Bags -> training samples: the one data module for simulated and real recordings.
+
+A sample is (image, instruction, primitive class, supervision sentence, episode). It is built
+from a bag's topics (names configurable, defaults from config/topics.yaml): each message on the
+primitive topic is labelled with the newest image before it and the instruction active at that
+time. Episodes whose ``episode`` topic says ``success: false`` are left out by default; bags
+without an episode topic (a plain recording) count as successful.
+
+Decoding bags is the slow part, so decoded samples (images already resized to the model's
+input size) are cached as one .npz per bag under a cache directory, keyed by the bag's files,
+the image size and the vocabulary: epochs after the first, and later runs, do not re-decode.
+"""
+
+from dataclasses import dataclass, field
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from contrastive_vla.topics import load_topics
+
+log = logging.getLogger(__name__)
+CACHE_VERSION = 2
+
+
+@dataclass
+class TopicMap:
+    """Bag topic names to read (absolute, as stored in the bag)."""
+
+    image: str = None
+    instruction: str = None
+    primitive: str = None
+    supervision: str = None
+    episode: str = None
+
+    def __post_init__(self):
+        defaults = load_topics()
+        for key in ('image', 'instruction', 'primitive', 'supervision', 'episode'):
+            if getattr(self, key) is None:
+                setattr(self, key, defaults[key].bag_name)
+
+
+@dataclass
+class DemoDataset:
+    images: np.ndarray                      # (N, S, S, 3) uint8
+    labels: np.ndarray                      # (N,) primitive class
+    instructions: list                      # (N,) str
+    supervisions: list                      # (N,) str or None
+    episode_index: np.ndarray               # (N,) index into episodes
+    step_index: np.ndarray                  # (N,) step within the episode
+    episodes: list = field(default_factory=list)   # bag names
+    skipped: list = field(default_factory=list)    # human-readable notes
+
+    def __len__(self):
+        return len(self.labels)
+
+    def subset(self, mask):
+        idx = np.flatnonzero(mask)
+        return DemoDataset(self.images[idx], self.labels[idx],
+                           [self.instructions[i] for i in idx],
+                           [self.supervisions[i] for i in idx], self.episode_index[idx],
+                           self.step_index[idx], self.episodes, self.skipped)
+
+    def split_by_episode(self, val_fraction, seed=0):
+        """(train, val): whole episodes held out, so validation measures generalisation."""
+        n = len(self.episodes)
+        rng = np.random.default_rng(seed)
+        n_val = int(round(n * val_fraction)) if n > 1 else 0
+        val_eps = set(rng.permutation(n)[:n_val].tolist())
+        is_val = np.array([e in val_eps for e in self.episode_index], dtype=bool)
+        return self.subset(~is_val), self.subset(is_val)
+
+
+def find_bags(paths):
+    """Bag directories under the given paths (a bag, or directories holding bags)."""
+    bags = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f'{path}: no such bag or directory')
+        if (path / 'metadata.yaml').is_file() or path.suffix in ('.mcap', '.db3'):
+            bags.append(path)
+            continue
+        found = sorted(p.parent for p in path.rglob('metadata.yaml')
+                       if '.cache' not in p.parts and not p.parent.name.startswith('.'))
+        bags.extend(found)
+    if not bags:
+        raise FileNotFoundError(f'no rosbag2 bags (directories with metadata.yaml) under '
+                                f'{[str(p) for p in paths]}')
+    return bags
+
+
+def read_episode(bag_path, vocab, image_size, topics=None):
+    """Samples of one bag: dict of arrays/lists plus 'success' and 'skipped' notes."""
+    from contrastive_vla.data.bags import open_bag
+    from contrastive_vla.data.images import ImageError, compressed_to_rgb, image_to_rgb
+    from contrastive_vla.model.preprocess import resize_square
+
+    topics = topics or TopicMap()
+    samples = {'images': [], 'labels': [], 'instructions': [], 'supervisions': [],
+               'steps': []}
+    skipped, success = [], True
+    with open_bag(bag_path) as reader:
+        present = set(reader.topics)
+        missing = [t for t in (topics.image, topics.primitive) if t not in present]
+        if missing:
+            raise ValueError(f'{bag_path}: missing topic(s) {missing}; the bag has '
+                             f'{sorted(present)} (set the topic names if it was recorded '
+                             'under other names)')
+        if topics.instruction not in present:
+            raise ValueError(f'{bag_path}: missing the instruction topic {topics.instruction!r}'
+                             f'; the bag has {sorted(present)}')
+        wanted = [t for t in (topics.image, topics.instruction, topics.primitive,
+                              topics.supervision, topics.episode) if t in present]
+        image_msg, instruction, supervision = None, None, None
+        last_stamp = None
+        for m in reader.messages(wanted):
+            if last_stamp is not None and m.timestamp_ns < last_stamp:
+                skipped.append(f'{bag_path}: time went backwards on {m.topic} '
+                               f'({m.timestamp_ns} < {last_stamp}); samples keep bag order')
+            last_stamp = m.timestamp_ns
+            if m.topic == topics.image:
+                image_msg = m
+            elif m.topic == topics.instruction:
+                instruction = m.msg.data
+            elif m.topic == topics.supervision:
+                supervision = m.msg.data
+            elif m.topic == topics.episode:
+                try:
+                    event = json.loads(m.msg.data)
+                except (json.JSONDecodeError, TypeError):
+                    continue
+                if event.get('event') == 'end':
+                    success = bool(event.get('success', True))
+            elif m.topic == topics.primitive:
+                primitive = vocab.lookup(m.msg.data)
+                if primitive is None:
+                    skipped.append(f'{bag_path}: primitive {m.msg.data!r} is not in the '
+                                   'vocabulary; step skipped')
+                    continue
+                if image_msg is None or instruction is None:
+                    skipped.append(f'{bag_path}: primitive at {m.timestamp_ns} ns has no '
+                                   f'{"image" if image_msg is None else "instruction"} before '
+                                   'it; step skipped')
+                    continue
+                try:
+                    if image_msg.msgtype.endswith('CompressedImage'):
+                        rgb = compressed_to_rgb(image_msg.msg)
+                    else:
+                        rgb = image_to_rgb(image_msg.msg)
+                except ImageError as exc:
+                    skipped.append(f'{bag_path}: bad image at {image_msg.timestamp_ns} ns '
+                                   f'({exc}); step skipped')
+                    continue
+                samples['images'].append(resize_square(rgb, image_size))
+                samples['labels'].append(primitive.index)
+                samples['instructions'].append(instruction)
+                samples['supervisions'].append(supervision)
+                samples['steps'].append(len(samples['steps']))
+                supervision = None
+        skipped.extend(reader.skipped)
+    return samples, success, skipped
+
+
+def _cache_key(bag, image_size, vocab, topics):
+    h = hashlib.sha1()
+    for f in sorted(Path(bag).rglob('*')) if Path(bag).is_dir() else [Path(bag)]:
+        if f.is_file():
+            st = f.stat()
+            h.update(f'{f.name}:{st.st_size}:{st.st_mtime_ns}'.encode())
+    h.update(f'{CACHE_VERSION}:{image_size}:{vocab.fingerprint()}:{topics}'.encode())
+    return h.hexdigest()[:20]
+
+
+def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=False,
+                        cache_dir=None, progress=True):
+    """Decode (or load from cache) every bag under ``paths`` into one DemoDataset."""
+    from tqdm import tqdm
+
+    topics = topics or TopicMap()
+    bags = find_bags(paths)
+    if cache_dir is None:
+        first = Path(paths[0])
+        cache_dir = (first if first.is_dir() and not (first / 'metadata.yaml').exists()
+                     else first.parent) / '.cache'
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    parts, episodes, skipped = [], [], []
+    for bag in tqdm(bags, desc='reading bags', unit='bag', disable=not progress,
+                    dynamic_ncols=True):
+        cache = cache_dir / f'{Path(bag).name}-{_cache_key(bag, image_size, vocab, topics)}.npz'
+        if cache.is_file():
+            with np.load(cache, allow_pickle=False) as z:
+                samples = {'images': z['images'], 'labels': z['labels'],
+                           'instructions': list(z['instructions']),
+                           'supervisions': [s or None for s in z['supervisions']],
+                           'steps': z['steps']}
+                success, notes = bool(z['success']), list(z['skipped'])
+        else:
+            try:
+                samples, success, notes = read_episode(bag, vocab, image_size, topics)
+            except Exception as exc:  # noqa: BLE001 - a bad bag is reported, not fatal
+                skipped.append(f'{bag}: unreadable, skipped ({type(exc).__name__}: {exc})')
+                continue
+            np.savez(cache, images=np.asarray(samples['images'], dtype=np.uint8).reshape(
+                -1, image_size, image_size, 3), labels=np.asarray(samples['labels'], np.int64),
+                instructions=np.asarray(samples['instructions'], dtype=str),
+                supervisions=np.asarray([s or '' for s in samples['supervisions']], dtype=str),
+                steps=np.asarray(samples['steps'], np.int64), success=success,
+                skipped=np.asarray(notes, dtype=str))
+        skipped.extend(notes)
+        if not success and not include_failed:
+            skipped.append(f'{bag}: failed episode left out (include_failed=False)')
+            continue
+        if len(samples['labels']) == 0:
+            skipped.append(f'{bag}: no labelled steps')
+            continue
+        parts.append((len(episodes), samples))
+        episodes.append(Path(bag).name)
+    if not parts:
+        raise ValueError('no usable samples in ' + ', '.join(str(p) for p in paths) +
+                         (': ' + '; '.join(skipped[:5]) if skipped else ''))
+    images = np.concatenate([np.asarray(s['images'], np.uint8).reshape(
+        -1, image_size, image_size, 3) for _, s in parts])
+    return DemoDataset(
+        images=images,
+        labels=np.concatenate([np.asarray(s['labels'], np.int64) for _, s in parts]),
+        instructions=[str(i) for _, s in parts for i in s['instructions']],
+        supervisions=[s_ for _, s in parts for s_ in s['supervisions']],
+        episode_index=np.concatenate([np.full(len(s['labels']), e) for e, s in parts]),
+        step_index=np.concatenate([np.asarray(s['steps'], np.int64) for _, s in parts]),
+        episodes=episodes, skipped=skipped)

@@ -1,0 +1,193 @@
+"""Demonstrations from the scripted expert, recorded as rosbag2 bags (one bag per episode).
+
+The bags carry exactly the topics and types a real recording of the ROS graph carries
+(config/topics.yaml): the camera (``sensor_msgs/Image`` rgb8 + ``CameraInfo``), the instruction
+(latched ``std_msgs/String``), per step the executed primitive (canonical phrase), the sentence
+a person would have said for it (a paraphrase), its 8-D delta and its outcome, joint states, and
+episode events (JSON) with the outcome. Timestamps are simulation time.
+
+Per step k the order is: observation (image, camera_info, joint_states) at t_k, then the
+decision (primitive, supervision, primitive_delta) 1 ms later, then primitive_status when the
+motion has finished; the next observation follows. So "the primitive executed from image k" is
+"the first primitive message after image k", for simulated and real recordings alike.
+"""
+
+import json
+import math
+import multiprocessing as mp
+import os
+from pathlib import Path
+import time
+
+import numpy as np
+
+from contrastive_vla.topics import load_topics
+
+DECISION_DELAY_NS = 1_000_000
+STATUS_LEAD_NS = 1_000_000
+
+
+def episode_name(task_id, seed):
+    return f'{task_id}_s{seed:06d}'
+
+
+def camera_intrinsics(width, height, fovy_degrees):
+    """Pinhole fx, fy, cx, cy (pixels) of a MuJoCo camera with vertical field of view fovy."""
+    fy = (height / 2) / math.tan(math.radians(fovy_degrees) / 2)
+    return fy, fy, width / 2, height / 2
+
+
+class EpisodeBagRecorder:
+    """Turns the episode runner's step callbacks into bag messages."""
+
+    def __init__(self, writer, env, rng, topics=None):
+        from contrastive_vla.data import bags
+
+        self.bags = bags
+        self.writer = writer
+        self.env = env
+        self.rng = rng
+        self.topics = topics or load_topics()
+        self.frame_id = 'camera_optical_frame'
+        self.steps = 0
+        for key in ('image', 'camera_info', 'instruction', 'primitive', 'supervision',
+                    'primitive_delta', 'primitive_status', 'joint_states', 'episode'):
+            t = self.topics[key]
+            writer.add_topic(t.bag_name, t.type, latched=key in ('instruction', 'episode'))
+
+    def _write(self, key, stamp_ns, msg):
+        self.writer.write(self.topics[key].bag_name, stamp_ns, msg)
+
+    def start(self, spec):
+        self._write('instruction', 0, self.bags.string_msg(spec.instruction))
+        self._write('episode', 0, self.bags.string_msg(json.dumps({
+            'event': 'start', 'task': spec.task_id, 'seed': spec.seed,
+            'instruction': spec.instruction, 'binding': spec.binding})))
+
+    def observation(self, obs):
+        stamp = _ns(obs.time)
+        bags = self.bags
+        height, width = obs.image.shape[:2]
+        fx, fy, cx, cy = camera_intrinsics(width, height, self.env.cfg['camera']['fovy'])
+        self._write('image', stamp, bags.image_msg(obs.image, stamp, self.frame_id))
+        self._write('camera_info', stamp, bags.camera_info_msg(width, height, fx, fy, cx, cy,
+                                                               stamp, self.frame_id))
+        self._write('joint_states', stamp, bags.joint_state_msg(
+            obs.joint_names, obs.joint_positions, obs.joint_velocities, None, stamp))
+        return stamp
+
+    def step(self, record, finished_time):
+        """One runner StepRecord: the decision and, when the motion ended, its status."""
+        if record.primitive is None:
+            return
+        primitive = record.primitive
+        decided = _ns(record.observation.time) + DECISION_DELAY_NS
+        sentence = primitive.texts[int(self.rng.integers(len(primitive.texts)))]
+        self._write('primitive', decided, self.bags.string_msg(primitive.phrase))
+        self._write('supervision', decided, self.bags.string_msg(sentence))
+        self._write('primitive_delta', decided,
+                    self.bags.float64_array_msg(primitive.delta, label='delta'))
+        self.steps += 1
+        status_time = max(decided + 1, _ns(finished_time) - STATUS_LEAD_NS)
+        self._write('primitive_status', status_time, self.bags.string_msg(json.dumps({
+            'primitive': primitive.phrase, 'status': record.status, 'message': record.message,
+            'step': self.steps})))
+
+    def end(self, obs, success):
+        stamp = self.observation(obs)
+        self._write('episode', stamp + 1, self.bags.string_msg(json.dumps({
+            'event': 'end', 'success': bool(success), 'steps': self.steps})))
+
+
+def record_episode(env, expert, task_id, seed, out_dir, storage='mcap'):
+    """Roll out the expert on (task, seed) and write the bag; returns a summary dict."""
+    from contrastive_vla.data.bags import BagWriter
+    from contrastive_vla.evaluation.rollout import run_episode
+
+    path = Path(out_dir) / episode_name(task_id, seed)
+    rng = np.random.default_rng([seed, 17])
+    start = time.perf_counter()
+    with BagWriter(path, storage=storage) as writer:
+        recorder = EpisodeBagRecorder(writer, env, rng)
+        state = {'started': False}
+
+        def on_step(record):
+            if not state['started']:
+                recorder.start(env.spec)
+                state['started'] = True
+            recorder.observation(record.observation)
+            recorder.step(record, env.data.time)
+
+        result = run_episode(env, expert, task_id, seed, on_step=on_step)
+        if not state['started']:
+            recorder.start(env.spec)
+        recorder.end(result.final_observation, result.success)
+    size = sum(f.stat().st_size for f in path.rglob('*') if f.is_file())
+    return {'bag': path.name, 'task': task_id, 'seed': seed, 'success': result.success,
+            'steps': result.steps, 'bytes': size, 'seconds': time.perf_counter() - start}
+
+
+# ---- collection over worker processes ----------------------------------------------------------
+_WORKER = {}
+
+
+def _init_worker(out_dir, storage, image_size):
+    from contrastive_vla.sim.env import TabletopEnv
+    from contrastive_vla.sim.expert import ScriptedExpert
+
+    _WORKER.update(env=TabletopEnv(image_size=image_size), expert=ScriptedExpert(),
+                   out_dir=out_dir, storage=storage)
+
+
+def _collect_one(job):
+    task_id, seed = job
+    return record_episode(_WORKER['env'], _WORKER['expert'], task_id, seed,
+                          _WORKER['out_dir'], _WORKER['storage'])
+
+
+def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage='mcap',
+            image_size=None, progress=True):
+    """Write expert demonstrations; resumable (existing complete bags are skipped)."""
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(t, seed + i) for t in task_ids for i in range(episodes_per_task)]
+    todo = [j for j in jobs if not (out / episode_name(*j) / 'metadata.yaml').exists()]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    results = []
+    start = time.perf_counter()
+    bar = tqdm(total=len(todo), desc='collect', unit='ep', disable=not progress,
+               dynamic_ncols=True)
+    if todo and workers == 1:
+        _init_worker(str(out), storage, image_size)
+        for job in todo:
+            results.append(_collect_one(job))
+            bar.update(1)
+    elif todo:
+        with mp.get_context('spawn').Pool(workers, initializer=_init_worker,
+                                          initargs=(str(out), storage, image_size)) as pool:
+            for result in pool.imap_unordered(_collect_one, todo):
+                results.append(result)
+                bar.update(1)
+    bar.close()
+    wall = time.perf_counter() - start
+    steps = sum(r['steps'] for r in results)
+    summary = {
+        'episodes_requested': len(jobs), 'episodes_written': len(results),
+        'episodes_skipped_existing': len(jobs) - len(todo),
+        'successes': sum(r['success'] for r in results), 'steps': steps,
+        'bytes': sum(r['bytes'] for r in results), 'wall_s': round(wall, 2),
+        'episodes_per_minute': round(len(results) / wall * 60, 1) if results else 0.0,
+        'bytes_per_step': round(sum(r['bytes'] for r in results) / steps) if steps else 0,
+        'workers': workers, 'storage': storage,
+    }
+    manifest = out / 'collect_manifest.jsonl'
+    with manifest.open('a', encoding='utf-8') as f:
+        for r in sorted(results, key=lambda r: r['bag']):
+            f.write(json.dumps(r) + '\n')
+    return summary
+
+
+def _ns(seconds):
+    return int(round(seconds * 1e9))

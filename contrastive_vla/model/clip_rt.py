@@ -1,0 +1,148 @@
+"""The CLIP-RT network: a text tower scores primitive phrases against an image+instruction context.
+
+Shapes: images (B, 3, S, S) float, normalised (see preprocess.py); tokens (N, L) int64;
+embeddings (., E) with E = config.embed_dim. The text tower is open_clip's TextTransformer
+(built from the JSON config, or an open_clip model's text config); the image tower is either a
+small CNN with coordinate channels and FiLM conditioning on the instruction (learns from
+scratch on a CPU in minutes) or an open_clip vision tower (ViT-B-32, ViT-H-14-378-quickgelu).
+
+Context and scores are computed by the same functions in training and inference (the paper's
+code trained on the un-normalised context sum and normalised it only at inference).
+"""
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from contrastive_vla import compat
+from contrastive_vla.model.config import ModelConfig
+
+# Per-axis scale of the regression baseline's targets: translations in units of 20 cm,
+# rotations in units of 90 degrees, gripper command as is.
+DELTA_SCALE = torch.tensor([0.2, 0.2, 0.2, math.pi / 2, math.pi / 2, math.pi / 2, math.pi / 2,
+                            1.0])
+
+
+def _open_clip():
+    compat.ensure_torchvision_importable()
+    import open_clip
+
+    return open_clip
+
+
+class FiLMCNN(nn.Module):
+    """Strided 3x3 conv blocks over RGB + 2 coordinate channels, each block FiLM-modulated.
+
+    FiLM (gamma, beta per channel) comes from the instruction embedding, so the instruction
+    decides which image features matter *before* pooling: the fusion the additive context
+    cannot express. With ``film=False`` it is a plain CNN (for the additive / late fusions).
+    """
+
+    def __init__(self, channels, embed_dim, image_size, cond_dim, film=True):
+        super().__init__()
+        self.film = film
+        self.convs, self.norms, self.films = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        in_ch = 5
+        for ch in channels:
+            self.convs.append(nn.Conv2d(in_ch, ch, 3, stride=2, padding=1))
+            self.norms.append(nn.GroupNorm(min(8, ch), ch))
+            if film:
+                layer = nn.Linear(cond_dim, 2 * ch)
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
+                self.films.append(layer)
+            in_ch = ch
+        side = image_size
+        for _ in channels:
+            side = (side + 1) // 2
+        self.out = nn.Linear(in_ch * side * side, embed_dim)
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, image_size),
+                                torch.linspace(-1, 1, image_size), indexing='ij')
+        self.register_buffer('coords', torch.stack([xs, ys])[None], persistent=False)
+
+    def forward(self, images, cond=None):
+        x = torch.cat([images, self.coords.expand(images.shape[0], -1, -1, -1)], dim=1)
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            x = norm(conv(x))
+            if self.film:
+                gamma, beta = self.films[i](cond).chunk(2, dim=-1)
+                x = x * (1 + gamma[..., None, None]) + beta[..., None, None]
+            x = F.relu(x)
+        return self.out(x.flatten(1))
+
+
+def _text_config(cfg):
+    open_clip = _open_clip()
+    text = dict(cfg.text)
+    kind = text.pop('type')
+    if kind != 'open_clip':
+        raise ValueError(f'unsupported text tower {kind!r}')
+    model_name = text.pop('model', None)
+    quick_gelu = False
+    if model_name:
+        base = open_clip.get_model_config(model_name)
+        if base is None:
+            raise ValueError(f'open_clip has no model config {model_name!r}')
+        quick_gelu = bool(base.get('quick_gelu', False))
+        text = {**base['text_cfg'], **text}
+    return open_clip.model.CLIPTextCfg(**text), quick_gelu
+
+
+class ClipRT(nn.Module):
+    """CLIP-RT with a selectable fusion ('film', 'additive', 'late_mlp') and head."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        open_clip = _open_clip()
+        self.cfg = cfg
+        e = cfg.embed_dim
+        text_cfg, quick_gelu = _text_config(cfg)
+        self.context_length = text_cfg.context_length
+        self.text = open_clip.model._build_text_tower(e, text_cfg, quick_gelu=quick_gelu)
+        vision = dict(cfg.vision)
+        if vision.pop('type') == 'film_cnn':
+            self.visual = FiLMCNN(vision.get('channels', [32, 64, 96, 128]), e, cfg.image_size,
+                                  cond_dim=e, film=cfg.fusion == 'film')
+        else:
+            base = open_clip.get_model_config(vision['model'])
+            if base is None:
+                raise ValueError(f'open_clip has no model config {vision["model"]!r}')
+            vcfg = dict(base['vision_cfg'], image_size=cfg.image_size)
+            self.visual = open_clip.model._build_vision_tower(
+                e, open_clip.model.CLIPVisionCfg(**vcfg),
+                quick_gelu=bool(base.get('quick_gelu', False)))
+        if cfg.fusion == 'late_mlp':
+            self.fuse = nn.Sequential(nn.Linear(2 * e, 2 * e), nn.GELU(), nn.Linear(2 * e, e))
+        self.logit_scale = nn.Parameter(torch.tensor(float(cfg.init_logit_scale)))
+        # only used by the multi-label BCE loss (SigLIP-style bias: most pairs are negatives)
+        self.logit_bias = nn.Parameter(torch.tensor(-5.0))
+        if cfg.head == 'regress':
+            self.regressor = nn.Sequential(nn.Linear(e, e), nn.GELU(), nn.Linear(e, 8))
+
+    def encode_text(self, tokens):
+        """(N, L) tokens -> (N, E) un-normalised text embeddings."""
+        return self.text(tokens)
+
+    def encode_context(self, images, instruction_embedding):
+        """(B, 3, S, S) images + (B, E) instruction embeddings -> (B, E) unit context."""
+        instr = F.normalize(instruction_embedding, dim=-1)
+        if self.cfg.fusion == 'film':
+            context = self.visual(images, instr)
+        else:
+            image = F.normalize(self.visual(images), dim=-1)
+            if self.cfg.fusion == 'additive':
+                context = image + instr
+            else:
+                context = self.fuse(torch.cat([image, instr], dim=-1))
+        return F.normalize(context, dim=-1)
+
+    def scores(self, context, primitive_embeddings):
+        """(B, E) unit context x (N, E) primitive text embeddings -> (B, N) logits."""
+        return self.logit_scale.exp().clamp(max=100) * context @ F.normalize(
+            primitive_embeddings, dim=-1).T
+
+    def regress(self, context):
+        """(B, E) context -> (B, 8) normalised delta (multiply by DELTA_SCALE for SI units)."""
+        return self.regressor(context)

@@ -1,0 +1,97 @@
+"""Model configuration: one JSON file per architecture in models/ (open_clip style)."""
+
+from dataclasses import asdict, dataclass, field
+import json
+from pathlib import Path
+
+from contrastive_vla.resources import models_dir
+
+CLIP_RT_PROMPT = ("what motion should the robot arm perform to complete the instruction "
+                  "'{instruction}'?")
+FUSIONS = ('film', 'additive', 'late_mlp')
+HEADS = ('rank', 'regress')
+VISION_TYPES = ('film_cnn', 'open_clip')
+TEXT_TYPES = ('open_clip', 'minilm')
+
+
+class ConfigError(ValueError):
+    """A model configuration that cannot be built."""
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a CLIP-RT model.
+
+    fusion: 'film' (instruction conditions every image-tower block, our default), 'additive'
+    (the paper's context = image embedding + instruction embedding), 'late_mlp' (an MLP over
+    both embeddings, for towers that cannot be FiLM-conditioned, e.g. open_clip ViTs).
+    head: 'rank' (score primitive texts, CLIP-RT) or 'regress' (continuous 8-D delta, the
+    CLIP-RT-Action baseline, discretised to the nearest primitive at inference).
+    """
+
+    name: str
+    embed_dim: int = 256
+    image_size: int = 96
+    fusion: str = 'film'
+    head: str = 'rank'
+    vision: dict = field(default_factory=lambda: {'type': 'film_cnn',
+                                                  'channels': [32, 64, 96, 128]})
+    text: dict = field(default_factory=lambda: {'type': 'open_clip', 'context_length': 32,
+                                                'width': 128, 'heads': 4, 'layers': 3})
+    prompt: str = CLIP_RT_PROMPT
+    init_logit_scale: float = 2.6593  # log(1 / 0.07), as CLIP
+    max_instruction_chars: int = 300
+
+    def __post_init__(self):
+        where = f'model config {self.name!r}'
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f'{where}: fusion must be one of {FUSIONS}, got {self.fusion!r}')
+        if self.head not in HEADS:
+            raise ConfigError(f'{where}: head must be one of {HEADS}, got {self.head!r}')
+        if self.vision.get('type') not in VISION_TYPES:
+            raise ConfigError(f'{where}: vision.type must be one of {VISION_TYPES}')
+        if self.text.get('type') not in TEXT_TYPES:
+            raise ConfigError(f'{where}: text.type must be one of {TEXT_TYPES}')
+        if self.fusion == 'film' and self.vision['type'] != 'film_cnn':
+            raise ConfigError(f'{where}: fusion "film" needs the film_cnn image tower; use '
+                              '"late_mlp" or "additive" with open_clip towers')
+        if not isinstance(self.image_size, int) or not 16 <= self.image_size <= 1024:
+            raise ConfigError(f'{where}: image_size must be an integer in [16, 1024]')
+        if '{instruction}' not in self.prompt:
+            raise ConfigError(f'{where}: prompt must contain {{instruction}}')
+        if self.embed_dim <= 0:
+            raise ConfigError(f'{where}: embed_dim must be positive')
+
+    def to_dict(self):
+        return asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data, source='<dict>'):
+        if not isinstance(data, dict):
+            raise ConfigError(f'{source}: expected a JSON object')
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f'{source}: unknown key(s) {sorted(unknown)}')
+        if 'name' not in data:
+            data = dict(data, name=Path(str(source)).stem)
+        return cls(**data)
+
+    @classmethod
+    def load(cls, name_or_path):
+        """A JSON path, or the name of a config in models/ ('clip_rt_small')."""
+        path = Path(name_or_path)
+        if not path.suffix and not path.exists():
+            path = models_dir() / f'{name_or_path}.json'
+        if not path.is_file():
+            available = sorted(p.stem for p in models_dir().glob('*.json'))
+            raise ConfigError(f'model config {name_or_path!r} not found; available in '
+                              f'{models_dir()}: {available}')
+        try:
+            data = json.loads(path.read_text(encoding='utf-8'))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f'{path}: not valid JSON: {exc}') from None
+        return cls.from_dict(data, source=path)

@@ -1,0 +1,221 @@
+"""A trained CLIP-RT model as a policy: load a checkpoint, rank the primitives, act.
+
+A checkpoint is a directory::
+
+    config.json         the architecture (ModelConfig)
+    model.safetensors   the weights (never pickle: loading cannot execute code)
+    vocabulary.yaml     the primitives it was trained with (their order = its classes)
+    meta.json           how it was made (data, steps, metrics), free-form
+
+Caches (CLIP-RT's robot code re-encoded every primitive text at every step): the primitive
+text embeddings are computed once per vocabulary, the instruction embedding once per distinct
+instruction (LRU); a decision then costs one image pass.
+"""
+
+from collections import OrderedDict
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
+from contrastive_vla.model.config import ModelConfig
+from contrastive_vla.model.preprocess import (
+    check_image,
+    clean_instruction,
+    images_to_tensor,
+    resize_square,
+    tokenize,
+)
+from contrastive_vla.primitives import PrimitiveVocabulary, VocabularyError
+from contrastive_vla.resources import models_dir
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded (missing, truncated, other architecture/vocabulary)."""
+
+
+def resolve_checkpoint(path):
+    """A checkpoint directory from a path, a weights file inside one, or a name in models/."""
+    p = Path(path)
+    if p.is_file() and p.name == 'model.safetensors':
+        p = p.parent
+    if not p.exists() and not p.is_absolute():
+        candidate = models_dir() / p
+        if candidate.exists():
+            p = candidate
+    if not p.is_dir():
+        raise CheckpointError(f'{path}: no such checkpoint directory')
+    for name in ('config.json', 'model.safetensors', 'vocabulary.yaml'):
+        if not (p / name).is_file():
+            raise CheckpointError(f'{p}: missing {name} (a checkpoint has config.json, '
+                                  'model.safetensors and vocabulary.yaml)')
+    return p
+
+
+def save_checkpoint(directory, model, vocab, meta=None, half=False):
+    """Write a checkpoint directory atomically enough (files written, then meta last)."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
+             for k, v in model.state_dict().items()}
+    save_file(state, str(directory / 'model.safetensors'),
+              metadata={'format': 'contrastive_vla', 'dtype': 'float16' if half else 'float32'})
+    (directory / 'config.json').write_text(model.cfg.to_json())
+    import yaml
+
+    (directory / 'vocabulary.yaml').write_text(
+        yaml.safe_dump(vocab.to_dict(), sort_keys=False, allow_unicode=True))
+    meta = dict(meta or {}, vocabulary_fingerprint=vocab.fingerprint())
+    (directory / 'meta.json').write_text(json.dumps(meta, indent=2))
+    return directory
+
+
+def load_model(path, device='cpu'):
+    """(model, vocab, meta) from a checkpoint directory, with clear errors."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = resolve_checkpoint(path)
+    config = ModelConfig.load(directory / 'config.json')
+    try:
+        vocab = PrimitiveVocabulary.load(directory / 'vocabulary.yaml')
+    except VocabularyError as exc:
+        raise CheckpointError(f'{directory}: bad vocabulary.yaml: {exc}') from None
+    try:
+        state = load_file(str(directory / 'model.safetensors'))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f'{directory / "model.safetensors"}: cannot read the weights '
+                              f'(truncated or corrupt?): {exc}') from None
+    model = ClipRT(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or shape:
+        raise CheckpointError(
+            f'{directory}: the weights do not match the architecture {config.name!r} '
+            f'(missing {missing[:3]}{"..." if len(missing) > 3 else ""}, unexpected '
+            f'{unexpected[:3]}{"..." if len(unexpected) > 3 else ""}, wrong shape {shape[:3]})')
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                           for k, v in state.items()})
+    meta = {}
+    if (directory / 'meta.json').is_file():
+        meta = json.loads((directory / 'meta.json').read_text())
+    fingerprint = meta.get('vocabulary_fingerprint')
+    if fingerprint and fingerprint != vocab.fingerprint():
+        raise CheckpointError(f'{directory}: vocabulary.yaml was changed after training '
+                              '(its fingerprint differs from the one recorded in meta.json)')
+    if len(vocab) < 1:
+        raise CheckpointError(f'{directory}: empty vocabulary')
+    return model.to(device).eval(), vocab, meta
+
+
+class ClipRTPolicy:
+    """Rank primitives for (image, instruction); ``act`` picks the best (the runner's API)."""
+
+    needs_images = True
+    name = 'clip_rt'
+
+    def __init__(self, model, vocab, meta=None, device='cpu', use_cache=True,
+                 instruction_cache_size=16):
+        self.model = model.to(device).eval()
+        self.cfg = model.cfg
+        self.vocab = vocab
+        self.meta = meta or {}
+        self.device = device
+        self.use_cache = use_cache
+        self._primitive_cache = None
+        self._instruction_cache = OrderedDict()
+        self._cache_size = instruction_cache_size
+        self.last_scores = None
+
+    @classmethod
+    def load(cls, path, device='cpu', vocabulary=None, **kwargs):
+        model, vocab, meta = load_model(path, device)
+        if vocabulary is not None and vocabulary.fingerprint() != vocab.fingerprint():
+            raise CheckpointError(
+                f'{path}: trained with another vocabulary ({len(vocab)} primitives, '
+                f'fingerprint {vocab.fingerprint()}) than the one given ({len(vocabulary)} '
+                f'primitives, fingerprint {vocabulary.fingerprint()})')
+        return cls(model, vocab, meta, device=device, **kwargs)
+
+    # ---- embeddings and caches -------------------------------------------------------------
+    @torch.no_grad()
+    def primitive_embeddings(self):
+        """(N, E) unit embeddings: each primitive's phrase and paraphrases, averaged."""
+        if self.use_cache and self._primitive_cache is not None:
+            return self._primitive_cache
+        texts, owners = [], []
+        for p in self.vocab:
+            texts.extend(p.texts)
+            owners.extend([p.index] * len(p.texts))
+        emb = F.normalize(self.model.encode_text(
+            tokenize(texts, self.model.context_length).to(self.device)), dim=-1)
+        owners = torch.tensor(owners, device=self.device)
+        summed = torch.zeros(len(self.vocab), emb.shape[1], device=self.device)
+        summed.index_add_(0, owners, emb)
+        result = F.normalize(summed, dim=-1)
+        if self.use_cache:
+            self._primitive_cache = result
+        return result
+
+    @torch.no_grad()
+    def instruction_embedding(self, instruction):
+        text = clean_instruction(instruction, self.cfg.max_instruction_chars)
+        if self.use_cache and text in self._instruction_cache:
+            self._instruction_cache.move_to_end(text)
+            return self._instruction_cache[text]
+        prompt = self.cfg.prompt.format(instruction=text)
+        emb = self.model.encode_text(tokenize([prompt], self.model.context_length).to(
+            self.device))
+        if self.use_cache:
+            self._instruction_cache[text] = emb
+            while len(self._instruction_cache) > self._cache_size:
+                self._instruction_cache.popitem(last=False)
+        return emb
+
+    def clear_caches(self):
+        self._primitive_cache = None
+        self._instruction_cache.clear()
+
+    # ---- decisions -------------------------------------------------------------------------
+    def prepare_image(self, image):
+        return images_to_tensor(resize_square(check_image(image), self.cfg.image_size)[None])
+
+    @torch.no_grad()
+    def scores(self, image, instruction):
+        """(N,) scores of every primitive, in vocabulary order (higher is better)."""
+        instr = self.instruction_embedding(instruction)
+        context = self.model.encode_context(self.prepare_image(image).to(self.device), instr)
+        if self.cfg.head == 'regress':
+            predicted = self.model.regress(context)[0].cpu() * DELTA_SCALE
+            deltas = torch.tensor(np.stack([p.delta_array() for p in self.vocab]),
+                                  dtype=torch.float32)
+            distance = ((deltas - predicted) / DELTA_SCALE).norm(dim=1)
+            return (-distance).numpy()
+        return self.model.scores(context, self.primitive_embeddings())[0].cpu().numpy()
+
+    def rank(self, image, instruction, top_k=None):
+        """[(Primitive, score), ...] best first."""
+        s = self.scores(image, instruction)
+        order = np.argsort(-s, kind='stable')[:top_k]
+        return [(self.vocab[int(i)], float(s[i])) for i in order]
+
+    # ---- the episode runner's policy API ---------------------------------------------------
+    def reset(self, env=None, spec=None, seed=None):
+        self.last_scores = None
+
+    def act(self, observation):
+        s = self.scores(observation.image, observation.instruction)
+        self.last_scores = s
+        return self.vocab[int(np.argmax(s))]
+
+
+def load_policy(path, device='cpu'):
+    """The evaluation harness's hook: a ClipRTPolicy from a checkpoint path or name."""
+    return ClipRTPolicy.load(path, device=device)
