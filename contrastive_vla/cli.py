@@ -16,6 +16,8 @@ COMMANDS = {
                'check that the installation can import, render and find its data'),
     'collect': ('contrastive_vla.commands.collect',
                 'record expert demonstrations in the simulator as rosbag2 bags'),
+    'train': ('contrastive_vla.commands.train',
+              'train a CLIP-RT policy on demonstration bags'),
     'eval-sim': ('contrastive_vla.commands.eval_sim',
                  'closed-loop success of a policy (expert, random or a model) in the simulator'),
 }

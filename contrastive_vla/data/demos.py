@@ -24,6 +24,7 @@ import numpy as np
 from contrastive_vla.topics import load_topics
 
 DECISION_DELAY_NS = 1_000_000
+RECOVERY_PROBABILITY = 0.15
 STATUS_LEAD_NS = 1_000_000
 
 
@@ -99,7 +100,36 @@ class EpisodeBagRecorder:
             'event': 'end', 'success': bool(success), 'steps': self.steps})))
 
 
-def record_episode(env, expert, task_id, seed, out_dir, storage='mcap'):
+class RecoveryPerturbation:
+    """CLIP-RT recovery pairs: now and then, a deliberate wrong step before the expert acts.
+
+    The wrong step is executed but not recorded as a training target; the expert's next
+    decision (recorded, from the image after the wrong step) is the correction.
+    """
+
+    def __init__(self, probability, rng):
+        self.probability = probability
+        self.rng = rng
+        self.count = 0
+
+    def __call__(self, env):
+        if self.probability <= 0 or self.rng.random() >= self.probability:
+            return False
+        axis = int(self.rng.integers(3))
+        if axis == 2 and env.tcp_pose()[0][2] < 0.06:
+            return False  # never push down into the table or a held block
+        sign = 1.0 if self.rng.random() < 0.5 else -1.0
+        action = np.zeros(7)
+        action[axis] = sign * float(self.rng.choice([0.01, 0.05]))
+        primitive = env.vocab.discretize(action)
+        if primitive is None:
+            return False
+        env.step(primitive)
+        self.count += 1
+        return True
+
+
+def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery=0.0):
     """Roll out the expert on (task, seed) and write the bag; returns a summary dict."""
     from contrastive_vla.data.bags import BagWriter
     from contrastive_vla.evaluation.rollout import run_episode
@@ -118,36 +148,47 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap'):
             recorder.observation(record.observation)
             recorder.step(record, env.data.time)
 
-        result = run_episode(env, expert, task_id, seed, on_step=on_step)
+        perturb = RecoveryPerturbation(recovery, np.random.default_rng([seed, 29]))
+        result = run_episode(env, expert, task_id, seed, on_step=on_step,
+                             perturb=perturb if recovery > 0 else None)
         if not state['started']:
             recorder.start(env.spec)
         recorder.end(result.final_observation, result.success)
     size = sum(f.stat().st_size for f in path.rglob('*') if f.is_file())
     return {'bag': path.name, 'task': task_id, 'seed': seed, 'success': result.success,
-            'steps': result.steps, 'bytes': size, 'seconds': time.perf_counter() - start}
+            'steps': result.steps, 'perturbations': perturb.count, 'bytes': size,
+            'seconds': time.perf_counter() - start}
 
 
 # ---- collection over worker processes ----------------------------------------------------------
 _WORKER = {}
 
 
-def _init_worker(out_dir, storage, image_size):
+def _init_worker(out_dir, storage, image_size, augment):
     from contrastive_vla.sim.env import TabletopEnv
     from contrastive_vla.sim.expert import ScriptedExpert
 
-    _WORKER.update(env=TabletopEnv(image_size=image_size), expert=ScriptedExpert(),
-                   out_dir=out_dir, storage=storage)
+    expert = ScriptedExpert() if augment else ScriptedExpert(
+        greedy_probability=1.0, smaller_step_probability=0.0)
+    _WORKER.update(env=TabletopEnv(image_size=image_size), expert=expert, out_dir=out_dir,
+                   storage=storage, recovery=RECOVERY_PROBABILITY if augment else 0.0)
 
 
 def _collect_one(job):
     task_id, seed = job
     return record_episode(_WORKER['env'], _WORKER['expert'], task_id, seed,
-                          _WORKER['out_dir'], _WORKER['storage'])
+                          _WORKER['out_dir'], _WORKER['storage'], _WORKER['recovery'])
 
 
 def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage='mcap',
-            image_size=None, progress=True):
-    """Write expert demonstrations; resumable (existing complete bags are skipped)."""
+            image_size=None, progress=True, augment=True):
+    """Write expert demonstrations; resumable (existing complete bags are skipped).
+
+    ``augment`` is the CLIP-RT data augmentation done where it is cheap, in the simulator:
+    trajectory diversification (the expert varies axis order and step sizes) and recovery
+    pairs (a wrong step with probability RECOVERY_PROBABILITY, then the correction). Without
+    it the expert is greedy and deterministic.
+    """
     from tqdm import tqdm
 
     out = Path(out_dir)
@@ -160,13 +201,14 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
     bar = tqdm(total=len(todo), desc='collect', unit='ep', disable=not progress,
                dynamic_ncols=True)
     if todo and workers == 1:
-        _init_worker(str(out), storage, image_size)
+        _init_worker(str(out), storage, image_size, augment)
         for job in todo:
             results.append(_collect_one(job))
             bar.update(1)
     elif todo:
         with mp.get_context('spawn').Pool(workers, initializer=_init_worker,
-                                          initargs=(str(out), storage, image_size)) as pool:
+                                          initargs=(str(out), storage, image_size,
+                                                    augment)) as pool:
             for result in pool.imap_unordered(_collect_one, todo):
                 results.append(result)
                 bar.update(1)
@@ -180,7 +222,8 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
         'bytes': sum(r['bytes'] for r in results), 'wall_s': round(wall, 2),
         'episodes_per_minute': round(len(results) / wall * 60, 1) if results else 0.0,
         'bytes_per_step': round(sum(r['bytes'] for r in results) / steps) if steps else 0,
-        'workers': workers, 'storage': storage,
+        'workers': workers, 'storage': storage, 'augment': augment,
+        'perturbations': sum(r['perturbations'] for r in results),
     }
     manifest = out / 'collect_manifest.jsonl'
     with manifest.open('a', encoding='utf-8') as f:

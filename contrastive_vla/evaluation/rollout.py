@@ -9,8 +9,6 @@ optional ``on_step`` callback everything (the data collector records bags from i
 from dataclasses import dataclass, field
 import time
 
-from contrastive_vla.sim.kinematics import MOVED_STATUSES
-
 
 @dataclass
 class StepRecord:
@@ -41,14 +39,24 @@ class EpisodeResult:
 
 
 def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on_step=None,
-                render=True):
-    """Roll out ``policy`` on (task_id, seed); returns an EpisodeResult."""
+                render=True, perturb=None):
+    """Roll out ``policy`` on (task_id, seed); returns an EpisodeResult.
+
+    ``perturb(env) -> bool``, called before each decision, may move the arm off course (the
+    CLIP-RT recovery-pair augmentation at collection time); when it returns True the scene is
+    observed again, so the decision and its recorded image show the state to recover from.
+    """
     start = time.perf_counter()
     observation = env.reset(task_id, seed, instruction=instruction)
     policy.reset(env, env.spec, seed=seed)
     budget = max_steps or env.tasks[task_id].step_budget
     result = EpisodeResult(task_id, seed, env.spec.instruction, env.success(), 0)
     while not result.success and result.steps < budget:
+        if perturb is not None and result.steps > 0 and perturb(env):
+            result.success = env.success()
+            if result.success:
+                break
+            observation = env.observe(render=render)
         t0 = time.perf_counter()
         primitive = policy.act(observation)
         decision_ms = (time.perf_counter() - t0) * 1e3
@@ -65,8 +73,6 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
             on_step(StepRecord(observation, step.primitive, step.status, step.message,
                                decision_ms))
         result.success = step.success
-        if step.status not in MOVED_STATUSES and step.status != 'rejected':
-            pass  # unreachable: nothing moved; the policy sees the same scene and may retry
         observation = env.observe(render=render)
     result.final_observation = observation
     result.wall_s = time.perf_counter() - start

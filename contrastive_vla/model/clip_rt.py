@@ -121,6 +121,18 @@ class ClipRT(nn.Module):
         if cfg.head == 'regress':
             self.regressor = nn.Sequential(nn.Linear(e, e), nn.GELU(), nn.Linear(e, 8))
 
+    def forward(self, images, instruction_tokens, instruction_index, text_tokens=None):
+        """One training forward (what DDP wraps): unique instruction prompts are encoded once.
+
+        images (B, 3, S, S); instruction_tokens (U, L) unique prompts; instruction_index (B,)
+        into them; text_tokens (T, L) candidate primitive texts or None. Returns
+        (context (B, E) unit, text embeddings (T, E) or None).
+        """
+        instr = self.encode_text(instruction_tokens)[instruction_index]
+        context = self.encode_context(images, instr)
+        text = self.encode_text(text_tokens) if text_tokens is not None else None
+        return context, text
+
     def encode_text(self, tokens):
         """(N, L) tokens -> (N, E) un-normalised text embeddings."""
         return self.text(tokens)

@@ -123,7 +123,8 @@ class ClipRTPolicy:
 
     def __init__(self, model, vocab, meta=None, device='cpu', use_cache=True,
                  instruction_cache_size=16):
-        self.model = model.to(device).eval()
+        self.model = model.to(device)
+        self.model.eval()
         self.cfg = model.cfg
         self.vocab = vocab
         self.meta = meta or {}

@@ -1,0 +1,229 @@
+"""The CLIP-RT model with the tiny config: learning, checkpoints, caches, loss, bad input."""
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from contrastive_vla.model.clip_rt import ClipRT
+from contrastive_vla.model.config import ConfigError, ModelConfig
+from contrastive_vla.model.policy import CheckpointError, ClipRTPolicy, load_model, save_checkpoint
+from contrastive_vla.model.preprocess import InputError
+from contrastive_vla.model.train import Trainer
+from contrastive_vla.primitives import PrimitiveVocabulary
+
+TINY = ModelConfig.load('clip_rt_tiny')
+
+
+def tiny_dataset(n=64, seed=0, size=32):
+    """A learnable toy problem: the label is set by where a bright square is in the image."""
+    from contrastive_vla.data.dataset import DemoDataset
+
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, size, size, 3), dtype=np.uint8)
+    labels = rng.integers(0, 2, size=n)
+    for i, label in enumerate(labels):
+        x = 4 if label == 0 else size - 12
+        images[i, 10:18, x:x + 8] = 255
+    classes = np.array([2, 10])  # two primitives of the vocabulary
+    return DemoDataset(images=images, labels=classes[labels],
+                       instructions=['reach the red block'] * n, supervisions=[None] * n,
+                       episode_index=np.arange(n) % 8, step_index=np.zeros(n, int),
+                       episodes=[f'ep{i}' for i in range(8)])
+
+
+@pytest.fixture(scope='module')
+def vocab():
+    return PrimitiveVocabulary.load()
+
+
+@pytest.fixture()
+def model():
+    torch.manual_seed(0)
+    return ClipRT(TINY)
+
+
+def test_a_few_training_steps_reduce_the_loss(model, vocab, tmp_path):
+    data = tiny_dataset()
+    trainer = Trainer(model, vocab, data, data.subset(np.zeros(len(data), bool)), tmp_path,
+                      batch_size=32, lr=3e-3, augment_images=False)
+    idx = np.arange(32)
+    torch.manual_seed(0)
+    before = trainer.loss_on(idx, data)[0].item()
+    for _ in range(30):
+        loss, _ = trainer.loss_on(idx, data)
+        trainer.optimizer.zero_grad()
+        loss.backward()
+        trainer.optimizer.step()
+    after = trainer.loss_on(idx, data)[0].item()
+    assert after < before * 0.7
+
+
+def test_bce_loss_matches_a_hand_computed_example(model, vocab, tmp_path):
+    data = tiny_dataset(n=4)
+    data.labels[:] = [2, 10, 2, 10]
+    trainer = Trainer(model, vocab, data, data.subset(np.zeros(4, bool)), tmp_path,
+                      loss='bce', augment_images=False)
+    torch.manual_seed(0)
+    trainer.rng = np.random.default_rng(5)
+    loss, _ = trainer.loss_on(np.arange(4), data)
+    # by hand: same sampled texts, logits = scale * cos + bias, targets = same class
+    trainer.rng = np.random.default_rng(5)
+    text_tokens = trainer._sample_class_texts([2, 10, 2, 10])
+    from contrastive_vla.model.preprocess import images_to_tensor
+
+    instr = model.encode_text(trainer.prompt_tokens[[0]])[[0, 0, 0, 0]]
+    context = model.encode_context(images_to_tensor(data.images), instr)
+    text = F.normalize(model.encode_text(text_tokens), dim=-1)
+    logits = math.exp(float(model.logit_scale)) * context @ text.T + float(model.logit_bias)
+    target = torch.tensor([[1., 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1]])
+    p = torch.sigmoid(logits)
+    expected = -(target * torch.log(p) + (1 - target) * torch.log(1 - p)).mean()
+    assert float(loss) == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_ce_loss_is_cross_entropy_over_the_vocabulary(model, vocab, tmp_path):
+    data = tiny_dataset(n=8)
+    trainer = Trainer(model, vocab, data, data.subset(np.zeros(8, bool)), tmp_path,
+                      augment_images=False)
+    loss, logits = trainer.loss_on(np.arange(8), data)
+    assert logits.shape == (8, len(vocab))
+    by_hand = -torch.log_softmax(logits, dim=1)[torch.arange(8), torch.from_numpy(
+        data.labels)].mean()
+    assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
+
+
+def test_save_then_load_gives_identical_scores(model, vocab, tmp_path):
+    policy = ClipRTPolicy(model, vocab)
+    image = tiny_dataset(n=1).images[0]
+    before = policy.scores(image, 'reach the red block')
+    save_checkpoint(tmp_path / 'ckpt', model, vocab, meta={'note': 'test'})
+    loaded = ClipRTPolicy.load(tmp_path / 'ckpt')
+    np.testing.assert_allclose(loaded.scores(image, 'reach the red block'), before, rtol=1e-5,
+                               atol=1e-5)
+    assert loaded.meta['note'] == 'test'
+
+
+def test_caches_give_the_same_ranking_as_uncached(model, vocab):
+    cached = ClipRTPolicy(model, vocab, use_cache=True)
+    uncached = ClipRTPolicy(model, vocab, use_cache=False)
+    image = tiny_dataset(n=1, seed=3).images[0]
+    for instruction in ('reach the red block', 'stack the blue block on the green block',
+                        'reach the red block'):
+        a = cached.scores(image, instruction)
+        b = uncached.scores(image, instruction)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+        assert [p.name for p, _ in cached.rank(image, instruction, 5)] == \
+            [p.name for p, _ in uncached.rank(image, instruction, 5)]
+    assert len(cached._instruction_cache) == 2
+
+
+def test_any_image_size_is_resized_and_bad_images_rejected(model, vocab):
+    policy = ClipRTPolicy(model, vocab)
+    for shape in ((480, 640, 3), (224, 224, 3), (17, 33, 3)):
+        assert policy.scores(np.zeros(shape, np.uint8), 'go').shape == (len(vocab),)
+    for bad, message in ((np.zeros((32, 32), np.uint8), 'H x W x 3'),
+                         (np.zeros((32, 32, 4), np.uint8), 'H x W x 3'),
+                         (np.zeros((32, 32, 3), np.float32), 'uint8'),
+                         (np.zeros((4, 4, 3), np.uint8), 'too small'),
+                         ('not an image', 'numpy array')):
+        with pytest.raises(InputError, match=message):
+            policy.scores(bad, 'go')
+
+
+@pytest.mark.parametrize('instruction, message', [
+    ('', 'empty'), ('   \n ', 'empty'), ('x' * 10_000, 'limit'), (42, 'text'),
+    (b'\xff\xfe', 'UTF-8'), ('stop\x00now', 'control characters')])
+def test_bad_instructions_are_rejected(model, vocab, instruction, message):
+    policy = ClipRTPolicy(model, vocab)
+    with pytest.raises(InputError, match=message):
+        policy.scores(np.zeros((32, 32, 3), np.uint8), instruction)
+
+
+def test_truncated_checkpoint_is_a_clear_error(model, vocab, tmp_path):
+    path = save_checkpoint(tmp_path / 'ckpt', model, vocab)
+    weights = path / 'model.safetensors'
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match='truncated or corrupt'):
+        load_model(path)
+
+
+def test_checkpoint_of_another_architecture_is_a_clear_error(model, vocab, tmp_path):
+    path = save_checkpoint(tmp_path / 'ckpt', model, vocab)
+    cfg = TINY.to_dict()
+    cfg['embed_dim'] = 48
+    (path / 'config.json').write_text(ModelConfig(**cfg).to_json())
+    with pytest.raises(CheckpointError, match='do not match the architecture'):
+        load_model(path)
+
+
+def test_checkpoint_with_another_vocabulary_is_a_clear_error(model, vocab, tmp_path):
+    path = save_checkpoint(tmp_path / 'ckpt', model, vocab)
+    other = vocab.to_dict()
+    other['primitives'] = other['primitives'][:-1]
+    with pytest.raises(CheckpointError, match='another vocabulary'):
+        ClipRTPolicy.load(path, vocabulary=PrimitiveVocabulary.from_dict(other))
+    import yaml
+
+    (path / 'vocabulary.yaml').write_text(yaml.safe_dump(other))
+    with pytest.raises(CheckpointError, match='changed after training'):
+        load_model(path)
+
+
+def test_missing_checkpoint_files(tmp_path):
+    with pytest.raises(CheckpointError, match='no such checkpoint'):
+        load_model(tmp_path / 'nope')
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(CheckpointError, match='missing config.json'):
+        load_model(tmp_path / 'empty')
+
+
+def test_checkpoint_never_unpickles(model, vocab, tmp_path):
+    """A pickle bomb in place of the weights is refused, not executed."""
+    import pickle
+
+    path = save_checkpoint(tmp_path / 'ckpt', model, vocab)
+
+    class Bomb:
+        def __reduce__(self):
+            return (shutil.rmtree, (str(tmp_path / 'victim'),))
+
+    (tmp_path / 'victim').mkdir()
+    (path / 'model.safetensors').write_bytes(pickle.dumps(Bomb()))
+    with pytest.raises(CheckpointError):
+        load_model(path)
+    assert (tmp_path / 'victim').exists()
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'fusion': 'telepathy'}, 'fusion must be one of'),
+    ({'head': 'guess'}, 'head must be one of'),
+    ({'prompt': 'no placeholder'}, 'must contain'),
+    ({'vision': {'type': 'open_clip', 'model': 'ViT-B-32'}}, 'needs the film_cnn'),
+    ({'image_size': 5}, 'image_size'),
+])
+def test_bad_model_configs(change, message):
+    with pytest.raises(ConfigError, match=message):
+        ModelConfig(**{**TINY.to_dict(), **change})
+
+
+def test_unknown_config_name_lists_the_available_ones():
+    with pytest.raises(ConfigError, match='clip_rt_small'):
+        ModelConfig.load('clip_rt_enormous')
+
+
+@pytest.mark.parametrize('fusion', ['additive', 'late_mlp'])
+def test_other_fusions_build_and_score(vocab, fusion):
+    model = ClipRT(ModelConfig(**{**TINY.to_dict(), 'fusion': fusion}))
+    policy = ClipRTPolicy(model, vocab)
+    assert policy.scores(np.zeros((32, 32, 3), np.uint8), 'go').shape == (len(vocab),)
+
+
+def test_regression_head_predicts_a_primitive(vocab):
+    model = ClipRT(ModelConfig(**{**TINY.to_dict(), 'head': 'regress'}))
+    policy = ClipRTPolicy(model, vocab)
+    ranked = policy.rank(np.zeros((32, 32, 3), np.uint8), 'go', top_k=3)
+    assert len(ranked) == 3 and ranked[0][1] >= ranked[1][1]
