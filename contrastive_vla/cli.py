@@ -18,6 +18,8 @@ COMMANDS = {
                 'record expert demonstrations in the simulator as rosbag2 bags'),
     'train': ('contrastive_vla.commands.train',
               'train a CLIP-RT policy on demonstration bags'),
+    'bench': ('contrastive_vla.commands.bench',
+              'speed figures (JSON): policy latency cached/uncached, simulator costs'),
     'eval-sim': ('contrastive_vla.commands.eval_sim',
                  'closed-loop success of a policy (expert, random or a model) in the simulator'),
 }

@@ -7,9 +7,10 @@ a person would have said for it (a paraphrase), its 8-D delta and its outcome, j
 episode events (JSON) with the outcome. Timestamps are simulation time.
 
 Per step k the order is: observation (image, camera_info, joint_states) at t_k, then the
-decision (primitive, supervision, primitive_delta) 1 ms later, then primitive_status when the
-motion has finished; the next observation follows. So "the primitive executed from image k" is
-"the first primitive message after image k", for simulated and real recordings alike.
+decision 1 ms later (supervision sentence, then primitive and primitive_delta), then
+primitive_status when the motion has finished; the next observation follows. So "the primitive
+executed from image k" is "the first primitive message after image k", for simulated and real
+recordings alike.
 """
 
 import json
@@ -84,8 +85,10 @@ class EpisodeBagRecorder:
         primitive = record.primitive
         decided = _ns(record.observation.time) + DECISION_DELAY_NS
         sentence = primitive.texts[int(self.rng.integers(len(primitive.texts)))]
+        # what the person said comes just before the primitive it was mapped to
+        self._write('supervision', decided - DECISION_DELAY_NS // 2,
+                    self.bags.string_msg(sentence))
         self._write('primitive', decided, self.bags.string_msg(primitive.phrase))
-        self._write('supervision', decided, self.bags.string_msg(sentence))
         self._write('primitive_delta', decided,
                     self.bags.float64_array_msg(primitive.delta, label='delta'))
         self.steps += 1

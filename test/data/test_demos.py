@@ -1,0 +1,94 @@
+"""Expert demonstrations as bags, read back through the training data module."""
+
+import json
+
+import numpy as np
+import pytest
+
+from contrastive_vla.data.bags import open_bag
+from contrastive_vla.data.dataset import TopicMap, load_demonstrations
+from contrastive_vla.data.demos import collect, episode_name
+from contrastive_vla.primitives import PrimitiveVocabulary
+
+
+@pytest.fixture(scope='module')
+def demos(tmp_path_factory):
+    out = tmp_path_factory.mktemp('demos')
+    summary = collect(['reach_block', 'lift_block'], 2, out, seed=7, workers=1,
+                      image_size=(64, 64), progress=False)
+    return out, summary
+
+
+def test_collect_writes_one_bag_per_episode_with_the_project_topics(demos):
+    out, summary = demos
+    assert summary['episodes_written'] == 4 and summary['successes'] == 4
+    assert summary['bytes_per_step'] > 64 * 64 * 3
+    bag = out / episode_name('lift_block', 7)
+    with open_bag(bag) as reader:
+        topics = {name: (info.msgtype, info.count) for name, info in reader.topics.items()}
+        steps = topics['/primitive'][1]
+        assert steps > 3
+        assert topics['/image_raw'] == ('sensor_msgs/msg/Image', steps + 1)
+        assert topics['/camera_info'] == ('sensor_msgs/msg/CameraInfo', steps + 1)
+        assert topics['/joint_states'] == ('sensor_msgs/msg/JointState', steps + 1)
+        assert topics['/instruction'] == ('std_msgs/msg/String', 1)
+        assert topics['/supervision'] == ('std_msgs/msg/String', steps)
+        assert topics['/primitive_delta'] == ('std_msgs/msg/Float64MultiArray', steps)
+        assert topics['/primitive_status'] == ('std_msgs/msg/String', steps)
+        assert topics['/episode'] == ('std_msgs/msg/String', 2)
+        messages = list(reader.messages())
+    stamps = [m.timestamp_ns for m in messages]
+    assert stamps == sorted(stamps)
+    image = next(m.msg for m in messages if m.topic == '/image_raw')
+    assert (image.encoding, image.height, image.width, image.step) == ('rgb8', 64, 64, 192)
+    joints = next(m.msg for m in messages if m.topic == '/joint_states')
+    assert list(joints.name[:6]) == ['shoulder_pan_joint', 'shoulder_lift_joint', 'elbow_joint',
+                                     'wrist_1_joint', 'wrist_2_joint', 'wrist_3_joint']
+    vocab = PrimitiveVocabulary.load()
+    for m in messages:
+        if m.topic == '/primitive':
+            assert vocab.lookup(m.msg.data) is not None and m.msg.data in vocab.phrases
+        if m.topic == '/supervision':
+            assert vocab.lookup(m.msg.data) is not None
+    end = [json.loads(m.msg.data) for m in messages if m.topic == '/episode'][-1]
+    assert end == {'event': 'end', 'success': True, 'steps': steps}
+
+
+def test_collect_is_resumable(demos):
+    out, _ = demos
+    again = collect(['reach_block', 'lift_block'], 2, out, seed=7, workers=1,
+                    image_size=(64, 64), progress=False)
+    assert again['episodes_written'] == 0 and again['episodes_skipped_existing'] == 4
+
+
+def test_dataset_pairs_each_primitive_with_the_image_before_it(demos):
+    out, _ = demos
+    vocab = PrimitiveVocabulary.load()
+    data = load_demonstrations([out], vocab, 32, progress=False)
+    assert len(data.episodes) == 4
+    assert data.images.shape[1:] == (32, 32, 3)
+    with open_bag(out / episode_name('reach_block', 7)) as reader:
+        count = reader.topics['/primitive'].count
+        first_instruction = next(reader.messages(['/instruction'])).msg.data
+    ep = data.episodes.index(episode_name('reach_block', 7))
+    rows = np.flatnonzero(data.episode_index == ep)
+    assert len(rows) == count
+    assert data.instructions[rows[0]] == first_instruction
+    assert all(s is not None for s in data.supervisions)
+    # cached on the second read: same arrays
+    again = load_demonstrations([out], vocab, 32, progress=False)
+    np.testing.assert_array_equal(again.images, data.images)
+    np.testing.assert_array_equal(again.labels, data.labels)
+
+
+def test_missing_topics_are_reported_by_name(demos):
+    out, _ = demos
+    vocab = PrimitiveVocabulary.load()
+    with pytest.raises(ValueError, match='no usable samples.*missing topic'):
+        load_demonstrations([out], vocab, 32, topics=TopicMap(image='/camera/color/image_raw'),
+                            cache_dir=out / '.other_cache', progress=False)
+
+
+def test_no_bags_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match='no rosbag2 bags'):
+        load_demonstrations([tmp_path], PrimitiveVocabulary.load(), 32, progress=False)
