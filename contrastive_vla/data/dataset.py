@@ -22,7 +22,8 @@ import numpy as np
 from contrastive_vla.topics import load_topics
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 2
+CACHE_VERSION = 3
+MAX_STATE = 16  # joint positions kept per sample (zero-padded)
 
 
 @dataclass
@@ -34,10 +35,12 @@ class TopicMap:
     primitive: str = None
     supervision: str = None
     episode: str = None
+    joint_states: str = None
 
     def __post_init__(self):
         defaults = load_topics()
-        for key in ('image', 'instruction', 'primitive', 'supervision', 'episode'):
+        for key in ('image', 'instruction', 'primitive', 'supervision', 'episode',
+                    'joint_states'):
             if getattr(self, key) is None:
                 setattr(self, key, defaults[key].bag_name)
 
@@ -52,6 +55,7 @@ class DemoDataset:
     step_index: np.ndarray                  # (N,) step within the episode
     episodes: list = field(default_factory=list)   # bag names
     skipped: list = field(default_factory=list)    # human-readable notes
+    states: np.ndarray = None               # (N, MAX_STATE) joint positions (0 if unknown)
 
     def __len__(self):
         return len(self.labels)
@@ -61,7 +65,8 @@ class DemoDataset:
         return DemoDataset(self.images[idx], self.labels[idx],
                            [self.instructions[i] for i in idx],
                            [self.supervisions[i] for i in idx], self.episode_index[idx],
-                           self.step_index[idx], self.episodes, self.skipped)
+                           self.step_index[idx], self.episodes, self.skipped,
+                           None if self.states is None else self.states[idx])
 
     def split_by_episode(self, val_fraction, seed=0):
         """(train, val): whole episodes held out, so validation measures generalisation."""
@@ -100,7 +105,7 @@ def read_episode(bag_path, vocab, image_size, topics=None):
 
     topics = topics or TopicMap()
     samples = {'images': [], 'labels': [], 'instructions': [], 'supervisions': [],
-               'steps': []}
+               'steps': [], 'states': []}
     skipped, success = [], True
     with open_bag(bag_path) as reader:
         present = set(reader.topics)
@@ -113,8 +118,10 @@ def read_episode(bag_path, vocab, image_size, topics=None):
             raise ValueError(f'{bag_path}: missing the instruction topic {topics.instruction!r}'
                              f'; the bag has {sorted(present)}')
         wanted = [t for t in (topics.image, topics.instruction, topics.primitive,
-                              topics.supervision, topics.episode) if t in present]
+                              topics.supervision, topics.episode, topics.joint_states)
+                  if t in present]
         image_msg, instruction, supervision = None, None, None
+        state = np.zeros(MAX_STATE, np.float32)
         last_stamp = None
         for m in reader.messages(wanted):
             if last_stamp is not None and m.timestamp_ns < last_stamp:
@@ -127,6 +134,11 @@ def read_episode(bag_path, vocab, image_size, topics=None):
                 instruction = m.msg.data
             elif m.topic == topics.supervision:
                 supervision = m.msg.data
+            elif m.topic == topics.joint_states:
+                positions = np.asarray(m.msg.position, dtype=np.float32)[:MAX_STATE]
+                if np.all(np.isfinite(positions)):
+                    state = np.zeros(MAX_STATE, np.float32)
+                    state[:len(positions)] = positions
             elif m.topic == topics.episode:
                 try:
                     event = json.loads(m.msg.data)
@@ -159,6 +171,7 @@ def read_episode(bag_path, vocab, image_size, topics=None):
                 samples['instructions'].append(instruction)
                 samples['supervisions'].append(supervision)
                 samples['steps'].append(len(samples['steps']))
+                samples['states'].append(state.copy())
                 supervision = None
         skipped.extend(reader.skipped)
     return samples, success, skipped
@@ -196,7 +209,7 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
                 samples = {'images': z['images'], 'labels': z['labels'],
                            'instructions': list(z['instructions']),
                            'supervisions': [s or None for s in z['supervisions']],
-                           'steps': z['steps']}
+                           'steps': z['steps'], 'states': z['states']}
                 success, notes = bool(z['success']), list(z['skipped'])
         else:
             try:
@@ -209,6 +222,7 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
                 instructions=np.asarray(samples['instructions'], dtype=str),
                 supervisions=np.asarray([s or '' for s in samples['supervisions']], dtype=str),
                 steps=np.asarray(samples['steps'], np.int64), success=success,
+                states=np.asarray(samples['states'], np.float32).reshape(-1, MAX_STATE),
                 skipped=np.asarray(notes, dtype=str))
         skipped.extend(notes)
         if not success and not include_failed:
@@ -231,4 +245,6 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
         supervisions=[s_ for _, s in parts for s_ in s['supervisions']],
         episode_index=np.concatenate([np.full(len(s['labels']), e) for e, s in parts]),
         step_index=np.concatenate([np.asarray(s['steps'], np.int64) for _, s in parts]),
-        episodes=episodes, skipped=skipped)
+        episodes=episodes, skipped=skipped,
+        states=np.concatenate([np.asarray(s['states'], np.float32).reshape(-1, MAX_STATE)
+                               for _, s in parts]))

@@ -47,10 +47,11 @@ def bench_policy(policy_factory, n_cached=200, n_uncached=20, image_size=224):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (image_size, image_size, 3), dtype=np.uint8)
     instruction = 'put the red block in the green zone'
+    state = np.zeros(16, np.float32)
     cached = policy_factory(True)
-    times = _timed(lambda: cached.scores(image, instruction), n_cached)
+    times = _timed(lambda: cached.scores(image, instruction, state), n_cached)
     uncached = policy_factory(False)
-    slow = _timed(lambda: uncached.scores(image, instruction), n_uncached, warmup=1)
+    slow = _timed(lambda: uncached.scores(image, instruction, state), n_uncached, warmup=1)
     params = sum(p.numel() for p in cached.model.parameters())
     return {'p50_ms': round(float(np.percentile(times, 50)), 3),
             'p99_ms': round(float(np.percentile(times, 99)), 3),

@@ -40,9 +40,10 @@ class FiLMCNN(nn.Module):
     cannot express. With ``film=False`` it is a plain CNN (for the additive / late fusions).
     """
 
-    def __init__(self, channels, embed_dim, image_size, cond_dim, film=True):
+    def __init__(self, channels, embed_dim, image_size, cond_dim, film=True, state_dim=0):
         super().__init__()
         self.film = film
+        self.state_dim = state_dim
         self.convs, self.norms, self.films = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         in_ch = 5
         for ch in channels:
@@ -57,12 +58,20 @@ class FiLMCNN(nn.Module):
         side = image_size
         for _ in channels:
             side = (side + 1) // 2
-        self.out = nn.Linear(in_ch * side * side, embed_dim)
+        flat = in_ch * side * side
+        if state_dim:
+            # proprioception joins the pooled image features before a small MLP, so what to do
+            # can depend on both (e.g. "descend" only when the gripper is high and above it)
+            self.state_net = nn.Sequential(nn.Linear(state_dim, 64), nn.ReLU())
+            self.out = nn.Sequential(nn.Linear(flat + 64, 2 * embed_dim), nn.ReLU(),
+                                     nn.Linear(2 * embed_dim, embed_dim))
+        else:
+            self.out = nn.Linear(flat, embed_dim)
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, image_size),
                                 torch.linspace(-1, 1, image_size), indexing='ij')
         self.register_buffer('coords', torch.stack([xs, ys])[None], persistent=False)
 
-    def forward(self, images, cond=None):
+    def forward(self, images, cond=None, state=None):
         x = torch.cat([images, self.coords.expand(images.shape[0], -1, -1, -1)], dim=1)
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             x = norm(conv(x))
@@ -70,7 +79,10 @@ class FiLMCNN(nn.Module):
                 gamma, beta = self.films[i](cond).chunk(2, dim=-1)
                 x = x * (1 + gamma[..., None, None]) + beta[..., None, None]
             x = F.relu(x)
-        return self.out(x.flatten(1))
+        x = x.flatten(1)
+        if self.state_dim:
+            x = torch.cat([x, self.state_net(state)], dim=1)
+        return self.out(x)
 
 
 def _text_config(cfg):
@@ -104,7 +116,8 @@ class ClipRT(nn.Module):
         vision = dict(cfg.vision)
         if vision.pop('type') == 'film_cnn':
             self.visual = FiLMCNN(vision.get('channels', [32, 64, 96, 128]), e, cfg.image_size,
-                                  cond_dim=e, film=cfg.fusion == 'film')
+                                  cond_dim=e, film=cfg.fusion == 'film',
+                                  state_dim=cfg.state_dim)
         else:
             base = open_clip.get_model_config(vision['model'])
             if base is None:
@@ -114,14 +127,21 @@ class ClipRT(nn.Module):
                 e, open_clip.model.CLIPVisionCfg(**vcfg),
                 quick_gelu=bool(base.get('quick_gelu', False)))
         if cfg.fusion == 'late_mlp':
-            self.fuse = nn.Sequential(nn.Linear(2 * e, 2 * e), nn.GELU(), nn.Linear(2 * e, e))
+            extra = cfg.state_dim if not isinstance(self.visual, FiLMCNN) else 0
+            self.fuse = nn.Sequential(nn.Linear(2 * e + extra, 2 * e), nn.GELU(),
+                                      nn.Linear(2 * e, e))
+        # normalisation of the proprioceptive state, set from the training data and saved with
+        # the weights (nobody copies statistics by hand)
+        self.register_buffer('state_mean', torch.zeros(cfg.state_dim))
+        self.register_buffer('state_std', torch.ones(cfg.state_dim))
         self.logit_scale = nn.Parameter(torch.tensor(float(cfg.init_logit_scale)))
         # only used by the multi-label BCE loss (SigLIP-style bias: most pairs are negatives)
         self.logit_bias = nn.Parameter(torch.tensor(-5.0))
         if cfg.head == 'regress':
             self.regressor = nn.Sequential(nn.Linear(e, e), nn.GELU(), nn.Linear(e, 8))
 
-    def forward(self, images, instruction_tokens, instruction_index, text_tokens=None):
+    def forward(self, images, instruction_tokens, instruction_index, text_tokens=None,
+                state=None):
         """One training forward (what DDP wraps): unique instruction prompts are encoded once.
 
         images (B, 3, S, S); instruction_tokens (U, L) unique prompts; instruction_index (B,)
@@ -129,7 +149,7 @@ class ClipRT(nn.Module):
         (context (B, E) unit, text embeddings (T, E) or None).
         """
         instr = self.encode_text(instruction_tokens)[instruction_index]
-        context = self.encode_context(images, instr)
+        context = self.encode_context(images, instr, state)
         text = self.encode_text(text_tokens) if text_tokens is not None else None
         return context, text
 
@@ -137,17 +157,26 @@ class ClipRT(nn.Module):
         """(N, L) tokens -> (N, E) un-normalised text embeddings."""
         return self.text(tokens)
 
-    def encode_context(self, images, instruction_embedding):
-        """(B, 3, S, S) images + (B, E) instruction embeddings -> (B, E) unit context."""
+    def encode_context(self, images, instruction_embedding, state=None):
+        """(B, 3, S, S) images + (B, E) instruction embeddings (+ (B, state_dim) joint
+        positions when the config uses proprioception) -> (B, E) unit context."""
         instr = F.normalize(instruction_embedding, dim=-1)
+        if self.cfg.state_dim:
+            if state is None:
+                raise ValueError(f'model {self.cfg.name!r} needs the robot state (the first '
+                                 f'{self.cfg.state_dim} joint positions)')
+            state = (state - self.state_mean) / self.state_std
+        cnn = isinstance(self.visual, FiLMCNN)
         if self.cfg.fusion == 'film':
-            context = self.visual(images, instr)
+            context = self.visual(images, instr, state)
         else:
-            image = F.normalize(self.visual(images), dim=-1)
+            image = self.visual(images, None, state) if cnn else self.visual(images)
+            image = F.normalize(image, dim=-1)
             if self.cfg.fusion == 'additive':
                 context = image + instr
             else:
-                context = self.fuse(torch.cat([image, instr], dim=-1))
+                parts = [image, instr] + ([state] if self.cfg.state_dim and not cnn else [])
+                context = self.fuse(torch.cat(parts, dim=-1))
         return F.normalize(context, dim=-1)
 
     def scores(self, context, primitive_embeddings):

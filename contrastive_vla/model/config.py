@@ -41,6 +41,9 @@ class ModelConfig:
     prompt: str = CLIP_RT_PROMPT
     init_logit_scale: float = 2.6593  # log(1 / 0.07), as CLIP
     max_instruction_chars: int = 300
+    # proprioception: the first state_dim joint positions of /joint_states (UR5e: 6 arm joints,
+    # rad, then 2 finger joints, m), normalised with statistics stored in the checkpoint.
+    state_dim: int = 0
 
     def __post_init__(self):
         where = f'model config {self.name!r}'
@@ -59,6 +62,8 @@ class ModelConfig:
             raise ConfigError(f'{where}: image_size must be an integer in [16, 1024]')
         if '{instruction}' not in self.prompt:
             raise ConfigError(f'{where}: prompt must contain {{instruction}}')
+        if not isinstance(self.state_dim, int) or self.state_dim < 0:
+            raise ConfigError(f'{where}: state_dim must be a non-negative integer')
         if self.embed_dim <= 0:
             raise ConfigError(f'{where}: embed_dim must be positive')
 

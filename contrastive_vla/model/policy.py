@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
 from contrastive_vla.model.config import ModelConfig
 from contrastive_vla.model.preprocess import (
+    InputError,
     check_image,
     clean_instruction,
     images_to_tensor,
@@ -188,11 +189,29 @@ class ClipRTPolicy:
     def prepare_image(self, image):
         return images_to_tensor(resize_square(check_image(image), self.cfg.image_size)[None])
 
+    def prepare_state(self, state):
+        if not self.cfg.state_dim:
+            return None
+        if state is None:
+            raise InputError(f'model {self.cfg.name!r} needs the joint positions (the first '
+                             f'{self.cfg.state_dim} of /joint_states)')
+        s = np.asarray(state, dtype=np.float32).reshape(-1)
+        if s.shape[0] < self.cfg.state_dim or not np.all(np.isfinite(s[:self.cfg.state_dim])):
+            raise InputError(f'joint positions must be {self.cfg.state_dim} finite numbers, '
+                             f'got {s.tolist()}')
+        return torch.from_numpy(s[:self.cfg.state_dim])[None].to(self.device)
+
     @torch.no_grad()
-    def scores(self, image, instruction):
-        """(N,) scores of every primitive, in vocabulary order (higher is better)."""
+    def scores(self, image, instruction, state=None):
+        """(N,) scores of every primitive, in vocabulary order (higher is better).
+
+        ``state``: joint positions (the model's first ``state_dim`` are used), needed when the
+        model was built with proprioception.
+        """
+        state = self.prepare_state(state)
         instr = self.instruction_embedding(instruction)
-        context = self.model.encode_context(self.prepare_image(image).to(self.device), instr)
+        context = self.model.encode_context(self.prepare_image(image).to(self.device), instr,
+                                            state)
         if self.cfg.head == 'regress':
             predicted = self.model.regress(context)[0].cpu() * DELTA_SCALE
             deltas = torch.tensor(np.stack([p.delta_array() for p in self.vocab]),
@@ -201,9 +220,9 @@ class ClipRTPolicy:
             return (-distance).numpy()
         return self.model.scores(context, self.primitive_embeddings())[0].cpu().numpy()
 
-    def rank(self, image, instruction, top_k=None):
+    def rank(self, image, instruction, top_k=None, state=None):
         """[(Primitive, score), ...] best first."""
-        s = self.scores(image, instruction)
+        s = self.scores(image, instruction, state)
         order = np.argsort(-s, kind='stable')[:top_k]
         return [(self.vocab[int(i)], float(s[i])) for i in order]
 
@@ -212,7 +231,8 @@ class ClipRTPolicy:
         self.last_scores = None
 
     def act(self, observation):
-        s = self.scores(observation.image, observation.instruction)
+        s = self.scores(observation.image, observation.instruction,
+                        getattr(observation, 'joint_positions', None))
         self.last_scores = s
         return self.vocab[int(np.argmax(s))]
 

@@ -80,6 +80,15 @@ class Trainer:
         self.text_tokens = tokenize(texts, ctx)
         self.text_owner = np.asarray(owners)
         self.class_rows = [np.flatnonzero(self.text_owner == c) for c in range(len(vocab))]
+        sd = self.cfg.state_dim
+        if sd:
+            if train_set.states is None or train_set.states.shape[1] < sd:
+                raise ValueError(f'model {self.cfg.name!r} needs {sd} joint positions per '
+                                 'sample; the data has no joint_states')
+            if not getattr(model, 'state_stats_fixed', False):
+                states = torch.from_numpy(train_set.states[:, :sd])
+                model.state_mean.copy_(states.mean(0))
+                model.state_std.copy_(states.std(0).clamp(min=1e-3))
         self.deltas = (torch.tensor(np.stack([p.delta_array() for p in vocab]),
                                     dtype=torch.float32) / DELTA_SCALE).to(self.device)
         self.prompt_tokens = self.prompt_tokens.to(self.device)
@@ -110,22 +119,27 @@ class Trainer:
         unique, inverse = np.unique(prompt_ids, return_inverse=True)
         instr_tokens = self.prompt_tokens[unique]
         inverse = torch.from_numpy(inverse).to(self.device)
+        state = self._state(dataset, idx)
         if self.cfg.head == 'regress':
-            context, _ = self.net(images, instr_tokens, inverse, None)
+            context, _ = self.net(images, instr_tokens, inverse, None, state)
             pred = self.model.regress(context)
             loss = F.smooth_l1_loss(pred, self.deltas[labels], beta=0.1)
             return loss, None
         if self.loss_name == 'ce' or not train:
             class_tokens = self._sample_class_texts(range(len(self.vocab)))
-            context, text = self.net(images, instr_tokens, inverse,
-                                     class_tokens)
+            context, text = self.net(images, instr_tokens, inverse, class_tokens, state)
             logits = self.model.scores(context, text)
             return F.cross_entropy(logits, labels), logits
         text_tokens = self._sample_class_texts(labels.tolist())
-        context, text = self.net(images, instr_tokens, inverse, text_tokens)
+        context, text = self.net(images, instr_tokens, inverse, text_tokens, state)
         logits = self.model.scores(context, text) + self.model.logit_bias
         target = (labels[:, None] == labels[None, :]).float()
         return F.binary_cross_entropy_with_logits(logits, target), None
+
+    def _state(self, dataset, idx):
+        if not self.cfg.state_dim:
+            return None
+        return torch.from_numpy(dataset.states[idx, :self.cfg.state_dim]).to(self.device)
 
     # ---- evaluation ------------------------------------------------------------------------
     @torch.no_grad()
@@ -146,7 +160,8 @@ class Trainer:
             instr = self.model.encode_text(self.prompt_tokens[unique])[
                 torch.from_numpy(inverse).to(self.device)]
             context = self.model.encode_context(
-                images_to_tensor(dataset.images[idx]).to(self.device), instr)
+                images_to_tensor(dataset.images[idx]).to(self.device), instr,
+                self._state(dataset, idx))
             if prim is not None:
                 scores = self.model.scores(context, prim)
             else:
@@ -312,6 +327,7 @@ def train(data, config='clip_rt_small', out_dir='runs/clip_rt', epochs=20, batch
     out.mkdir(parents=True, exist_ok=True)
     if init:
         model, vocab, _ = load_model(init)
+        model.state_stats_fixed = True  # keep the statistics the model was trained with
         model.train()
     else:
         cfg = ModelConfig.load(config)

@@ -227,3 +227,26 @@ def test_regression_head_predicts_a_primitive(vocab):
     policy = ClipRTPolicy(model, vocab)
     ranked = policy.rank(np.zeros((32, 32, 3), np.uint8), 'go', top_k=3)
     assert len(ranked) == 3 and ranked[0][1] >= ranked[1][1]
+
+
+def test_proprioception_uses_the_state_and_stores_its_statistics(vocab, tmp_path):
+    cfg = ModelConfig(**{**TINY.to_dict(), 'state_dim': 8})
+    torch.manual_seed(0)
+    model = ClipRT(cfg)
+    data = tiny_dataset(n=16)
+    data.states = np.random.default_rng(0).normal(2.0, 0.5, (16, 16)).astype(np.float32)
+    Trainer(model, vocab, data, data.subset(np.zeros(16, bool)), tmp_path)
+    np.testing.assert_allclose(model.state_mean.numpy(), data.states[:, :8].mean(0), rtol=1e-5)
+    policy = ClipRTPolicy(model, vocab)
+    image = data.images[0]
+    with pytest.raises(InputError, match='joint positions'):
+        policy.scores(image, 'go')
+    with pytest.raises(InputError, match='finite'):
+        policy.scores(image, 'go', [np.nan] * 8)
+    a = policy.scores(image, 'go', data.states[0])
+    b = policy.scores(image, 'go', data.states[1])
+    assert not np.allclose(a, b)
+    save_checkpoint(tmp_path / 'ckpt', model, vocab)
+    loaded = ClipRTPolicy.load(tmp_path / 'ckpt')
+    np.testing.assert_allclose(loaded.model.state_std.numpy(), model.state_std.numpy())
+    np.testing.assert_allclose(loaded.scores(image, 'go', data.states[0]), a, atol=1e-5)
