@@ -11,6 +11,7 @@ Re-running the same command resumes: bags already complete in --out are skipped.
 
 import json
 
+from contrastive_vla.commands.common import check_episodes_and_seed
 from contrastive_vla.data.demos import collect
 from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
 
@@ -32,10 +33,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    if args.episodes_per_task <= 0:
-        raise ValueError('--episodes-per-task must be positive')
-    if not 0 <= args.seed < 2 ** 62:
-        raise ValueError('--seed must be a non-negative integer below 2**62')
+    check_episodes_and_seed(args.episodes_per_task, args.seed, '--episodes-per-task')
     task_ids = resolve_task_ids(args.tasks, load_tasks())
     size = (args.image_size, args.image_size) if args.image_size else None
     summary = collect(task_ids, args.episodes_per_task, args.out, seed=args.seed,

@@ -12,6 +12,7 @@ Examples::
 import json
 from pathlib import Path
 
+from contrastive_vla.commands.common import check_episodes_and_seed
 from contrastive_vla.evaluation.sim_eval import evaluate_in_sim, format_table
 from contrastive_vla.sim.tasks import load_instruction_overrides, load_tasks, resolve_task_ids
 
@@ -35,10 +36,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    if args.episodes <= 0:
-        raise ValueError('--episodes must be positive')
-    if not 0 <= args.seed < 2 ** 62:
-        raise ValueError('--seed must be a non-negative integer below 2**62')
+    check_episodes_and_seed(args.episodes, args.seed, '--episodes')
     tasks = load_tasks()
     task_ids = resolve_task_ids(args.tasks, tasks)
     instructions = None

@@ -74,6 +74,18 @@ def _joint(name, cfg, index):
             f'armature="0.1"/>')
 
 
+def _finger(side, sign, joint_name, opening):
+    """One finger: a pad on a slide joint that opens away from the gripper centre line."""
+    return f"""                    <body name="{side}_finger" pos="0 {sign * 0.007} 0.08"
+                          gravcomp="1">
+                      <joint name="{joint_name}" type="slide"
+                             axis="0 {sign} 0" range="0 {opening}" damping="5" armature="0.01"/>
+                      <geom name="{side}_pad" type="box" size="0.012 0.006 0.045"
+                            pos="0 {sign * 0.006} 0.045" rgba="0.25 0.25 0.28 1" mass="0.05"
+                            friction="1.5 0.02 0.002" condim="6" priority="2"/>
+                    </body>"""
+
+
 def build_mjcf(cfg):
     """Return the MJCF XML string of the whole scene."""
     robot, scene, cam = cfg['robot'], cfg['scene'], cfg['camera']
@@ -98,7 +110,9 @@ def build_mjcf(cfg):
     if cam.get('wrist_camera'):
         wrist_cam = ('<camera name="wrist" pos="0 -0.06 0.06" xyaxes="-1 0 0 0 1 0" '
                      'fovy="70"/>')
-    fo = robot['finger_open']
+    fingers = '\n'.join(_finger(side, sign, name, robot['finger_open'])
+                        for side, sign, name in (('left', 1, robot['gripper_joint_names'][0]),
+                                                 ('right', -1, robot['gripper_joint_names'][1])))
     shadow = 'true' if cam.get('shadows') else 'false'
     return f"""
 <mujoco model="contrastive_vla_tabletop">
@@ -169,20 +183,7 @@ def build_mjcf(cfg):
                           rgba="0.15 0.15 0.17 1"/>
                     {wrist_cam}
                     <site name="tcp" pos="0 0 {TCP_OFFSET}" size="0.006" rgba="1 0 1 0"/>
-                    <body name="left_finger" pos="0 0.007 0.08" gravcomp="1">
-                      <joint name="{robot['gripper_joint_names'][0]}" type="slide"
-                             axis="0 1 0" range="0 {fo}" damping="5" armature="0.01"/>
-                      <geom name="left_pad" type="box" size="0.012 0.006 0.045"
-                            pos="0 0.006 0.045" rgba="0.25 0.25 0.28 1" mass="0.05"
-                            friction="1.5 0.02 0.002" condim="6" priority="2"/>
-                    </body>
-                    <body name="right_finger" pos="0 -0.007 0.08" gravcomp="1">
-                      <joint name="{robot['gripper_joint_names'][1]}" type="slide"
-                             axis="0 -1 0" range="0 {fo}" damping="5" armature="0.01"/>
-                      <geom name="right_pad" type="box" size="0.012 0.006 0.045"
-                            pos="0 -0.006 0.045" rgba="0.25 0.25 0.28 1" mass="0.05"
-                            friction="1.5 0.02 0.002" condim="6" priority="2"/>
-                    </body>
+{fingers}
                   </body>
                 </body>
               </body>

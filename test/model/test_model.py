@@ -78,7 +78,7 @@ def test_bce_loss_matches_a_hand_computed_example(model, vocab, tmp_path):
     instr = model.encode_text(trainer.prompt_tokens[[0]])[[0, 0, 0, 0]]
     context = model.encode_context(images_to_tensor(data.images), instr)
     text = F.normalize(model.encode_text(text_tokens), dim=-1)
-    logits = math.exp(float(model.logit_scale)) * context @ text.T + float(model.logit_bias)
+    logits = math.exp(model.logit_scale.item()) * context @ text.T + model.logit_bias.item()
     target = torch.tensor([[1., 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1]])
     p = torch.sigmoid(logits)
     expected = -(target * torch.log(p) + (1 - target) * torch.log(1 - p)).mean()
