@@ -52,6 +52,11 @@ def main(argv=None):
         parser.print_help()
         return 0 if not rest else 2
     module_name, help_text = COMMANDS[args.command]
+    # MuJoCo picks its OpenGL backend when first imported: choose a headless one before any
+    # command imports it (no import of mujoco here)
+    from contrastive_vla.sim.rendering import configure_gl
+
+    configure_gl()
     module = importlib.import_module(module_name)
     command_parser = argparse.ArgumentParser(prog=f'contrastive-vla {args.command}',
                                              description=help_text)

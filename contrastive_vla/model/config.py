@@ -11,7 +11,7 @@ CLIP_RT_PROMPT = ("what motion should the robot arm perform to complete the inst
 FUSIONS = ('film', 'additive', 'late_mlp')
 HEADS = ('rank', 'regress')
 VISION_TYPES = ('film_cnn', 'open_clip')
-TEXT_TYPES = ('open_clip', 'minilm')
+TEXT_TYPES = ('open_clip',)
 
 
 class ConfigError(ValueError):

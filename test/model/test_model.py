@@ -82,7 +82,7 @@ def test_bce_loss_matches_a_hand_computed_example(model, vocab, tmp_path):
     target = torch.tensor([[1., 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1]])
     p = torch.sigmoid(logits)
     expected = -(target * torch.log(p) + (1 - target) * torch.log(1 - p)).mean()
-    assert float(loss) == pytest.approx(float(expected), rel=1e-4)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
 
 
 def test_ce_loss_is_cross_entropy_over_the_vocabulary(model, vocab, tmp_path):
