@@ -93,7 +93,7 @@ def test_ce_loss_is_cross_entropy_over_the_vocabulary(model, vocab, tmp_path):
     assert logits.shape == (8, len(vocab))
     by_hand = -torch.log_softmax(logits, dim=1)[torch.arange(8), torch.from_numpy(
         data.labels)].mean()
-    assert float(loss) == pytest.approx(float(by_hand), rel=1e-5)
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)
 
 
 def test_save_then_load_gives_identical_scores(model, vocab, tmp_path):
