@@ -15,7 +15,6 @@ recordings alike.
 
 import json
 import math
-import multiprocessing as mp
 import os
 from pathlib import Path
 import time
@@ -23,6 +22,7 @@ import time
 import numpy as np
 
 from contrastive_vla.topics import load_topics
+from contrastive_vla.workers import map_episodes
 
 DECISION_DELAY_NS = 1_000_000
 RECOVERY_PROBABILITY = 0.15
@@ -192,30 +192,14 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
     pairs (a wrong step with probability RECOVERY_PROBABILITY, then the correction). Without
     it the expert is greedy and deterministic.
     """
-    from tqdm import tqdm
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(t, seed + i) for t in task_ids for i in range(episodes_per_task)]
     todo = [j for j in jobs if not (out / episode_name(*j) / 'metadata.yaml').exists()]
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    results = []
     start = time.perf_counter()
-    bar = tqdm(total=len(todo), desc='collect', unit='ep', disable=not progress,
-               dynamic_ncols=True)
-    if todo and workers == 1:
-        _init_worker(str(out), storage, image_size, augment)
-        for job in todo:
-            results.append(_collect_one(job))
-            bar.update(1)
-    elif todo:
-        with mp.get_context('spawn').Pool(workers, initializer=_init_worker,
-                                          initargs=(str(out), storage, image_size,
-                                                    augment)) as pool:
-            for result in pool.imap_unordered(_collect_one, todo):
-                results.append(result)
-                bar.update(1)
-    bar.close()
+    results = map_episodes(_collect_one, todo, workers, _init_worker,
+                           (str(out), storage, image_size, augment), 'collect', progress)
     wall = time.perf_counter() - start
     steps = sum(r['steps'] for r in results)
     summary = {

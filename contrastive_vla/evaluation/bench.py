@@ -4,6 +4,7 @@ Numbers, not assertions: ``contrastive-vla bench --json OUT`` prints and writes 
 quotes them with the machine they came from.
 """
 
+import itertools
 import os
 import platform
 import tempfile
@@ -102,8 +103,8 @@ def bench_sim(collect_episodes=16, workers=2):
                           500)
     ik_solve = _timed(lambda: env.kin.ik(target, HOME_ROTATION, env.home_q), 200)
     env.reset('reach_block', 1)
-    moves = ['left_5cm', 'right_5cm', 'forward_1cm', 'backward_1cm']
-    step = _timed(lambda: env.step(moves[int(time.perf_counter_ns()) % 4]), 60, warmup=2)
+    moves = itertools.cycle(['left_5cm', 'right_5cm', 'forward_1cm', 'backward_1cm'])
+    step = _timed(lambda: env.step(next(moves)), 60, warmup=2)
     env.close()
     with tempfile.TemporaryDirectory() as tmp:
         tasks = ['reach_block', 'push_block_left', 'lift_block', 'place_in_zone']

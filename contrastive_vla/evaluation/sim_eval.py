@@ -6,7 +6,6 @@ writes.
 """
 
 import math
-import multiprocessing as mp
 import os
 from pathlib import Path
 import time
@@ -14,6 +13,7 @@ import time
 import numpy as np
 
 from contrastive_vla.evaluation.rollout import run_episode
+from contrastive_vla.workers import map_episodes
 
 
 def wilson_interval(successes, n, z=1.96):
@@ -110,23 +110,11 @@ def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, 
     if video_dir:
         Path(video_dir).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    results = []
     workers = max(1, min(workers, len(jobs)))
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    bar = _progress(len(jobs), 'eval-sim', progress)
-    if workers == 1:
-        _init_worker(policy_spec, image_size, video_dir, None)
-        for job in jobs:
-            results.append(_run_one(job))
-            bar.update(1)
-    else:
-        ctx = mp.get_context('spawn')
-        with ctx.Pool(workers, initializer=_init_worker,
-                      initargs=(policy_spec, image_size, video_dir, threads)) as pool:
-            for result in pool.imap_unordered(_run_one, jobs):
-                results.append(result)
-                bar.update(1)
-    bar.close()
+    # in worker processes, share the cores between them; in this process, leave torch alone
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    results = map_episodes(_run_one, jobs, workers, _init_worker,
+                           (policy_spec, image_size, video_dir, threads), 'eval-sim', progress)
     return summarise(results, policy_spec, task_ids, seed, time.perf_counter() - start)
 
 
@@ -169,9 +157,3 @@ def format_table(summary):
     lines.append(f'{"all":<22} {summary["success_rate"]:>8.1%} {f"[{lo:.2f}, {hi:.2f}]":>15} '
                  f'{summary["episodes"]:>9}')
     return '\n'.join(lines)
-
-
-def _progress(total, desc, enabled):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit='ep', disable=not enabled, dynamic_ncols=True)

@@ -135,6 +135,9 @@ class ClipRTPolicy:
         self._instruction_cache = OrderedDict()
         self._cache_size = instruction_cache_size
         self.last_scores = None
+        # the regression head compares its prediction with every primitive's delta
+        self._deltas = torch.tensor(np.stack([p.delta_array() for p in vocab]),
+                                    dtype=torch.float32)
 
     @classmethod
     def load(cls, path, device='cpu', vocabulary=None, **kwargs):
@@ -214,9 +217,7 @@ class ClipRTPolicy:
                                             state)
         if self.cfg.head == 'regress':
             predicted = self.model.regress(context)[0].cpu() * DELTA_SCALE
-            deltas = torch.tensor(np.stack([p.delta_array() for p in self.vocab]),
-                                  dtype=torch.float32)
-            distance = ((deltas - predicted) / DELTA_SCALE).norm(dim=1)
+            distance = ((self._deltas - predicted) / DELTA_SCALE).norm(dim=1)
             return (-distance).numpy()
         return self.model.scores(context, self.primitive_embeddings())[0].cpu().numpy()
 

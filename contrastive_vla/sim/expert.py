@@ -133,10 +133,9 @@ class ScriptedExpert:
         """One translation primitive toward ``goal``; horizontal first when low."""
         error = np.asarray(goal, float) - state.tcp_position
         candidates = [i for i in range(3) if abs(error[i]) >= 0.005]
-        if not candidates:
-            return self._step_axis(2, error[2]) if abs(error[2]) > 0.004 else \
-                self._step_axis(int(np.argmax(np.abs(error))), error[int(np.argmax(np.abs(
-                    error)))])
+        if not candidates:  # all within half a step: finish the height first
+            axis = 2 if abs(error[2]) > 0.004 else int(np.argmax(np.abs(error)))
+            return self._step_axis(axis, error[axis])
         if self.rng.random() < self.greedy_probability or len(candidates) == 1:
             axis = max(candidates, key=lambda i: abs(error[i]))
         else:

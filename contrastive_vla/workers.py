@@ -1,0 +1,30 @@
+"""Run episode jobs in this process or in a pool of worker processes, with a progress bar.
+
+Simulator work (data collection, evaluation) is one job per episode; each worker builds its
+simulator once in ``initializer``. Workers are spawned, not forked, so MuJoCo's GL context and
+torch's thread pools start clean in each.
+"""
+
+import multiprocessing as mp
+
+
+def map_episodes(fn, jobs, workers, initializer, initargs, desc, progress=True):
+    """Results of ``fn(job)`` for every job (in completion order when ``workers`` > 1)."""
+    from tqdm import tqdm
+
+    results = []
+    bar = tqdm(total=len(jobs), desc=desc, unit='ep', disable=not progress,
+               dynamic_ncols=True)
+    if jobs and workers <= 1:
+        initializer(*initargs)
+        for job in jobs:
+            results.append(fn(job))
+            bar.update(1)
+    elif jobs:
+        with mp.get_context('spawn').Pool(workers, initializer=initializer,
+                                          initargs=initargs) as pool:
+            for result in pool.imap_unordered(fn, jobs):
+                results.append(result)
+                bar.update(1)
+    bar.close()
+    return results
