@@ -38,7 +38,8 @@ def main():
              '--seed 100000 --workers 2',
              f'contrastive-vla train --data data/demos_aug --config clip_rt_small '
              f'--out runs/default --epochs {len(rows)} --batch-size {summary["batch_size"]} '
-             f'--lr {summary["lr"]} --eval-every 3 --eval-episodes 3 --threads 2',
+             f'--lr {summary["lr"]} --eval-every {summary.get("eval_every", "N")} '
+             f'--eval-episodes {summary.get("eval_episodes", "N")} --threads 2',
              f'python scripts/ship_default_model.py runs/default {" ".join(sys.argv[2:])}',
              '```', '',
              f'- data: {summary["episodes"]} successful expert episodes, {summary["samples"]} '
