@@ -48,6 +48,12 @@ setup(
     entry_points={
         'console_scripts': [
             'contrastive-vla = contrastive_vla.cli:main',
+            # the graph's nodes, for ros2 run / launch_ros (see contrastive_vla.ros.graph)
+            'camera_node = contrastive_vla.ros.nodes.camera:main',
+            'instruction_node = contrastive_vla.ros.nodes.instruction:main',
+            'vla_node = contrastive_vla.ros.nodes.vla:main',
+            'arm_bridge_node = contrastive_vla.ros.nodes.arm_bridge:main',
+            'simulator_node = contrastive_vla.ros.nodes.simulator:main',
         ],
     },
 )

@@ -22,6 +22,10 @@ COMMANDS = {
               'speed figures (JSON): policy latency cached/uncached, simulator costs'),
     'eval-sim': ('contrastive_vla.commands.eval_sim',
                  'closed-loop success of a policy (expert, random or a model) in the simulator'),
+    'launch': ('contrastive_vla.commands.launch',
+               'start the ROS 2 node graph (sim | robot) without ros2 launch'),
+    'params': ('contrastive_vla.commands.params',
+               'parameters of every node: defaults and descriptions'),
 }
 
 

@@ -304,8 +304,29 @@ class TabletopEnv:
 
     def _set_gripper(self, open_):
         robot = self.cfg['robot']
-        self.data.ctrl[6:8] = robot['finger_open'] if open_ else robot['finger_closed']
-        self._gripper_closed = not open_
+        self.set_finger_target(robot['finger_open'] if open_ else robot['finger_closed'])
+
+    # ---- low-level control (the simulator node drives the arm like a ros2_control robot) -----
+    @property
+    def tick(self):
+        """Seconds of simulated time per control tick."""
+        return self._substeps * self.cfg['control']['timestep']
+
+    def arm_targets(self):
+        return self.data.ctrl[:6].copy()
+
+    def set_arm_targets(self, q):
+        """Joint position targets of the arm actuators (rad, arm joint order)."""
+        self.data.ctrl[:6] = q
+
+    def set_finger_target(self, position):
+        """Slide position target of each finger (m); below the midpoint counts as closed."""
+        robot = self.cfg['robot']
+        self.data.ctrl[6:8] = position
+        self._gripper_closed = position < 0.5 * (robot['finger_open'] + robot['finger_closed'])
+
+    def advance(self, ticks=1):
+        self._advance(ticks)
 
     def _advance(self, ticks):
         for _ in range(ticks):
@@ -321,6 +342,9 @@ class TabletopEnv:
     @property
     def joint_names(self):
         return self.arm_joints + self.finger_joints
+
+    def joint_velocities(self):
+        return self.data.qvel[self._joint_dof].copy()
 
     def joint_positions(self):
         return np.concatenate([self.data.qpos[self._arm_qpos], self.data.qpos[self._finger_qpos]])
@@ -341,7 +365,7 @@ class TabletopEnv:
             image=self.render() if render else None,
             joint_names=self.joint_names,
             joint_positions=self.joint_positions(),
-            joint_velocities=self.data.qvel[self._joint_dof].copy(),
+            joint_velocities=self.joint_velocities(),
             tcp_position=pos, tcp_rotation=rot,
             instruction=self.spec.instruction if self.spec else '',
             time=float(self.data.time))

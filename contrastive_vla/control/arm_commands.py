@@ -1,0 +1,95 @@
+"""Primitive delta -> arm commands, after the safety checks. No ROS here.
+
+``JointMotionPlanner`` turns a delta into a timed joint trajectory for a ros2_control joint
+trajectory controller: target pose from the current joint positions (forward kinematics of the
+arm model), clamped into the workspace box, solved by IK within the joint limits, interpolated
+in Cartesian space at the speed limits (the simulator's own ``plan_motion``, so the ROS graph
+moves the arm exactly as ``eval-sim`` does), then checked point by point against the joint and
+velocity limits. ``twist_plan`` in ``safety`` does the same for MoveIt Servo.
+"""
+
+from dataclasses import dataclass
+import math
+
+import numpy as np
+
+from contrastive_vla.control import safety
+from contrastive_vla.primitives import GRIPPER_INDEX
+from contrastive_vla.sim import kinematics as kin
+
+
+@dataclass
+class JointPlan:
+    status: str                 # kinematics.DONE / CLAMPED / UNREACHABLE / REJECTED
+    message: str
+    points: np.ndarray = None   # (k, n) joint positions
+    times: np.ndarray = None    # (k,) seconds from the start
+    gripper: int = 0            # +1 open, -1 close, 0 unchanged
+
+    @property
+    def moves(self):
+        return self.points is not None and len(self.points) > 0
+
+    @property
+    def duration(self):
+        return float(self.times[-1]) if self.moves else 0.0
+
+
+def limits_from_config(sim_cfg, bridge_params=None):
+    """ArmSafetyLimits from the arm description (config/sim.yaml) and the bridge parameters."""
+    p = bridge_params or {}
+    robot, control, box = sim_cfg['robot'], sim_cfg['control'], sim_cfg['workspace']
+    return safety.ArmSafetyLimits(
+        workspace_lower=tuple(p.get('workspace_lower') or box['lower']),
+        workspace_upper=tuple(p.get('workspace_upper') or box['upper']),
+        max_step_translation=float(p.get('max_step_translation', 0.1)),
+        max_step_rotation=float(p.get('max_step_rotation', 0.8)),
+        max_linear_speed=float(p.get('max_linear_speed') or control['max_linear_speed']),
+        max_angular_speed=float(p.get('max_angular_speed') or control['max_angular_speed']),
+        joint_lower=tuple(robot['joint_lower']), joint_upper=tuple(robot['joint_upper']),
+        joint_velocity=tuple(robot['joint_velocity']))
+
+
+class JointMotionPlanner:
+    def __init__(self, kinematics, limits, control):
+        self.kin = kinematics
+        self.limits = limits
+        # the speed caps of the bridge win over the simulator's defaults
+        self.control = dict(control, max_linear_speed=limits.max_linear_speed,
+                            max_angular_speed=limits.max_angular_speed)
+
+    def plan(self, q_now, delta):
+        try:
+            d = safety.check_delta(delta, self.limits)
+            q_now = safety.check_joint_positions(q_now, self.limits, what='current joint state')
+        except safety.SafetyError as exc:
+            return JointPlan(kin.REJECTED, str(exc))
+        gripper = kin.gripper_command(d)
+        if not np.any(d[:GRIPPER_INDEX] != 0):
+            return JointPlan(kin.DONE, '', None, None, gripper)
+        result, waypoints = kin.plan_motion(self.kin, q_now, d, self.limits.workspace,
+                                            self.control, self.limits.joint_velocity)
+        if waypoints is None:
+            return JointPlan(result.status, result.message, None, None, 0)
+        times = self.control['tick'] * np.arange(1, len(waypoints) + 1)
+        try:
+            safety.check_trajectory(q_now, waypoints, times, self.limits)
+            end, _ = self.kin.fk(waypoints[-1])
+            if not safety.inside_workspace(end, self.limits, tolerance=2e-3):
+                raise safety.SafetyError(f'planned end point {np.round(end, 3).tolist()} '
+                                             'is outside the workspace box')
+        except safety.SafetyError as exc:
+            return JointPlan(kin.REJECTED, str(exc))
+        return JointPlan(result.status, result.message, waypoints, times, gripper)
+
+    def tracking_error(self, q_goal, q_now):
+        """(position error m, rotation error rad) of the TCP between two joint vectors."""
+        p_goal, r_goal = self.kin.fk(q_goal)
+        p_now, r_now = self.kin.fk(q_now)
+        return (float(np.linalg.norm(p_goal - p_now)),
+                float(np.linalg.norm(kin.matrix_to_rotvec(r_goal @ r_now.T))))
+
+
+def is_obstructed(position_error, rotation_error):
+    """The simulator's rule: more than 1 cm or 5 degrees short of the target after settling."""
+    return position_error > 0.01 or rotation_error > math.radians(5)

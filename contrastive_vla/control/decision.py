@@ -1,0 +1,85 @@
+"""When the VLA node may decide: CLIP-RT's step-wise rhythm as a small state machine.
+
+The node decides only while an instruction is active and no stop is raised, never while the
+arm is still executing the previous primitive, and only from a frame taken *after* that
+primitive finished (or after the instruction arrived): a decision never races the arm or looks
+at a stale picture. A primitive whose outcome never arrives is given up after ``done_timeout``
+so a lost status message cannot stall the robot forever. Times are seconds on one clock (the
+node's, which is the simulator's under use_sim_time).
+"""
+
+from dataclasses import dataclass
+
+# Reasons the gate gives for not deciding (also shown in the node's status).
+NO_INSTRUCTION = 'no active instruction'
+STOPPED = 'stopped'
+BUSY = 'waiting for the arm to finish the previous primitive'
+NO_IMAGE = 'no image yet'
+STALE_IMAGE = 'newest image is too old'
+OLD_IMAGE = 'waiting for an image taken after the last motion'
+READY = 'ready'
+
+
+@dataclass
+class Verdict:
+    ready: bool
+    reason: str
+
+
+class DecisionGate:
+    def __init__(self, max_image_age, done_timeout):
+        if not max_image_age > 0 or not done_timeout > 0:
+            raise ValueError('max_image_age and done_timeout must be positive')
+        self.max_image_age = float(max_image_age)
+        self.done_timeout = float(done_timeout)
+        self.instruction = None
+        self.stopped = False
+        self.pending = None          # id of the decision the arm is executing
+        self.pending_since = None
+        self.min_stamp = float('-inf')
+        self.timeouts = 0
+
+    def set_instruction(self, text, now):
+        if text != self.instruction:
+            self.instruction = text
+            self.min_stamp = max(self.min_stamp, now)
+
+    def clear_instruction(self):
+        self.instruction = None
+
+    def set_stopped(self, stopped, now):
+        if stopped:
+            self.pending = None
+        elif self.stopped:
+            self.min_stamp = max(self.min_stamp, now)
+        self.stopped = bool(stopped)
+
+    def decided(self, decision_id, now):
+        self.pending, self.pending_since = decision_id, now
+
+    def finished(self, decision_id, now):
+        """The bridge reported the outcome of ``decision_id``; True if it was the pending one."""
+        if self.pending is None or decision_id != self.pending:
+            return False
+        self.pending = None
+        self.min_stamp = max(self.min_stamp, now)
+        return True
+
+    def check(self, frame_stamp, now):
+        if self.instruction is None:
+            return Verdict(False, NO_INSTRUCTION)
+        if self.stopped:
+            return Verdict(False, STOPPED)
+        if self.pending is not None:
+            if now - self.pending_since <= self.done_timeout:
+                return Verdict(False, BUSY)
+            self.pending = None
+            self.timeouts += 1
+            self.min_stamp = max(self.min_stamp, now)
+        if frame_stamp is None:
+            return Verdict(False, NO_IMAGE)
+        if now - frame_stamp > self.max_image_age:
+            return Verdict(False, STALE_IMAGE)
+        if frame_stamp <= self.min_stamp:
+            return Verdict(False, OLD_IMAGE)
+        return Verdict(True, READY)

@@ -1,0 +1,181 @@
+"""The node graph, described once.
+
+``PROFILES`` says which nodes each launch profile starts, with which launch arguments and how
+those arguments become node parameters. Both the ROS 2 launch files (``launch/*.launch.py`` via
+:func:`launch_description`) and the embedded launcher (``contrastive-vla launch``, for machines
+without ``ros2 launch``) are built from it, so there is no second copy of the graph.
+"""
+
+from dataclasses import dataclass, field
+
+from contrastive_vla.resources import config_path
+
+PACKAGE = 'contrastive_vla'
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    default: str
+    description: str
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str            # node name (and key in config/nodes.yaml)
+    executable: str      # console script (ros2 run contrastive_vla <executable>)
+    module: str          # python -m <module> runs the same node
+    # node parameter -> launch argument whose value it takes
+    arguments: dict = field(default_factory=dict)
+    sim_time: bool = True  # follows use_sim_time (the simulator is the clock: it does not)
+
+
+def _node(name, module, arguments=None, sim_time=True):
+    return NodeSpec(name, f'{module}_node', f'contrastive_vla.ros.nodes.{module}',
+                    dict(arguments or {}), sim_time)
+
+
+COMMON_ARGUMENTS = (
+    Argument('params_file', '', 'ROS 2 parameters file overriding config/nodes.yaml '
+                                "('' = the packaged defaults)"),
+    Argument('namespace', '', 'namespace of every node and topic'),
+    Argument('model', 'clip_rt_default', 'trained model directory or name in models/'),
+    Argument('device', 'cpu', 'torch device of the VLA node'),
+)
+
+VLA = _node('vla', 'vla', {'model': 'model', 'device': 'device'})
+LISTENER = _node('instruction_listener', 'instruction')
+
+
+@dataclass(frozen=True)
+class Profile:
+    description: str
+    arguments: tuple
+    nodes: tuple
+
+    def argument(self, name):
+        for a in self.arguments:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+
+PROFILES = {
+    'sim': Profile(
+        'the whole stack on the MuJoCo simulator (the arm moves: actuation on)',
+        COMMON_ARGUMENTS + (
+            Argument('use_sim_time', 'true', "follow the simulator's /clock"),
+            Argument('enable_actuation', 'true', 'send commands to the (simulated) arm'),
+            Argument('task', 'reach_block', 'first simulated task'),
+            Argument('seed', '0', 'seed of the first simulated episode'),
+            Argument('real_time_factor', '1.0', 'simulated seconds per wall-clock second'),
+        ),
+        (_node('simulator', 'simulator', {'task': 'task', 'seed': 'seed',
+                                          'real_time_factor': 'real_time_factor'},
+               sim_time=False),
+         LISTENER, VLA,
+         _node('arm_bridge', 'arm_bridge', {'enable_actuation': 'enable_actuation'}))),
+    'robot': Profile(
+        'a real camera and arm controllers (dry run unless enable_actuation:=true)',
+        COMMON_ARGUMENTS + (
+            Argument('use_sim_time', 'false', 'follow /clock instead of the system clock'),
+            Argument('enable_actuation', 'false', 'send commands to the arm (false: dry run '
+                                                  'that logs what it would send)'),
+            Argument('camera_source', '0', 'camera index, /dev/video path, video file or '
+                                           'image directory'),
+            Argument('bridge_mode', 'joint_trajectory', 'joint_trajectory (ros2_control) or '
+                                                        'servo (MoveIt Servo)'),
+            Argument('arm_config', '', "arm description YAML ('' = packaged UR5e)"),
+        ),
+        (_node('camera', 'camera', {'source': 'camera_source'}),
+         LISTENER, VLA,
+         _node('arm_bridge', 'arm_bridge', {'enable_actuation': 'enable_actuation',
+                                            'mode': 'bridge_mode',
+                                            'arm_config': 'arm_config'}))),
+}
+
+
+def profile(name):
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f'unknown launch profile {name!r}; choose from '
+                       f'{", ".join(PROFILES)}') from None
+
+
+def resolve_arguments(profile_name, overrides):
+    """Launch argument values: defaults updated by ``overrides`` (unknown names refused)."""
+    prof = profile(profile_name)
+    values = {a.name: a.default for a in prof.arguments}
+    unknown = sorted(set(overrides) - set(values))
+    if unknown:
+        raise KeyError(f'unknown launch argument(s) {unknown} for {profile_name!r}; valid: '
+                       f'{", ".join(sorted(values))}')
+    values.update(overrides)
+    return values
+
+
+def default_params_file():
+    return str(config_path('nodes.yaml'))
+
+
+def launch_description(profile_name):
+    """A ``launch.LaunchDescription`` of a profile (needs ROS 2's launch and launch_ros)."""
+    try:
+        from launch.actions import DeclareLaunchArgument
+        from launch.substitutions import LaunchConfiguration
+        from launch_ros.actions import Node
+        from launch_ros.parameter_descriptions import ParameterValue
+
+        from launch import LaunchDescription
+    except ImportError as exc:
+        raise ImportError(f'ros2 launch needs the ROS 2 packages launch and launch_ros ({exc}); '
+                          'without them use: contrastive-vla launch '
+                          f'{profile_name} [name:=value ...]') from None
+    prof = profile(profile_name)
+    actions = []
+    for arg in prof.arguments:
+        default = default_params_file() if arg.name == 'params_file' and not arg.default \
+            else arg.default
+        actions.append(DeclareLaunchArgument(arg.name, default_value=default,
+                                             description=arg.description))
+    for spec in prof.nodes:
+        overrides = {param: ParameterValue(LaunchConfiguration(arg), value_type=None)
+                     for param, arg in spec.arguments.items()}
+        if spec.sim_time:
+            overrides['use_sim_time'] = ParameterValue(LaunchConfiguration('use_sim_time'),
+                                                       value_type=bool)
+        actions.append(Node(package=PACKAGE, executable=spec.executable, name=spec.name,
+                            namespace=LaunchConfiguration('namespace'), output='screen',
+                            parameters=[LaunchConfiguration('params_file'), overrides]))
+    return LaunchDescription(actions)
+
+
+def node_command(spec, values, python):
+    """argv that runs one node of the graph in its own process (the embedded launcher)."""
+    from contrastive_vla.ros.params import node_defaults
+
+    cmd = [python, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}']
+    if values.get('namespace'):
+        cmd += ['-r', f'__ns:=/{values["namespace"].strip("/")}']
+    cmd += ['--params-file', values.get('params_file') or default_params_file()]
+    defaults = node_defaults(spec.name)
+    for param, arg in spec.arguments.items():
+        cmd += ['-p', f'{param}:={_typed(values[arg], defaults.get(param))}']
+    if spec.sim_time:
+        cmd += ['-p', f'use_sim_time:={values.get("use_sim_time", "false")}']
+    return cmd
+
+
+def _typed(value, default):
+    """Spell a launch argument so ROS parses it as the parameter's declared type
+    (a double parameter given '2' must be written '2.0')."""
+    text = str(value)
+    if isinstance(default, float) and not isinstance(default, bool):
+        try:
+            return repr(float(text))
+        except ValueError:
+            return text
+    if isinstance(default, str) and text == '':
+        return "''"
+    return text

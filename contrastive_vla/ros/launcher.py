@@ -1,0 +1,102 @@
+"""The embedded launcher: start a profile of ``ros.graph`` one process per node, without
+``ros2 launch`` (which is not installable from PyPI).
+
+Ctrl-C (SIGINT) or SIGTERM is forwarded to every node as SIGINT, each gets ``grace`` seconds to
+shut down cleanly, then SIGTERM, then SIGKILL. If a node exits on its own, the launcher stops
+the others and returns non-zero (like ``on_exit=Shutdown`` in a launch file): a half-running
+robot graph is worse than a stopped one.
+"""
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from contrastive_vla.ros import graph
+
+log = logging.getLogger(__name__)
+
+
+class GraphProcesses:
+    """The processes of one launched profile."""
+
+    def __init__(self, profile_name, overrides=None, python=None, env=None, grace=5.0):
+        self.profile_name = profile_name
+        self.values = graph.resolve_arguments(profile_name, dict(overrides or {}))
+        self.python = python or sys.executable
+        self.env = env
+        self.grace = grace
+        self.procs = {}
+        self.stopping = threading.Event()
+
+    def commands(self):
+        return {spec.name: graph.node_command(spec, self.values, self.python)
+                for spec in graph.profile(self.profile_name).nodes}
+
+    def start(self):
+        for name, cmd in self.commands().items():
+            log.info('starting %s', name)
+            # own session: the launcher decides when and how each node is signalled
+            self.procs[name] = subprocess.Popen(cmd, env=self.env, start_new_session=True)
+        return self
+
+    def dead(self):
+        """{name: exit code} of nodes that have exited."""
+        return {name: p.returncode for name, p in self.procs.items() if p.poll() is not None}
+
+    def stop(self):
+        self.stopping.set()
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + self.grace
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p in self.procs.values():
+                try:
+                    p.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            alive = [p for p in self.procs.values() if p.poll() is None]
+            if not alive:
+                break
+            for p in alive:
+                p.send_signal(sig)
+            deadline = time.monotonic() + 2.0
+        return {name: p.returncode for name, p in self.procs.items()}
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def run(profile_name, overrides=None, poll=0.2):
+    """Run until Ctrl-C or a node dies; returns the exit code (0 after Ctrl-C)."""
+    processes = GraphProcesses(profile_name, overrides)
+    interrupted = threading.Event()
+
+    def on_signal(signum, _frame):
+        interrupted.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    code = 0
+    try:
+        processes.start()
+        while not interrupted.is_set():
+            dead = processes.dead()
+            if dead:
+                for name, rc in dead.items():
+                    log.error('node %s exited unexpectedly (code %s); stopping the graph', name,
+                              rc)
+                code = 1
+                break
+            time.sleep(poll)
+    finally:
+        codes = processes.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    log.info('graph stopped (%s)', ', '.join(f'{n}: {c}' for n, c in codes.items()))
+    return code

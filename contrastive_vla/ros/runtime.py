@@ -1,0 +1,73 @@
+"""Running a node process and the bits every node shares (diagnostics, throttled warnings)."""
+
+import sys
+import time
+
+
+class NodeStartupError(RuntimeError):
+    """A node cannot start (bad parameter, missing model): logged as one line, exit code 1."""
+
+
+def run_node(factory, args=None):
+    """rclpy.init, build the node, spin until Ctrl-C / shutdown, tear down cleanly.
+
+    Returns the process exit code: 0 after a normal shutdown, 1 when the node could not start.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init(args=args if args is not None else sys.argv)
+    node, code = None, 0
+    try:
+        node = factory()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except NodeStartupError as exc:
+        print(f'[ERROR] {exc}', file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+def diagnostics(node, name, level, message, values):
+    """A ``diagnostic_msgs/DiagnosticArray`` with one status (level: 'ok' | 'warn' | 'error')."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    levels = {'ok': DiagnosticStatus.OK, 'warn': DiagnosticStatus.WARN,
+              'error': DiagnosticStatus.ERROR}
+    status = DiagnosticStatus(level=levels[level], name=name, message=message,
+                              hardware_id=node.get_fully_qualified_name(),
+                              values=[KeyValue(key=str(k), value=str(v))
+                                      for k, v in values.items()])
+    return DiagnosticArray(header=_header_now(node), status=[status])
+
+
+def _header_now(node):
+    from std_msgs.msg import Header
+
+    return Header(stamp=node.get_clock().now().to_msg())
+
+
+class RateMeter:
+    """Events per second over a sliding window (wall clock)."""
+
+    def __init__(self, window=2.0):
+        self.window = window
+        self.times = []
+
+    def tick(self, now=None):
+        now = time.monotonic() if now is None else now
+        self.times.append(now)
+        while self.times and now - self.times[0] > self.window:
+            self.times.pop(0)
+
+    def rate(self, now=None):
+        now = time.monotonic() if now is None else now
+        recent = [t for t in self.times if now - t <= self.window]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
