@@ -24,6 +24,8 @@ COMMANDS = {
                  'closed-loop success of a policy (expert, random or a model) in the simulator'),
     'launch': ('contrastive_vla.commands.launch',
                'start the ROS 2 node graph (sim | robot) without ros2 launch'),
+    'demo': ('contrastive_vla.commands.demo',
+             'the ROS 2 graph on the simulator doing the tasks from spoken instructions'),
     'params': ('contrastive_vla.commands.params',
                'parameters of every node: defaults and descriptions'),
 }
@@ -85,8 +87,8 @@ def main(argv=None):
 def _is_user_error(exc):
     from contrastive_vla.primitives import VocabularyError
 
-    return isinstance(exc, (UsageError, VocabularyError, FileNotFoundError, ValueError,
-                            KeyError))
+    return getattr(exc, 'user_facing', False) or isinstance(
+        exc, (UsageError, VocabularyError, FileNotFoundError, ValueError, KeyError))
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ FPS = 25
 class EpisodeVideo:
     """Collects one frame per control tick from the env's scene camera; call close() at the end."""
 
-    def __init__(self, path, env, size=(320, 320), every=1):
+    def __init__(self, path, env=None, size=(320, 320), every=1):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.env = env
@@ -28,9 +28,15 @@ class EpisodeVideo:
         if self._count % self.every:
             return
         env = env or self.env
-        frame = cv2.cvtColor(env.render(size=self.size), cv2.COLOR_RGB2BGR)
-        text = env.spec.instruction if env.spec else ''
-        self._annotate(frame, text, f'step {env.steps}')
+        self.add_image(env.render(size=self.size), env.spec.instruction if env.spec else '',
+                       f'step {env.steps}')
+
+    def add_image(self, rgb, top='', bottom=''):
+        """Append an RGB frame (resized to the video size) with two caption lines."""
+        if rgb.shape[:2] != tuple(self.size):
+            rgb = cv2.resize(rgb, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
+        frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        self._annotate(frame, top, bottom)
         self._last = frame
         self._writer.write(frame)
 

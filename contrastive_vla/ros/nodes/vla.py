@@ -187,8 +187,9 @@ class VLANode(Node):
         self.primitive_pub.publish(messages.string(best.phrase))
         self.delta_pub.publish(messages.delta_command(best.delta_array(), self.decision_id,
                                                       stamp))
-        self.topk_pub.publish(messages.json_string({'acted': True, 'decision': self.decision_id,
-                                                    'top': topk}))
+        self.topk_pub.publish(messages.json_string({
+            'acted': True, 'decision': self.decision_id, 'decision_ms': round(latency_ms, 3),
+            'image_stamp': stamp, 'top': topk}))
         self.gate.decided(self.decision_id, self.now())
         self.meter.tick()
         self.get_logger().info(f'#{self.decision_id} {best.phrase!r} (p={confidence:.2f}, '
