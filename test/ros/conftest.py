@@ -1,0 +1,166 @@
+"""The harness of the multi-process graph tests.
+
+Each test gets its own ROS_DOMAIN_ID with localhost-only discovery, starts real node processes
+(``python -m contrastive_vla.ros.nodes.<node>``), talks to them from an in-process probe node,
+and tears every process down even when the test fails.
+"""
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+_DOMAINS = itertools.count()
+
+
+def _next_domain():
+    # 1..101 are valid domains on Linux; spread by pid so concurrent suites rarely meet
+    return 1 + (os.getpid() * 7 + next(_DOMAINS)) % 100
+
+
+@pytest.fixture(scope='session')
+def tiny_model(tmp_path_factory, vocab):
+    """A real (untrained) tiny CLIP-RT checkpoint: the VLA node loads and runs it."""
+    import torch
+
+    from contrastive_vla.model.clip_rt import ClipRT
+    from contrastive_vla.model.config import ModelConfig
+    from contrastive_vla.model.policy import save_checkpoint
+
+    torch.manual_seed(0)
+    return str(save_checkpoint(tmp_path_factory.mktemp('model') / 'tiny',
+                               ClipRT(ModelConfig.load('clip_rt_tiny')), vocab))
+
+
+class Graph:
+    def __init__(self, tmp_path):
+        self.tmp = tmp_path
+        self.procs = {}
+        self.logs = {}
+
+    def start(self, node, name=None, params=None, remaps=None, params_file=None):
+        name = name or node
+        cmd = [sys.executable, '-m', f'contrastive_vla.ros.nodes.{node}', '--ros-args',
+               '-r', f'__node:={name}']
+        if params_file:
+            cmd += ['--params-file', str(params_file)]
+        for key, value in (params or {}).items():
+            cmd += ['-p', f'{key}:={value}']
+        for src, dst in (remaps or {}).items():
+            cmd += ['-r', f'{src}:={dst}']
+        log = open(self.tmp / f'{name}.log', 'w')
+        self.logs[name] = log
+        self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        return self.procs[name]
+
+    def alive(self, name):
+        return self.procs[name].poll() is None
+
+    def kill(self, name, sig=signal.SIGKILL):
+        self.procs[name].send_signal(sig)
+        self.procs[name].wait(timeout=10)
+
+    def log(self, name):
+        self.logs[name].flush()
+        return (self.tmp / f'{name}.log').read_text()
+
+    def logs_text(self):
+        return '\n'.join(f'--- {n} ---\n{self.log(n)[-3000:]}' for n in self.procs)
+
+    def stop(self):
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 8
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for log in self.logs.values():
+            log.close()
+
+
+class Probe:
+    """An in-process node that publishes and records, spun in a background thread."""
+
+    def __init__(self):
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('test_probe', context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.lock = threading.Lock()
+        self.received = {}
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def record(self, topic, msg_type, qos, convert=None):
+        self.received[topic] = []
+
+        def callback(msg):
+            with self.lock:
+                self.received[topic].append((time.monotonic(),
+                                             convert(msg) if convert else msg))
+
+        self.node.create_subscription(msg_type, topic, callback, qos)
+        return self.received[topic]
+
+    def messages(self, topic):
+        with self.lock:
+            return [m for _, m in self.received[topic]]
+
+    def stamped(self, topic):
+        with self.lock:
+            return list(self.received[topic])
+
+    def publisher(self, topic, msg_type, qos):
+        return self.node.create_publisher(msg_type, topic, qos)
+
+    def wait_for(self, predicate, timeout, graph=None, what='condition'):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            if graph is not None:
+                dead = [n for n in graph.procs if not graph.alive(n)]
+                if dead:
+                    pytest.fail(f'node(s) {dead} died while waiting for {what}\n'
+                                f'{graph.logs_text()}')
+            time.sleep(0.05)
+        pytest.fail(f'timed out after {timeout} s waiting for {what}\n'
+                    f'{graph.logs_text() if graph else ""}')
+
+    def close(self):
+        self.executor.shutdown()
+        self.thread.join(timeout=5)
+        self.node.destroy_node()
+        self.rclpy.try_shutdown(context=self.context)
+
+
+@pytest.fixture
+def ros_graph(tmp_path, monkeypatch):
+    """(Graph, Probe) on a private domain; everything is torn down afterwards."""
+    pytest.importorskip('rclpy')
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(_next_domain()))
+    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    graph = Graph(tmp_path)
+    probe = None
+    try:
+        probe = Probe()
+        yield graph, probe
+    finally:
+        graph.stop()
+        if probe is not None:
+            probe.close()

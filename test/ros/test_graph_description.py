@@ -1,0 +1,83 @@
+"""The single graph description: profiles, launch arguments, node commands, parameters."""
+
+import importlib.util
+from pathlib import Path
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from contrastive_vla.commands.params import NODE_MODULES, descriptions
+from contrastive_vla.ros import graph, messages
+from contrastive_vla.ros.params import node_defaults
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize('node', sorted(NODE_MODULES))
+def test_every_parameter_has_one_default_and_one_description(node):
+    assert set(descriptions(node)) == set(node_defaults(node))
+    assert all(len(text) > 10 for text in descriptions(node).values())
+
+
+def test_profiles_only_map_declared_parameters_and_arguments():
+    for name, prof in graph.PROFILES.items():
+        arg_names = {a.name for a in prof.arguments}
+        assert {'params_file', 'namespace', 'model', 'use_sim_time',
+                'enable_actuation'} <= arg_names, name
+        for spec in prof.nodes:
+            assert set(spec.arguments) <= set(node_defaults(spec.name)), spec.name
+            assert set(spec.arguments.values()) <= arg_names, spec.name
+            assert importlib.util.find_spec(spec.module) is not None
+
+
+def test_robot_profile_is_a_dry_run_unless_asked():
+    values = graph.resolve_arguments('robot', {})
+    assert values['enable_actuation'] == 'false'
+    assert node_defaults('arm_bridge')['enable_actuation'] is False
+
+
+def test_node_commands_carry_arguments_typed():
+    values = graph.resolve_arguments('sim', {'real_time_factor': '2', 'namespace': 'arm1',
+                                             'model': 'runs/x/best'})
+    cmds = {s.name: graph.node_command(s, values, 'python') for s in graph.profile('sim').nodes}
+    sim = ' '.join(cmds['simulator'])
+    assert '-p real_time_factor:=2.0' in sim and 'use_sim_time' not in sim
+    vla = ' '.join(cmds['vla'])
+    assert '-r __ns:=/arm1' in vla and '-p model:=runs/x/best' in vla
+    assert '-p use_sim_time:=true' in vla
+    with pytest.raises(KeyError, match='unknown launch argument'):
+        graph.resolve_arguments('sim', {'modle': 'x'})
+    with pytest.raises(KeyError, match='unknown launch profile'):
+        graph.profile('mars')
+
+
+def test_launch_files_use_the_description():
+    for name in graph.PROFILES:
+        text = (REPO / 'launch' / f'{name}.launch.py').read_text()
+        assert f"launch_description('{name}')" in text
+    try:
+        import launch  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match='contrastive-vla launch sim'):
+            graph.launch_description('sim')
+
+
+def test_launch_command_shows_arguments_and_rejects_unknown_ones():
+    out = subprocess.run([sys.executable, '-m', 'contrastive_vla.cli', 'launch', 'robot',
+                          '--show-args'], capture_output=True, text=True, check=True).stdout
+    assert 'enable_actuation:=false' in out and 'camera_source' in out
+    bad = subprocess.run([sys.executable, '-m', 'contrastive_vla.cli', 'launch', 'sim',
+                          'modle:=x'], capture_output=True, text=True)
+    assert bad.returncode == 2 and 'unknown launch argument' in bad.stderr
+
+
+def test_delta_command_round_trip():
+    msg = messages.delta_command(np.arange(8) * 0.01, decision=7, image_stamp=12.5)
+    delta, decision, stamp = messages.parse_delta_command(msg)
+    np.testing.assert_allclose(delta, np.arange(8) * 0.01)
+    assert (decision, stamp) == (7, 12.5)
+    from std_msgs.msg import Float64MultiArray
+    delta, decision, stamp = messages.parse_delta_command(Float64MultiArray(data=[0.0] * 8))
+    assert decision is None and stamp is None
