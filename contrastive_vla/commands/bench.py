@@ -5,6 +5,7 @@ Examples::
     contrastive-vla bench --json bench.json                 # default model + ViT-B-32 + sim
     contrastive-vla bench --only model --model runs/x/best --json model_bench.json
     contrastive-vla bench --only sim
+    contrastive-vla bench --only graph --json graph_bench.json   # through the ROS graph
 """
 
 import json
@@ -19,7 +20,9 @@ def add_arguments(parser):
     parser.add_argument('--configs', default='ViT-B-32',
                         help='extra model configs (random weights) to time, comma-separated; '
                              '"" for none')
-    parser.add_argument('--only', choices=('model', 'sim'), default=None)
+    parser.add_argument('--only', choices=('model', 'sim', 'graph'), default=None)
+    parser.add_argument('--graph-seconds', type=float, default=30.0,
+                        help='measuring time per camera size in the graph benchmark')
     parser.add_argument('--samples', type=int, default=200, help='timed decisions per model')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--json', dest='json_out', default=None)
@@ -36,6 +39,12 @@ def run(args):
         result.update(bench_models(args.model, configs, n_cached=args.samples))
     if args.only in (None, 'sim'):
         result['sim'] = bench_sim()
+    if args.only in (None, 'graph'):
+        from contrastive_vla.evaluation.bench_graph import bench_graph
+
+        result['graph'] = [bench_graph(args.model, w, h, duration=args.graph_seconds,
+                                       reliable=reliable)
+                           for w, h in ((224, 224), (640, 480)) for reliable in (False, True)]
     print(json.dumps(result, indent=2))
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)

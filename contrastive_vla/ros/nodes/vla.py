@@ -31,6 +31,9 @@ PARAMETERS = {
     'top_k': 'how many ranked primitives primitive_topk carries',
     'use_joint_states': 'feed joint positions to models trained with proprioception',
     'min_confidence': 'do not act when the best primitive has a lower softmax probability',
+    'reliable_images': 'subscribe to image_raw reliably (depth 1) instead of best effort: '
+                       'large frames (640x480) survive the transport; the publisher must be '
+                       'reliable too',
     'status_period': 'seconds between vla_status / /diagnostics messages (the bridge treats '
                      'vla_status as a heartbeat)',
 }
@@ -59,7 +62,7 @@ class VLANode(Node):
         self.status_pub = self.create_publisher(String, topic('vla_status').name, 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_subscription(messages.msg_class('image'), topic('image').name,
-                                 self.on_image, qos.sensor())
+                                 self.on_image, qos.sensor(reliable=self.p['reliable_images']))
         self.create_subscription(messages.msg_class('joint_states'), topic('joint_states').name,
                                  self.on_joint_states, qos.sensor())
         self.create_subscription(String, topic('active_instruction').name, self.on_instruction,

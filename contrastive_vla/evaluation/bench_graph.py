@@ -1,0 +1,137 @@
+"""Latency through the real node graph: camera stamp -> arm command, at 30 Hz.
+
+Processes: the camera node playing simulator frames of the requested size from a directory at
+``rate`` Hz, the instruction listener, the VLA node, the arm bridge (actuation on) and the
+simulator node as the arm (its own camera remapped away, so the VLA sees only the camera
+node's frames). All on the wall clock. The bridge reports, for every command it sends, the age of
+the camera frame the decision came from (``latency_ms`` in ``primitive_status``); the VLA node's
+status gives frames received and frames dropped as stale; the camera node's count of published
+frames gives the transport loss.
+"""
+
+from dataclasses import replace
+import os
+from pathlib import Path
+import sys
+import tempfile
+import time
+
+from contrastive_vla.evaluation.graph_eval import GraphDriver, GraphError, percentiles
+from contrastive_vla.ros import graph
+
+
+def render_frames(directory, width, height, count=12):
+    import cv2
+
+    from contrastive_vla.sim.env import TabletopEnv
+
+    with TabletopEnv(image_size=(height, width)) as env:
+        for i in range(count):
+            env.reset('reach_block', i)
+            cv2.imwrite(str(Path(directory) / f'{i:03d}.png'),
+                        cv2.cvtColor(env.render(), cv2.COLOR_RGB2BGR))
+
+
+def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, duration=20.0,
+                reliable=False, python=None):
+    import subprocess
+
+    python = python or sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        render_frames(tmp, width, height)
+        values = graph.resolve_arguments('robot', {'model': model, 'camera_source': tmp,
+                                                   'enable_actuation': 'true'})
+        specs = {s.name: s for s in graph.PROFILES['robot'].nodes}
+        sim = replace(specs['arm_bridge'], name='simulator', executable='simulator_node',
+                      module='contrastive_vla.ros.nodes.simulator', arguments={},
+                      sim_time=False)
+        commands = {name: graph.node_command(spec, values, python)
+                    for name, spec in specs.items()}
+        commands['camera'] += ['-p', f'rate:={float(rate)}']
+        commands['vla'] += ['-p', f'reliable_images:={str(reliable).lower()}']
+        commands['simulator'] = graph.node_command(sim, values, python) + [
+            '-r', 'image_raw:=sim/image_raw', '-r', 'camera_info:=sim/camera_info',
+            '-p', 'camera_rate:=1.0']
+        procs = {n: subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True) for n, c in commands.items()}
+        driver = None
+        try:
+            driver = GraphDriver()
+            camera_status = {}
+            driver.node.create_subscription(
+                _diag_type(), '/diagnostics',
+                lambda m: camera_status.update({kv.key: kv.value for s in m.status
+                                                if s.name.endswith('camera')
+                                                for kv in s.values}), 10)
+
+            def alive():
+                dead = [n for n, p in procs.items() if p.poll() is not None]
+                if dead:
+                    raise GraphError(f'node(s) died during the benchmark: {dead}')
+
+            _wait(lambda: driver.node.count_subscribers('instruction') >= 1
+                  and driver.node.count_subscribers('primitive_delta') >= 1
+                  and bool(driver.vla_status), 120, alive)
+            time.sleep(1.5)  # camera diagnostics arrive once a second
+            start_status, start_camera = dict(driver.vla_status), dict(camera_status)
+            driver.say('touch the red block')
+            latencies, outcomes = [], 0
+            began = time.monotonic()
+            while time.monotonic() - began < duration:
+                alive()
+                outcome = driver.outcomes.get(timeout=0.5) if not driver.outcomes.empty() \
+                    else None
+                if outcome is None:
+                    time.sleep(0.05)
+                    continue
+                outcomes += 1
+                if outcome.get('latency_ms') is not None:
+                    latencies.append(outcome['latency_ms'])
+            elapsed = time.monotonic() - began
+            driver.say('stop')
+            time.sleep(1.2)
+            end_status, end_camera = dict(driver.vla_status), dict(camera_status)
+        finally:
+            if driver is not None:
+                driver.close()
+            for p in procs.values():
+                if p.poll() is None:
+                    p.send_signal(2)
+            for p in procs.values():
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    published = int(end_camera.get('frames', 0)) - int(start_camera.get('frames', 0))
+    received = int(end_status.get('frames', 0)) - int(start_status.get('frames', 0))
+    return {
+        'image': f'{width}x{height}', 'camera_rate_hz': rate, 'seconds': round(elapsed, 1),
+        'command_latency_ms': percentiles(latencies),
+        'decisions': int(end_status.get('decisions', 0)) - int(start_status.get('decisions', 0)),
+        'decisions_per_s': round(outcomes / elapsed, 3),
+        'decision_ms': end_status.get('latency_ms'),
+        'frames_published': published, 'frames_received': received,
+        'transport_lost_frames': max(0, published - received) if published else None,
+        'dropped_frames': (int(end_status.get('dropped_frames', 0))
+                           - int(start_status.get('dropped_frames', 0))),
+        'reliable_images': reliable,
+        'cpu_count': os.cpu_count(),
+    }
+
+
+def _diag_type():
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    return DiagnosticArray
+
+
+def _wait(predicate, timeout, alive):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive()
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise GraphError(f'the benchmark graph did not come up within {timeout} s')
+
+
