@@ -81,3 +81,13 @@ def test_delta_command_round_trip():
     from std_msgs.msg import Float64MultiArray
     delta, decision, stamp = messages.parse_delta_command(Float64MultiArray(data=[0.0] * 8))
     assert decision is None and stamp is None
+
+
+def test_readme_parameter_tables_match_the_nodes():
+    from contrastive_vla.ros.params import markdown_table
+
+    readme = (REPO / 'README.md').read_text()
+    for node in NODE_MODULES:
+        assert markdown_table(node, descriptions(node)) in readme, (
+            f'README parameter table of {node} is out of date: regenerate it with '
+            '"contrastive-vla params --markdown"')
