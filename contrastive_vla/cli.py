@@ -22,6 +22,8 @@ COMMANDS = {
               'speed figures (JSON): policy latency cached/uncached, simulator costs'),
     'eval-sim': ('contrastive_vla.commands.eval_sim',
                  'closed-loop success of a policy (expert, random or a model) in the simulator'),
+    'eval-bag': ('contrastive_vla.commands.eval_bag',
+                 'score a model on recorded bags: accuracy, top-3, direction, latency, report'),
     'launch': ('contrastive_vla.commands.launch',
                'start the ROS 2 node graph (sim | robot) without ros2 launch'),
     'demo': ('contrastive_vla.commands.demo',

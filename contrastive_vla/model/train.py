@@ -342,6 +342,11 @@ def train(data, config='clip_rt_small', out_dir='runs/clip_rt', epochs=20, batch
     log.info('%d samples from %d episodes (%d train, %d validation); model %s, %.2fM '
              'parameters', len(dataset), len(dataset.episodes), len(train_set), len(val_set),
              model.cfg.name, sum(p.numel() for p in model.parameters()) / 1e6)
+    if rank == 0:
+        # which bags validation held out, for eval-bag --episodes-file
+        out.mkdir(parents=True, exist_ok=True)
+        held_out = sorted({dataset.episodes[i] for i in np.unique(val_set.episode_index)})
+        (out / 'val_episodes.txt').write_text(''.join(f'{name}\n' for name in held_out))
     model.to(device)
     ddp_model = None
     if world_size > 1:
