@@ -106,5 +106,5 @@ def test_cli_writes_json_and_confusion_png(bags, model_dir, tmp_path, vocab):
     missing = subprocess.run([sys.executable, '-m', 'contrastive_vla.cli', 'eval-bag',
                               str(tmp_path / 'nothing'), '--model', str(model_dir)],
                              capture_output=True, text=True, timeout=300)
-    assert missing.returncode == 2 and 'no rosbag2 bags' in missing.stderr
+    assert missing.returncode == 2 and 'no such bag or directory' in missing.stderr
     plot_confusion(np.eye(len(vocab), dtype=int), vocab, tmp_path / 'eye.png')
