@@ -1,0 +1,64 @@
+"""``contrastive-vla record``: record topics of a running graph into a rosbag2 bag.
+
+Examples::
+
+    contrastive-vla record --out bags/session1                     # the project's topics
+    contrastive-vla record --topics image_raw active_instruction primitive --out b --duration 60
+    contrastive-vla record --out b --storage sqlite3
+
+Stops at Ctrl-C or after --duration; topics without a publisher yet are picked up when one
+appears. The bag opens with ``ros2 bag info`` / ``ros2 bag play``.
+"""
+
+import time
+
+from contrastive_vla.topics import load_topics
+
+DEFAULT_KEYS = ('image', 'camera_info', 'instruction', 'active_instruction', 'primitive',
+                'primitive_delta', 'primitive_status', 'supervision', 'joint_states', 'episode',
+                'estop')
+
+
+def add_arguments(parser):
+    parser.add_argument('--out', required=True, help='bag directory to create')
+    parser.add_argument('--topics', nargs='+', default=None,
+                        help='topics to record (default: the project topics of '
+                             'config/topics.yaml)')
+    parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
+    parser.add_argument('--duration', type=float, default=None, help='seconds, then stop')
+
+
+def run(args):
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from contrastive_vla.ros.nodes.recorder import BagRecorder
+
+    topics = args.topics or [load_topics()[k].name for k in DEFAULT_KEYS]
+    rclpy.init()
+    node = rclpy.create_node('recorder')
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    recorder = None
+    try:
+        recorder = BagRecorder(node, topics, args.out, storage=args.storage)
+        if recorder.pending:
+            print(f'waiting for publishers on: {", ".join(recorder.pending)}', flush=True)
+        node.create_timer(0.5, recorder.poll)
+        print(f'recording {len(topics)} topic(s) into {args.out} (Ctrl-C to stop)', flush=True)
+        end = time.monotonic() + args.duration if args.duration else None
+        while end is None or time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        counts = recorder.close() if recorder is not None else {}
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    for topic, n in sorted(counts.items()):
+        print(f'  {topic}: {n} message(s)')
+    if recorder is not None and recorder.pending:
+        print(f'never published: {", ".join(recorder.pending)}')
+    print(f'bag: {args.out}')
+    return 0
