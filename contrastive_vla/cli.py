@@ -24,6 +24,8 @@ COMMANDS = {
                  'closed-loop success of a policy (expert, random or a model) in the simulator'),
     'eval-bag': ('contrastive_vla.commands.eval_bag',
                  'score a model on recorded bags: accuracy, top-3, direction, latency, report'),
+    'teleop': ('contrastive_vla.commands.teleop',
+               'teach a task by talking the simulated arm through it (records bags)'),
     'record': ('contrastive_vla.commands.record',
                'record topics of a running graph into a rosbag2 bag (raw CDR)'),
     'launch': ('contrastive_vla.commands.launch',

@@ -78,13 +78,18 @@ class EpisodeBagRecorder:
             obs.joint_names, obs.joint_positions, obs.joint_velocities, None, stamp))
         return stamp
 
-    def step(self, record, finished_time):
-        """One runner StepRecord: the decision and, when the motion ended, its status."""
+    def step(self, record, finished_time, sentence=None):
+        """One runner StepRecord: the decision and, when the motion ended, its status.
+
+        ``sentence``: what the person said (teleoperation); by default a paraphrase of the
+        primitive stands in for it.
+        """
         if record.primitive is None:
             return
         primitive = record.primitive
         decided = _ns(record.observation.time) + DECISION_DELAY_NS
-        sentence = primitive.texts[int(self.rng.integers(len(primitive.texts)))]
+        if sentence is None:
+            sentence = primitive.texts[int(self.rng.integers(len(primitive.texts)))]
         # what the person said comes just before the primitive it was mapped to
         self._write('supervision', decided - DECISION_DELAY_NS // 2,
                     self.bags.string_msg(sentence))
