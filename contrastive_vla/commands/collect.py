@@ -27,8 +27,10 @@ def add_arguments(parser):
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
     parser.add_argument('--image-size', type=int, default=None,
                         help='square camera resolution (default: config/sim.yaml, 224)')
-    parser.add_argument('--no-augment', action='store_true',
-                        help='greedy deterministic expert, no recovery pairs (ablation)')
+    parser.add_argument('--augment', choices=('full', 'recovery', 'none'), default='full',
+                        help='full: varied expert + recovery pairs (CLIP-RT); recovery: greedy '
+                             'deterministic expert + recovery pairs; none: greedy expert only')
+    parser.add_argument('--no-augment', action='store_true', help='same as --augment none')
     parser.add_argument('--no-progress', action='store_true')
 
 
@@ -38,7 +40,7 @@ def run(args):
     size = (args.image_size, args.image_size) if args.image_size else None
     summary = collect(task_ids, args.episodes_per_task, args.out, seed=args.seed,
                       workers=args.workers, storage=args.storage, image_size=size,
-                      progress=not args.no_progress, augment=not args.no_augment)
+                      progress=not args.no_progress, augment='none' if args.no_augment else args.augment)
     print(json.dumps(summary, indent=2))
     if summary['episodes_written'] and summary['successes'] < summary['episodes_written']:
         print(f'note: {summary["episodes_written"] - summary["successes"]} episode(s) failed; '

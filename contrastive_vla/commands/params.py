@@ -12,6 +12,7 @@ NODE_MODULES = {
     'vla': 'contrastive_vla.ros.nodes.vla',
     'arm_bridge': 'contrastive_vla.ros.nodes.arm_bridge',
     'simulator': 'contrastive_vla.ros.nodes.simulator',
+    'player': 'contrastive_vla.ros.nodes.player',
 }
 
 

@@ -42,7 +42,9 @@ class DecisionGate:
     def set_instruction(self, text, now):
         if text != self.instruction:
             self.instruction = text
-            self.min_stamp = max(self.min_stamp, now)
+            # a frame stamped at the very moment the instruction arrives counts as after it
+            # (a replayed bag publishes both at the same bag time)
+            self.min_stamp = max(self.min_stamp, now - 1e-6)
 
     def clear_instruction(self):
         self.instruction = None

@@ -105,7 +105,7 @@ def read_episode(bag_path, vocab, image_size, topics=None):
 
     topics = topics or TopicMap()
     samples = {'images': [], 'labels': [], 'instructions': [], 'supervisions': [],
-               'steps': [], 'states': []}
+               'steps': [], 'states': [], 'stamps': []}
     skipped, success = [], True
     with open_bag(bag_path) as reader:
         present = set(reader.topics)
@@ -167,6 +167,8 @@ def read_episode(bag_path, vocab, image_size, topics=None):
                                    f'({exc}); step skipped')
                     continue
                 samples['images'].append(resize_square(rgb, image_size))
+                stamp = getattr(getattr(image_msg.msg, 'header', None), 'stamp', None)
+                samples['stamps'].append(stamp.sec + stamp.nanosec * 1e-9 if stamp else None)
                 samples['labels'].append(primitive.index)
                 samples['instructions'].append(instruction)
                 samples['supervisions'].append(supervision)

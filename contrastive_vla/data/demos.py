@@ -172,14 +172,28 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
 _WORKER = {}
 
 
+AUGMENTATIONS = ('full', 'recovery', 'none')
+
+
+def _augmentation(augment):
+    if augment is True:
+        return 'full'
+    if augment is False:
+        return 'none'
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f'augment must be one of {AUGMENTATIONS}, got {augment!r}')
+    return augment
+
+
 def _init_worker(out_dir, storage, image_size, augment):
     from contrastive_vla.sim.env import TabletopEnv
     from contrastive_vla.sim.expert import ScriptedExpert
 
-    expert = ScriptedExpert() if augment else ScriptedExpert(
+    expert = ScriptedExpert() if augment == 'full' else ScriptedExpert(
         greedy_probability=1.0, smaller_step_probability=0.0)
     _WORKER.update(env=TabletopEnv(image_size=image_size), expert=expert, out_dir=out_dir,
-                   storage=storage, recovery=RECOVERY_PROBABILITY if augment else 0.0)
+                   storage=storage,
+                   recovery=RECOVERY_PROBABILITY if augment != 'none' else 0.0)
 
 
 def _collect_one(job):
@@ -193,10 +207,12 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
     """Write expert demonstrations; resumable (existing complete bags are skipped).
 
     ``augment`` is the CLIP-RT data augmentation done where it is cheap, in the simulator:
-    trajectory diversification (the expert varies axis order and step sizes) and recovery
-    pairs (a wrong step with probability RECOVERY_PROBABILITY, then the correction). Without
-    it the expert is greedy and deterministic.
+    ``'full'`` (or True): trajectory diversification (the expert varies axis order and step
+    sizes) and recovery pairs (a wrong step with probability RECOVERY_PROBABILITY, then the
+    correction); ``'recovery'``: recovery pairs with a greedy, deterministic expert (one label
+    per state, easier to learn); ``'none'`` (or False): the greedy expert alone.
     """
+    augment = _augmentation(augment)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(t, seed + i) for t in task_ids for i in range(episodes_per_task)]

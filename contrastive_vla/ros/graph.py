@@ -28,11 +28,12 @@ class NodeSpec:
     # node parameter -> launch argument whose value it takes
     arguments: dict = field(default_factory=dict)
     sim_time: bool = True  # follows use_sim_time (the simulator is the clock: it does not)
+    fixed: dict = field(default_factory=dict)  # parameters this profile always sets
 
 
-def _node(name, module, arguments=None, sim_time=True):
+def _node(name, module, arguments=None, sim_time=True, fixed=None):
     return NodeSpec(name, f'{module}_node', f'contrastive_vla.ros.nodes.{module}',
-                    dict(arguments or {}), sim_time)
+                    dict(arguments or {}), sim_time, dict(fixed or {}))
 
 
 COMMON_ARGUMENTS = (
@@ -92,6 +93,22 @@ PROFILES = {
          _node('arm_bridge', 'arm_bridge', {'enable_actuation': 'enable_actuation',
                                             'mode': 'bridge_mode',
                                             'arm_config': 'arm_config'}))),
+    'replay': Profile(
+        "a recorded bag's camera and instruction played into the VLA node (on the bag's "
+        'clock); no arm',
+        COMMON_ARGUMENTS + (
+            Argument('use_sim_time', 'true', "follow the player's /clock (the bag time)"),
+            Argument('enable_actuation', 'false', 'unused: the replay graph has no arm bridge'),
+            Argument('bag', '', 'the bag to play'),
+            Argument('rate', '1.0', 'playback speed'),
+            Argument('image_topic', '/image_raw', 'camera topic in the bag'),
+            Argument('instruction_topic', '/instruction', 'instruction topic in the bag'),
+        ),
+        (_node('player', 'player', {'bag': 'bag', 'rate': 'rate', 'image_topic': 'image_topic',
+                                    'instruction_topic': 'instruction_topic'}, sim_time=False),
+         LISTENER,
+         _node('vla', 'vla', {'model': 'model', 'device': 'device'},
+               fixed={'wait_for_outcome': 'false'}))),
 }
 
 
@@ -142,6 +159,7 @@ def launch_description(profile_name):
     for spec in prof.nodes:
         overrides = {param: ParameterValue(LaunchConfiguration(arg), value_type=None)
                      for param, arg in spec.arguments.items()}
+        overrides.update(spec.fixed)
         if spec.sim_time:
             overrides['use_sim_time'] = ParameterValue(LaunchConfiguration('use_sim_time'),
                                                        value_type=bool)
@@ -162,6 +180,8 @@ def node_command(spec, values, python):
     defaults = node_defaults(spec.name)
     for param, arg in spec.arguments.items():
         cmd += ['-p', f'{param}:={_typed(values[arg], defaults.get(param))}']
+    for param, value in spec.fixed.items():
+        cmd += ['-p', f'{param}:={value}']
     if spec.sim_time:
         cmd += ['-p', f'use_sim_time:={values.get("use_sim_time", "false")}']
     return cmd

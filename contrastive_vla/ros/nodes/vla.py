@@ -34,6 +34,8 @@ PARAMETERS = {
     'reliable_images': 'subscribe to image_raw reliably (depth 1) instead of best effort: '
                        'large frames (640x480) survive the transport; the publisher must be '
                        'reliable too',
+    'wait_for_outcome': 'wait for the bridge to report each primitive before deciding again '
+                        '(false for bag replay, where no arm answers: decide on every new frame)',
     'status_period': 'seconds between vla_status / /diagnostics messages (the bridge treats '
                      'vla_status as a heartbeat)',
 }
@@ -193,7 +195,10 @@ class VLANode(Node):
         self.topk_pub.publish(messages.json_string({
             'acted': True, 'decision': self.decision_id, 'decision_ms': round(latency_ms, 3),
             'image_stamp': stamp, 'top': topk}))
-        self.gate.decided(self.decision_id, self.now())
+        if self.p['wait_for_outcome']:
+            self.gate.decided(self.decision_id, self.now())
+        else:
+            self.gate.min_stamp = max(self.gate.min_stamp, stamp)  # next decision: next frame
         self.meter.tick()
         self.get_logger().info(f'#{self.decision_id} {best.phrase!r} (p={confidence:.2f}, '
                                f'{latency_ms:.1f} ms)')

@@ -1,0 +1,146 @@
+"""Bag player: publishes a recorded bag's camera and instruction into the running graph at the
+original rate (or scaled), with ``/clock`` following bag time, so the graph runs on the bag's
+clock (use_sim_time) and the recorded stamps are fresh to it. After the last message it
+publishes ``{"event": "end"}`` on ``replay_status`` (latched) and idles."""
+
+import threading
+import time
+
+from rclpy.node import Node
+
+from contrastive_vla.data.bags import BagError, open_bag
+from contrastive_vla.data.dataset import find_bags
+from contrastive_vla.ros import messages, params, qos
+from contrastive_vla.ros.runtime import NodeStartupError, run_node
+from contrastive_vla.topics import topic
+
+PARAMETERS = {
+    'bag': 'the rosbag2 bag to play, or a directory of bags (played one after the other)',
+    'rate': 'playback speed (1.0 = as recorded)',
+    'image_topic': 'camera topic in the bag (published on image_raw)',
+    'instruction_topic': 'instruction topic in the bag (published on instruction)',
+    'start_delay': 'seconds to wait before playing, so subscribers are discovered',
+    'publish_clock': 'publish /clock following the bag time',
+}
+
+
+class BagPlayer(Node):
+    def __init__(self):
+        super().__init__('player')
+        self.p = params.declare(self, PARAMETERS)
+        from rosgraph_msgs.msg import Clock
+        from std_msgs.msg import String
+
+        if not self.p['rate'] > 0:
+            raise NodeStartupError('player: rate must be positive')
+        try:
+            self.bags = find_bags([self.p['bag']]) if self.p['bag'] else []
+        except (FileNotFoundError, ValueError) as exc:
+            raise NodeStartupError(f'player: {exc}') from None
+        if not self.bags:
+            raise NodeStartupError('player: no bag given (bag:=PATH)')
+        # index True: the camera, False: the instruction
+        self.pubs = {True: self.create_publisher(messages.msg_class('image'),
+                                                 topic('image').name, qos.sensor_publisher()),
+                     False: self.create_publisher(String, topic('instruction').name,
+                                                  qos.command())}
+        self.clock_pub = self.create_publisher(Clock, '/clock', 10)
+        self.status_pub = self.create_publisher(String, 'replay_status', qos.latched())
+        self.published = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.play, daemon=True)
+        self.thread.start()
+
+    def _wait_for_subscribers(self, timeout=180.0):
+        deadline = time.monotonic() + timeout
+        names = (topic('image').name, topic('instruction').name)
+        while time.monotonic() < deadline and not self.stop.is_set():
+            if all(self.count_subscribers(n) >= 1 for n in names):
+                return
+            time.sleep(0.1)
+        self.get_logger().warning(f'no subscribers on {names} after {timeout:.0f} s; playing')
+
+    def play(self):
+        self._wait_for_subscribers()
+        time.sleep(self.p['start_delay'])
+        clock_ns = None     # graph time: bag time shifted so it never goes back between bags
+        for path in self.bags:
+            try:
+                reader = open_bag(path)
+            except (BagError, OSError) as exc:
+                self.get_logger().error(f'skipping {path}: {exc}')
+                continue
+            with reader:
+                clock_ns = self._play_bag(path, reader, clock_ns)
+            if self.stop.is_set():
+                return
+        self.status_pub.publish(messages.json_string({'event': 'end',
+                                                      'published': self.published}))
+        self.get_logger().info(f'replay finished: {self.published} message(s)')
+        while not self.stop.is_set() and self.p['publish_clock'] and clock_ns is not None:
+            clock_ns += 20_000_000   # keep the clock running so timers downstream still fire
+            self._clock(clock_ns)
+            time.sleep(0.02 / self.p['rate'])
+
+    def _clock(self, ns):
+        from rosgraph_msgs.msg import Clock
+
+        if self.p['publish_clock']:
+            self.clock_pub.publish(Clock(clock=messages.time_msg(ns * 1e-9)))
+
+    def _play_bag(self, path, reader, clock_ns):
+        topics = [self.p['image_topic'], self.p['instruction_topic']]
+        missing = [t for t in topics if t not in reader.topics]
+        if missing:
+            self.get_logger().error(f'skipping {path}: no topic(s) {missing} (it has '
+                                    f'{sorted(reader.topics)})')
+            return clock_ns
+        store = reader.typestore
+        start_bag = reader.start_ns
+        offset = 0 if clock_ns is None else clock_ns + 1_000_000_000 - start_bag
+        self.status_pub.publish(messages.json_string({'event': 'bag', 'bag': str(path),
+                                                      'offset_ns': offset}))
+        start_wall = time.monotonic()
+        last = start_bag + offset
+        for m in reader.messages(topics):
+            if self.stop.is_set():
+                break
+            due = start_wall + (m.timestamp_ns - start_bag) * 1e-9 / self.p['rate']
+            while not self.stop.is_set():
+                now = time.monotonic()
+                self._clock(min(start_bag + offset + int((now - start_wall) * self.p['rate']
+                                                         * 1e9), m.timestamp_ns + offset))
+                if now >= due:
+                    break
+                time.sleep(min(0.01, due - now))
+            msg = m.msg
+            if offset and hasattr(msg, 'header'):
+                msg = shift_header(msg, offset)
+            publisher = self.pubs[m.topic == self.p['image_topic']]
+            publisher.publish(bytes(store.serialize_cdr(msg, m.msgtype)))
+            self.published += 1
+            last = m.timestamp_ns + offset
+        return last
+
+    def destroy_node(self):
+        self.stop.set()
+        self.thread.join(timeout=2)
+        super().destroy_node()
+
+
+def shift_header(msg, offset_ns):
+    """A copy of a rosbags message with its header stamp moved by ``offset_ns``."""
+    import dataclasses
+
+    stamp = msg.header.stamp
+    ns = stamp.sec * 1_000_000_000 + stamp.nanosec + offset_ns
+    new_stamp = dataclasses.replace(stamp, sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    return dataclasses.replace(msg, header=dataclasses.replace(msg.header, stamp=new_stamp))
+
+
+def main(args=None):
+    return run_node(BagPlayer, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
