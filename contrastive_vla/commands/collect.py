@@ -40,7 +40,8 @@ def run(args):
     size = (args.image_size, args.image_size) if args.image_size else None
     summary = collect(task_ids, args.episodes_per_task, args.out, seed=args.seed,
                       workers=args.workers, storage=args.storage, image_size=size,
-                      progress=not args.no_progress, augment='none' if args.no_augment else args.augment)
+                      progress=not args.no_progress,
+                      augment='none' if args.no_augment else args.augment)
     print(json.dumps(summary, indent=2))
     if summary['episodes_written'] and summary['successes'] < summary['episodes_written']:
         print(f'note: {summary["episodes_written"] - summary["successes"]} episode(s) failed; '
