@@ -26,6 +26,10 @@ def add_arguments(parser):
     for key in ('image', 'instruction', 'primitive', 'joint_states'):
         parser.add_argument(f'--{key.replace("_", "-")}-topic', default=None,
                             help=f'{key} topic name in the bags (default: ours)')
+    parser.add_argument('--live', action='store_true',
+                        help='play the bags through the running ROS graph (player -> listener '
+                             '-> VLA node) and score what the deployed node published')
+    parser.add_argument('--rate', type=float, default=1.0, help='--live playback speed')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--no-progress', action='store_true')
 
@@ -43,6 +47,21 @@ def run(args):
     if args.episodes_file:
         only = [ln.strip() for ln in Path(args.episodes_file).read_text().splitlines()
                 if ln.strip()]
+    if args.live:
+        from contrastive_vla.evaluation.bag_eval import live_replay
+
+        if only is not None:
+            raise ValueError('--episodes-file is not supported with --live; pass the bags')
+        result = live_replay(args.bags, args.model, rate=args.rate, topics=topics)
+        result['model'] = str(args.model)
+        print(f'live replay: accuracy {result["accuracy"]:.3f} (top-3 '
+              f'{result["top3_accuracy"]:.3f}, direction {result["direction_accuracy"]:.3f}) '
+              f'over {result["steps"]} steps; {result["missed_steps"]} step(s) never decided; '
+              f'decision latency p50 {result["latency_ms"]["p50"]:.1f} ms')
+        if args.json_out:
+            Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json_out).write_text(json.dumps(result, indent=2))
+        return 0
     policy = ClipRTPolicy.load(args.model)
     result = evaluate_bags(args.bags, policy, topics, progress=not args.no_progress, only=only)
     confusion = result.pop('confusion')

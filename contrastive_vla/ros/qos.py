@@ -1,13 +1,14 @@
 """The three QoS profiles of the graph (conventions: sensor / command / latched)."""
 
 
-def sensor():
-    """Camera frames and joint states at the consumer: best effort, newest only."""
-    from rclpy.qos import QoSProfile, qos_profile_sensor_data
+def sensor(reliable=False):
+    """Camera frames and joint states at the consumer: newest only; best effort unless asked
+    (best effort matches every publisher; reliable keeps large frames from being lost)."""
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-    profile = QoSProfile(**{k: getattr(qos_profile_sensor_data, k) for k in (
-        'history', 'reliability', 'durability')}, depth=1)
-    return profile
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                      reliability=ReliabilityPolicy.RELIABLE if reliable
+                      else ReliabilityPolicy.BEST_EFFORT)
 
 
 def sensor_publisher(depth=2):

@@ -19,6 +19,8 @@ PARAMETERS = {
     'rate': 'playback speed (1.0 = as recorded)',
     'image_topic': 'camera topic in the bag (published on image_raw)',
     'instruction_topic': 'instruction topic in the bag (published on instruction)',
+    'joint_states_topic': 'joint state topic in the bag (published on joint_states when the '
+                          'bag has it: models trained with proprioception need it)',
     'start_delay': 'seconds to wait before playing, so subscribers are discovered',
     'publish_clock': 'publish /clock following the bag time',
 }
@@ -39,11 +41,13 @@ class BagPlayer(Node):
             raise NodeStartupError(f'player: {exc}') from None
         if not self.bags:
             raise NodeStartupError('player: no bag given (bag:=PATH)')
-        # index True: the camera, False: the instruction
-        self.pubs = {True: self.create_publisher(messages.msg_class('image'),
-                                                 topic('image').name, qos.sensor_publisher()),
-                     False: self.create_publisher(String, topic('instruction').name,
-                                                  qos.command())}
+        self.pubs = {
+            self.p['image_topic']: self.create_publisher(
+                messages.msg_class('image'), topic('image').name, qos.sensor_publisher()),
+            self.p['instruction_topic']: self.create_publisher(
+                String, topic('instruction').name, qos.command()),
+            self.p['joint_states_topic']: self.create_publisher(
+                messages.msg_class('joint_states'), topic('joint_states').name, 10)}
         self.clock_pub = self.create_publisher(Clock, '/clock', 10)
         self.status_pub = self.create_publisher(String, 'replay_status', qos.latched())
         self.published = 0
@@ -79,10 +83,10 @@ class BagPlayer(Node):
         self.get_logger().info(f'replay finished: {self.published} message(s)')
         while not self.stop.is_set() and self.p['publish_clock'] and clock_ns is not None:
             clock_ns += 20_000_000   # keep the clock running so timers downstream still fire
-            self._clock(clock_ns)
+            self._publish_clock(clock_ns)
             time.sleep(0.02 / self.p['rate'])
 
-    def _clock(self, ns):
+    def _publish_clock(self, ns):
         from rosgraph_msgs.msg import Clock
 
         if self.p['publish_clock']:
@@ -91,6 +95,8 @@ class BagPlayer(Node):
     def _play_bag(self, path, reader, clock_ns):
         topics = [self.p['image_topic'], self.p['instruction_topic']]
         missing = [t for t in topics if t not in reader.topics]
+        if self.p['joint_states_topic'] in reader.topics:
+            topics.append(self.p['joint_states_topic'])
         if missing:
             self.get_logger().error(f'skipping {path}: no topic(s) {missing} (it has '
                                     f'{sorted(reader.topics)})')
@@ -108,16 +114,16 @@ class BagPlayer(Node):
             due = start_wall + (m.timestamp_ns - start_bag) * 1e-9 / self.p['rate']
             while not self.stop.is_set():
                 now = time.monotonic()
-                self._clock(min(start_bag + offset + int((now - start_wall) * self.p['rate']
-                                                         * 1e9), m.timestamp_ns + offset))
+                elapsed_ns = int((now - start_wall) * self.p['rate'] * 1e9)
+                self._publish_clock(min(start_bag + offset + elapsed_ns,
+                                        m.timestamp_ns + offset))
                 if now >= due:
                     break
                 time.sleep(min(0.01, due - now))
             msg = m.msg
             if offset and hasattr(msg, 'header'):
                 msg = shift_header(msg, offset)
-            publisher = self.pubs[m.topic == self.p['image_topic']]
-            publisher.publish(bytes(store.serialize_cdr(msg, m.msgtype)))
+            self.pubs[m.topic].publish(bytes(store.serialize_cdr(msg, m.msgtype)))
             self.published += 1
             last = m.timestamp_ns + offset
         return last
