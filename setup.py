@@ -54,6 +54,7 @@ setup(
             'vla_node = contrastive_vla.ros.nodes.vla:main',
             'arm_bridge_node = contrastive_vla.ros.nodes.arm_bridge:main',
             'simulator_node = contrastive_vla.ros.nodes.simulator:main',
+            'player_node = contrastive_vla.ros.nodes.player:main',
         ],
     },
 )

@@ -162,7 +162,7 @@ def test_nodes_survive_malformed_messages(ros_graph, tiny_model):
     deltas = probe.publisher('primitive_delta', Float64MultiArray, qos.command())
     say = probe.publisher('instruction', String, qos.command())
     ready(probe, graph, ['instruction', 'image_raw', 'joint_states', 'primitive_delta'])
-    for text in ['', '   ', 'x' * 10000, 'go\x00left']:
+    for text in ['', '   ', 'x' * 10000, 'go\x07left']:
         say.publish(String(data=text))
     say.publish(String(data='pick up the green block'))
     probe.wait_for(lambda: probe.messages('active_instruction') == ['pick up the green block'],
