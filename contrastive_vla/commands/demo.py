@@ -79,12 +79,12 @@ def run(args):
                 seed = args.seed + i
                 video = _open_video(args, task_id, seed, i)
                 if video is not None:
-                    driver.frame_sink = lambda rgb, v=video, t=task_id: v.add_image(rgb, t, '')
+                    driver.set_frame_sink(lambda rgb, v=video, t=task_id: v.add_image(rgb, t, ''))
                 try:
                     ep = driver.run_episode(task_id, seed, timeout=args.episode_timeout,
                                             is_alive=is_alive)
                 finally:
-                    driver.frame_sink = None
+                    driver.set_frame_sink(None)
                     if video is not None:
                         video.close(ep.success if 'ep' in locals() else None)
                 episodes.append(ep)

@@ -71,6 +71,7 @@ class GraphDriver:
         self.decisions = queue.Queue()
         self.vla_status = {}
         self.frame_sink = None
+        self._sink_lock = threading.Lock()
         n.create_subscription(String, topic('episode').name,
                               lambda m: self._put(self.events, m), qos.latched())
         n.create_subscription(String, topic('primitive_status').name,
@@ -96,13 +97,22 @@ class GraphDriver:
             self.vla_status = payload
 
     def _on_image(self, msg):
-        sink = self.frame_sink
-        if sink is not None:
+        # under the lock: set_frame_sink(None) must not return while a frame is being written
+        # (closing a video writer in the middle of a write crashes OpenCV)
+        with self._sink_lock:
+            sink = self.frame_sink
+            if sink is None:
+                return
             from contrastive_vla.data.images import ImageError, image_to_rgb
             try:
                 sink(image_to_rgb(msg))
             except ImageError:
                 pass
+
+    def set_frame_sink(self, sink):
+        """Send every camera frame to ``sink(rgb)`` (None: stop); safe against the spin thread."""
+        with self._sink_lock:
+            self.frame_sink = sink
 
     def say(self, text):
         self.instruction_pub.publish(self.messages.string(text))
