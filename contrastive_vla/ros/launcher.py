@@ -38,8 +38,10 @@ class GraphProcesses:
     def start(self):
         for name, cmd in self.commands().items():
             log.info('starting %s', name)
-            # own session: the launcher decides when and how each node is signalled
-            self.procs[name] = subprocess.Popen(cmd, env=self.env, start_new_session=True)
+            # own session: the launcher decides when and how each node is signalled; and a
+            # node is told to stop (SIGINT) if the launcher itself dies without cleaning up
+            self.procs[name] = subprocess.Popen(cmd, env=self.env, start_new_session=True,
+                                                preexec_fn=_stop_with_parent)
         return self
 
     def dead(self):
@@ -71,6 +73,19 @@ class GraphProcesses:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _stop_with_parent():
+    """In the child, before exec: SIGINT when the parent process dies (Linux prctl)."""
+    if not sys.platform.startswith('linux'):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGINT))
+    except OSError:
+        pass
 
 
 def run(profile_name, overrides=None, poll=0.2):

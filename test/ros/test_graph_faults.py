@@ -228,3 +228,29 @@ def test_embedded_launcher_stops_cleanly_and_fails_when_a_node_dies(ros_graph, t
         leftovers = subprocess.run(['pgrep', '-f', f'model:={tiny_model}'],
                                    capture_output=True, text=True).stdout.split()
         assert not leftovers, f'node processes left behind: {leftovers}'
+
+
+def test_nodes_stop_when_the_launcher_dies_hard(ros_graph, tiny_model):
+    """A launcher killed with SIGKILL (no cleanup) must not leave a robot graph running."""
+    _graph, probe = ros_graph
+    cmd = [sys.executable, '-m', 'contrastive_vla.cli', 'launch', 'sim', f'model:={tiny_model}']
+    launcher = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    try:
+        probe.wait_for(lambda: probe.node.count_subscribers('primitive_delta') >= 1, 90, None,
+                       'the launched graph')
+        children = subprocess.run(['pgrep', '-P', str(launcher.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        assert len(children) == 4
+        launcher.kill()
+        launcher.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            alive = [pid for pid in children if subprocess.run(
+                ['kill', '-0', pid], capture_output=True).returncode == 0]
+            if not alive:
+                break
+            time.sleep(0.2)
+        assert not alive, f'nodes {alive} outlived the launcher'
+    finally:
+        subprocess.run(['pkill', '-9', '-f', f'model:={tiny_model}'], capture_output=True)
