@@ -168,8 +168,10 @@ def test_nodes_survive_malformed_messages(ros_graph, tiny_model):
     probe.wait_for(lambda: probe.messages('active_instruction') == ['pick up the green block'],
                    10, graph, 'the one valid instruction')
     arm = load_sim_config()['robot']['joint_names']
-    joints.publish(JointState(name=arm, position=[float('nan')] * 6))
-    joints.publish(JointState(name=arm, position=[0.0] * 3))
+    for _ in range(3):  # the bridge keeps only the newest joint state (best effort, depth 1):
+        for bad in ([float('nan')] * 6, [0.0] * 3):  # space them out, send each a few times
+            joints.publish(JointState(name=arm, position=bad))
+            time.sleep(0.15)
     stamp = probe.node.get_clock().now().to_msg()
     good = messages.image(np.zeros((32, 32, 3), np.uint8), stamp, 'cam')
     bad = [Image(header=good.header, height=32, width=32, encoding='yuv422', step=64,
