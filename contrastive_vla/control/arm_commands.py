@@ -9,7 +9,6 @@ velocity limits. ``twist_plan`` in ``safety`` does the same for MoveIt Servo.
 """
 
 from dataclasses import dataclass
-import math
 
 import numpy as np
 
@@ -84,12 +83,4 @@ class JointMotionPlanner:
 
     def tracking_error(self, q_goal, q_now):
         """(position error m, rotation error rad) of the TCP between two joint vectors."""
-        p_goal, r_goal = self.kin.fk(q_goal)
-        p_now, r_now = self.kin.fk(q_now)
-        return (float(np.linalg.norm(p_goal - p_now)),
-                float(np.linalg.norm(kin.matrix_to_rotvec(r_goal @ r_now.T))))
-
-
-def is_obstructed(position_error, rotation_error):
-    """The simulator's rule: more than 1 cm or 5 degrees short of the target after settling."""
-    return position_error > 0.01 or rotation_error > math.radians(5)
+        return kin.pose_error(*self.kin.fk(q_goal), *self.kin.fk(q_now))

@@ -50,11 +50,6 @@ class CaptureSource:
             raise CameraUnavailableError(f'cannot open {self.name}')
         self.cap = cap
 
-    @property
-    def native_rate(self):
-        rate = self.cap.get(cv2.CAP_PROP_FPS) if self.cap is not None else 0.0
-        return rate if rate and rate > 0 else None
-
     def read(self):
         if self.cap is None:
             self.open()
@@ -87,7 +82,6 @@ class ImageDirectorySource:
             raise CameraUnavailableError(
                 f'{self.name} has no images ({", ".join(IMAGE_SUFFIXES)})')
         self.index = 0
-        self.native_rate = None
 
     def read(self):
         if self.index >= len(self.files):

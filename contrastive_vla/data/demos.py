@@ -14,13 +14,13 @@ recordings alike.
 """
 
 import json
-import math
 import os
 from pathlib import Path
 import time
 
 import numpy as np
 
+from contrastive_vla.data.images import pinhole_intrinsics
 from contrastive_vla.topics import load_topics
 from contrastive_vla.workers import map_episodes
 
@@ -31,12 +31,6 @@ STATUS_LEAD_NS = 1_000_000
 
 def episode_name(task_id, seed):
     return f'{task_id}_s{seed:06d}'
-
-
-def camera_intrinsics(width, height, fovy_degrees):
-    """Pinhole fx, fy, cx, cy (pixels) of a MuJoCo camera with vertical field of view fovy."""
-    fy = (height / 2) / math.tan(math.radians(fovy_degrees) / 2)
-    return fy, fy, width / 2, height / 2
 
 
 class EpisodeBagRecorder:
@@ -70,7 +64,8 @@ class EpisodeBagRecorder:
         stamp = _ns(obs.time)
         bags = self.bags
         height, width = obs.image.shape[:2]
-        fx, fy, cx, cy = camera_intrinsics(width, height, self.env.cfg['camera']['fovy'])
+        fx, fy, cx, cy = pinhole_intrinsics(width, height, self.env.cfg['camera']['fovy'],
+                                            vertical=True)
         self._write('image', stamp, bags.image_msg(obs.image, stamp, self.frame_id))
         self._write('camera_info', stamp, bags.camera_info_msg(width, height, fx, fy, cx, cy,
                                                                stamp, self.frame_id))

@@ -11,6 +11,7 @@ Arrays are always ``H x W x 3`` ``uint8`` in RGB channel order (the order CLIP e
 
 import array
 from collections.abc import Sequence
+import math
 
 import numpy as np
 
@@ -20,6 +21,7 @@ __all__ = [
     'center_crop',
     'compressed_to_rgb',
     'image_to_rgb',
+    'pinhole_intrinsics',
     'resize_rgb',
     'rgb_to_image_fields',
 ]
@@ -246,3 +248,12 @@ def center_crop(rgb, size=None):
     top = (in_h - height) // 2
     left = (in_w - width) // 2
     return np.ascontiguousarray(rgb[top:top + height, left:left + width]).copy()
+
+
+def pinhole_intrinsics(width, height, fov_degrees, vertical=False):
+    """(fx, fy, cx, cy) in pixels of an ideal pinhole camera with the given field of view
+    (horizontal, or vertical as MuJoCo's ``fovy``); the principal point is the image centre in
+    ROS / OpenCV pixel coordinates (pixel centres at integers)."""
+    span = height if vertical else width
+    f = 0.5 * span / math.tan(math.radians(fov_degrees) / 2)
+    return f, f, (width - 1) / 2, (height - 1) / 2

@@ -156,10 +156,10 @@ def live_replay(paths, model, rate=1.0, topics=None, timeout=None, progress=True
     for) count as misses; they are also reported on their own."""
     import queue
 
-    from contrastive_vla.evaluation.graph_eval import GraphDriver, GraphError
+    from contrastive_vla.evaluation.graph_eval import GraphDriver
     from contrastive_vla.model.policy import load_model
     from contrastive_vla.ros import messages
-    from contrastive_vla.ros.launcher import GraphProcesses
+    from contrastive_vla.ros.launcher import GraphError, GraphProcesses
 
     topics = topics or TopicMap()
     _model, vocab, _meta = load_model(model)
@@ -204,9 +204,7 @@ def live_replay(paths, model, rate=1.0, topics=None, timeout=None, progress=True
         driver.node.create_subscription(String, 'replay_status', on_status, qos.latched())
         deadline = time.monotonic() + timeout
         while ended.empty():
-            dead = processes.dead()
-            if dead:
-                raise GraphError(f'replay graph node(s) died: {dead}')
+            processes.check()
             if time.monotonic() > deadline:
                 raise GraphError(f'replay did not finish within {timeout:.0f} s')
             time.sleep(0.2)

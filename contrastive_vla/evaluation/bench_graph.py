@@ -12,12 +12,12 @@ frames gives the transport loss.
 from dataclasses import replace
 import os
 from pathlib import Path
-import sys
 import tempfile
 import time
 
-from contrastive_vla.evaluation.graph_eval import GraphDriver, GraphError, percentiles
+from contrastive_vla.evaluation.graph_eval import GraphDriver, next_item, percentiles
 from contrastive_vla.ros import graph
+from contrastive_vla.ros.launcher import GraphProcesses
 
 
 def render_frames(directory, width, height, count=12):
@@ -36,26 +36,21 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
                 reliable=False, python=None):
     import subprocess
 
-    python = python or sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         render_frames(tmp, width, height)
-        values = graph.resolve_arguments('robot', {'model': model, 'camera_source': tmp,
-                                                   'enable_actuation': 'true'})
-        specs = {s.name: s for s in graph.PROFILES['robot'].nodes}
-        sim = replace(specs['arm_bridge'], name='simulator', executable='simulator_node',
-                      module='contrastive_vla.ros.nodes.simulator', arguments={},
-                      sim_time=False)
-        commands = {name: graph.node_command(spec, values, python)
-                    for name, spec in specs.items()}
-        commands['camera'] += ['-p', f'rate:={float(rate)}']
-        commands['vla'] += ['-p', f'reliable_images:={str(reliable).lower()}']
-        commands['simulator'] = graph.node_command(sim, values, python) + [
-            '-r', 'image_raw:=sim/image_raw', '-r', 'camera_info:=sim/camera_info',
-            '-p', 'camera_rate:=1.0']
-        procs = {n: subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True) for n, c in commands.items()}
+        # the robot profile, with the simulator node as the arm (its own camera moved aside)
+        simulator = replace(next(s for s in graph.PROFILES['sim'].nodes
+                                 if s.name == 'simulator'), arguments={})
+        processes = GraphProcesses(
+            'robot', {'model': model, 'camera_source': tmp, 'enable_actuation': 'true'},
+            python=python, output=subprocess.DEVNULL, extra_nodes=[simulator], extra_args={
+                'camera': ['-p', f'rate:={float(rate)}'],
+                'vla': ['-p', f'reliable_images:={str(reliable).lower()}'],
+                'simulator': ['-r', 'image_raw:=sim/image_raw', '-r',
+                              'camera_info:=sim/camera_info', '-p', 'camera_rate:=1.0']})
         driver = None
         try:
+            processes.start()
             driver = GraphDriver()
             camera_status = {}
             driver.node.create_subscription(
@@ -63,26 +58,16 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
                 lambda m: camera_status.update({kv.key: kv.value for s in m.status
                                                 if s.name.endswith('camera')
                                                 for kv in s.values}), 10)
-
-            def alive():
-                dead = [n for n, p in procs.items() if p.poll() is not None]
-                if dead:
-                    raise GraphError(f'node(s) died during the benchmark: {dead}')
-
-            _wait(lambda: driver.node.count_subscribers('instruction') >= 1
-                  and driver.node.count_subscribers('primitive_delta') >= 1
-                  and bool(driver.vla_status), 120, alive)
+            driver.wait_for_graph(120, processes.check, inputs=('instruction', 'primitive_delta'))
             time.sleep(1.5)  # camera diagnostics arrive once a second
             start_status, start_camera = dict(driver.vla_status), dict(camera_status)
             driver.say('touch the red block')
             latencies, outcomes = [], 0
             began = time.monotonic()
             while time.monotonic() - began < duration:
-                alive()
-                outcome = driver.outcomes.get(timeout=0.5) if not driver.outcomes.empty() \
-                    else None
+                processes.check()
+                outcome = next_item(driver.outcomes, 0.1)
                 if outcome is None:
-                    time.sleep(0.05)
                     continue
                 outcomes += 1
                 if outcome.get('latency_ms') is not None:
@@ -94,14 +79,7 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
         finally:
             if driver is not None:
                 driver.close()
-            for p in procs.values():
-                if p.poll() is None:
-                    p.send_signal(2)
-            for p in procs.values():
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            processes.stop()
     published = int(end_camera.get('frames', 0)) - int(start_camera.get('frames', 0))
     received = int(end_status.get('frames', 0)) - int(start_status.get('frames', 0))
     return {
@@ -123,15 +101,4 @@ def _diag_type():
     from diagnostic_msgs.msg import DiagnosticArray
 
     return DiagnosticArray
-
-
-def _wait(predicate, timeout, alive):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive()
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise GraphError(f'the benchmark graph did not come up within {timeout} s')
-
 

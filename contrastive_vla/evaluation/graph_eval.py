@@ -15,13 +15,11 @@ import time
 
 import numpy as np
 
+from contrastive_vla.ros.launcher import GraphError
 from contrastive_vla.topics import topic
 
-
-class GraphError(RuntimeError):
-    """The graph did not come up or stopped answering."""
-
-    user_facing = True  # the CLI prints it as one line
+# subscribers that show the sim graph is up: listener, simulator, bridge
+SIM_GRAPH_INPUTS = ('instruction', 'episode_request', 'primitive_delta')
 
 
 @dataclass
@@ -117,21 +115,18 @@ class GraphDriver:
     def say(self, text):
         self.instruction_pub.publish(self.messages.string(text))
 
-    def wait_for_graph(self, timeout=180.0, is_alive=None):
-        """Until the simulator, the listener, the VLA node and the bridge are all up."""
+    def wait_for_graph(self, timeout=180.0, is_alive=None, inputs=SIM_GRAPH_INPUTS):
+        """Until every topic key in ``inputs`` has a subscriber and the VLA node reports."""
         n, deadline = self.node, time.monotonic() + timeout
+        names = [topic(key).name for key in inputs]
         while time.monotonic() < deadline:
             if is_alive is not None:
                 is_alive()
-            ready = (n.count_subscribers(topic('instruction').name) >= 1
-                     and n.count_subscribers(topic('episode_request').name) >= 1
-                     and n.count_subscribers(topic('primitive_delta').name) >= 1
-                     and bool(self.vla_status))
-            if ready:
+            if all(n.count_subscribers(name) >= 1 for name in names) and self.vla_status:
                 return
             time.sleep(0.2)
-        raise GraphError(f'the graph did not come up within {timeout:.0f} s (simulator, '
-                         'listener, VLA node and bridge must all be running)')
+        raise GraphError(f'the graph did not come up within {timeout:.0f} s (no subscriber on '
+                         f'one of {names}, or no status from the VLA node)')
 
     def run_episode(self, task, seed, step_budget=None, timeout=120.0, is_alive=None):
         for q in (self.events, self.outcomes, self.decisions):
@@ -149,11 +144,11 @@ class GraphDriver:
             if is_alive is not None:
                 is_alive()
             self._collect_decisions(episode)
-            event = _get(self.events, 0.0)
+            event = next_item(self.events, 0.0)
             if event and event.get('event') == 'success' and event.get('seed') == seed:
                 episode.success, episode.ended_by = True, 'success'
                 break
-            outcome = _get(self.outcomes, 0.05)
+            outcome = next_item(self.outcomes, 0.05)
             if outcome and outcome.get('decision') is not None:
                 episode.steps += 1
                 status = outcome.get('status', '?')
@@ -177,7 +172,7 @@ class GraphDriver:
 
     def _collect_decisions(self, episode):
         while True:
-            d = _get(self.decisions, 0.0)
+            d = next_item(self.decisions, 0.0)
             if d is None:
                 return
             if d.get('acted') and d.get('decision_ms') is not None:
@@ -188,7 +183,7 @@ class GraphDriver:
         while time.monotonic() < deadline:
             if is_alive is not None:
                 is_alive()
-            event = _get(self.events, 0.05)
+            event = next_item(self.events, 0.05)
             if event is not None and predicate(event):
                 return event
         return None
@@ -211,7 +206,7 @@ def _drain(q):
             return
 
 
-def _get(q, timeout):
+def next_item(q, timeout):
     try:
         return q.get(timeout=timeout) if timeout > 0 else q.get_nowait()
     except queue.Empty:

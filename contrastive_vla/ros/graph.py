@@ -6,7 +6,7 @@ those arguments become node parameters. Both the ROS 2 launch files (``launch/*.
 without ``ros2 launch``) are built from it, so there is no second copy of the graph.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from contrastive_vla.resources import config_path
 
@@ -31,9 +31,9 @@ class NodeSpec:
     fixed: dict = field(default_factory=dict)  # parameters this profile always sets
 
 
-def _node(name, module, arguments=None, sim_time=True, fixed=None):
+def _node(name, module, arguments=None, sim_time=True):
     return NodeSpec(name, f'{module}_node', f'contrastive_vla.ros.nodes.{module}',
-                    dict(arguments or {}), sim_time, dict(fixed or {}))
+                    dict(arguments or {}), sim_time)
 
 
 COMMON_ARGUMENTS = (
@@ -53,12 +53,6 @@ class Profile:
     description: str
     arguments: tuple
     nodes: tuple
-
-    def argument(self, name):
-        for a in self.arguments:
-            if a.name == name:
-                return a
-        raise KeyError(name)
 
 
 PROFILES = {
@@ -107,8 +101,7 @@ PROFILES = {
         (_node('player', 'player', {'bag': 'bag', 'rate': 'rate', 'image_topic': 'image_topic',
                                     'instruction_topic': 'instruction_topic'}, sim_time=False),
          LISTENER,
-         _node('vla', 'vla', {'model': 'model', 'device': 'device'},
-               fixed={'wait_for_outcome': 'false'}))),
+         replace(VLA, fixed={'wait_for_outcome': 'false'}))),
 }
 
 

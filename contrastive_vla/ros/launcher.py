@@ -19,21 +19,37 @@ from contrastive_vla.ros import graph
 log = logging.getLogger(__name__)
 
 
-class GraphProcesses:
-    """The processes of one launched profile."""
+class GraphError(RuntimeError):
+    """A launched graph did not come up, or one of its nodes died."""
 
-    def __init__(self, profile_name, overrides=None, python=None, env=None, grace=5.0):
+    user_facing = True  # the CLI prints it as one line
+
+
+class GraphProcesses:
+    """The processes of one launched profile.
+
+    ``extra_nodes`` (NodeSpecs) run beside the profile's nodes and ``extra_args`` ({node name:
+    [argv ...]}) are appended to a node's command: benchmarks and tests wire a variant of a
+    profile without a second copy of it. ``output`` is where the nodes' output goes (None:
+    this process's).
+    """
+
+    def __init__(self, profile_name, overrides=None, python=None, env=None, grace=5.0,
+                 extra_nodes=(), extra_args=None, output=None):
         self.profile_name = profile_name
         self.values = graph.resolve_arguments(profile_name, dict(overrides or {}))
         self.python = python or sys.executable
         self.env = env
         self.grace = grace
+        self.extra_nodes = tuple(extra_nodes)
+        self.extra_args = dict(extra_args or {})
+        self.output = output
         self.procs = {}
-        self.stopping = threading.Event()
 
     def commands(self):
+        specs = graph.profile(self.profile_name).nodes + self.extra_nodes
         return {spec.name: graph.node_command(spec, self.values, self.python)
-                for spec in graph.profile(self.profile_name).nodes}
+                + list(self.extra_args.get(spec.name, ())) for spec in specs}
 
     def start(self):
         for name, cmd in self.commands().items():
@@ -41,15 +57,22 @@ class GraphProcesses:
             # own session: the launcher decides when and how each node is signalled; and a
             # node is told to stop (SIGINT) if the launcher itself dies without cleaning up
             self.procs[name] = subprocess.Popen(cmd, env=self.env, start_new_session=True,
-                                                preexec_fn=_stop_with_parent)
+                                                preexec_fn=_stop_with_parent,
+                                                stdout=self.output, stderr=self.output)
         return self
 
     def dead(self):
         """{name: exit code} of nodes that have exited."""
         return {name: p.returncode for name, p in self.procs.items() if p.poll() is not None}
 
+    def check(self):
+        """Raise GraphError naming the nodes that have exited, if any."""
+        dead = self.dead()
+        if dead:
+            raise GraphError('node(s) died: ' + ', '.join(f'{n} (exit code {c})'
+                                                          for n, c in dead.items()))
+
     def stop(self):
-        self.stopping.set()
         for p in self.procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGINT)

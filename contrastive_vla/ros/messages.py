@@ -13,15 +13,20 @@ import math
 
 import numpy as np
 
-from contrastive_vla.data.images import rgb_to_image_fields
+from contrastive_vla.data.images import pinhole_intrinsics, rgb_to_image_fields
 from contrastive_vla.primitives import DELTA_LAYOUT
 from contrastive_vla.topics import topic
 
 
+def type_class(type_name):
+    """The rclpy message class of a ROS type name ('sensor_msgs/msg/Image' -> Image)."""
+    package, _, name = type_name.split('/')
+    return getattr(importlib.import_module(f'{package}.msg'), name)
+
+
 def msg_class(key):
     """The rclpy message class of a topic of config/topics.yaml ('image' -> Image)."""
-    package, _, name = topic(key).type.split('/')
-    return getattr(importlib.import_module(f'{package}.msg'), name)
+    return type_class(topic(key).type)
 
 
 def stamp_seconds(stamp):
@@ -47,17 +52,12 @@ def image(rgb, stamp, frame_id):
     return Image(header=header(stamp, frame_id), **rgb_to_image_fields(rgb))
 
 
-def pinhole(width, height, fov_deg, vertical=False):
-    """(fx, fy, cx, cy) of an ideal pinhole camera with the given field of view."""
-    span = height if vertical else width
-    f = 0.5 * span / math.tan(math.radians(fov_deg) / 2)
-    return f, f, (width - 1) / 2, (height - 1) / 2
-
-
-def camera_info(width, height, intrinsics, stamp, frame_id):
+def camera_info(width, height, fov_deg, stamp, frame_id, vertical=False):
+    """CameraInfo of an ideal, undistorted pinhole camera with the given field of view
+    (horizontal, or vertical as MuJoCo's ``fovy``)."""
     from sensor_msgs.msg import CameraInfo
 
-    fx, fy, cx, cy = intrinsics
+    fx, fy, cx, cy = pinhole_intrinsics(width, height, fov_deg, vertical=vertical)
     return CameraInfo(header=header(stamp, frame_id), width=int(width), height=int(height),
                       distortion_model='plumb_bob', d=[0.0] * 5,
                       k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0],

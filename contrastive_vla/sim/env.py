@@ -208,7 +208,7 @@ class TabletopEnv:
             self.model.geom_pos[geom] = [zone_xy[i][0], zone_xy[i][1], 0.0005]
             self.model.geom_rgba[geom] = list(colours[spec.zone_colours[i]]) + [1.0]
         self.mj.mj_forward(self.model, self.data)
-        self._advance(10)  # let the blocks settle on the table
+        self.advance(10)  # let the blocks settle on the table
         self.spec = spec
         self.steps = 0
         self._initial_positions = {c: self.data.xpos[self._block_bodies[i]].copy()
@@ -285,21 +285,16 @@ class TabletopEnv:
             goal_pos, goal_rot = self.kin.fk(waypoints[-1])
             for q in waypoints:
                 self.data.ctrl[:6] = q
-                self._advance(1)
-            self._advance(self.cfg['control']['settle_ticks'])
-            pos, rot = self.tcp_pose()
-            pos_err = float(np.linalg.norm(pos - goal_pos))
-            rot_err = float(np.linalg.norm(kin.matrix_to_rotvec(goal_rot @ rot.T)))
-            if pos_err > 0.01 or rot_err > math.radians(5):
+                self.advance(1)
+            self.advance(self.cfg['control']['settle_ticks'])
+            why = kin.obstruction(*kin.pose_error(goal_pos, goal_rot, *self.tcp_pose()))
+            if why:
                 # contact held the arm back: re-target where it is, so it stops pushing
                 self.data.ctrl[:6] = self.data.qpos[self._arm_qpos]
-                result = kin.MotionResult(
-                    kin.OBSTRUCTED, f'stopped {pos_err * 100:.1f} cm / '
-                                    f'{math.degrees(rot_err):.1f} deg short of the target '
-                                    '(contact)', result.ticks)
+                result = kin.MotionResult(kin.OBSTRUCTED, f'{why} (contact)', result.ticks)
         if gripper != 0:
             self._set_gripper(open_=gripper > 0)
-            self._advance(self.cfg['control']['gripper_ticks'])
+            self.advance(self.cfg['control']['gripper_ticks'])
         return result
 
     def _set_gripper(self, open_):
@@ -326,9 +321,7 @@ class TabletopEnv:
         self._gripper_closed = position < 0.5 * (robot['finger_open'] + robot['finger_closed'])
 
     def advance(self, ticks=1):
-        self._advance(ticks)
-
-    def _advance(self, ticks):
+        """Step the physics ``ticks`` control ticks (frame_callback after each)."""
         for _ in range(ticks):
             self.mj.mj_step(self.model, self.data, nstep=self._substeps)
             if self.frame_callback is not None:

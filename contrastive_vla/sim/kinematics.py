@@ -197,6 +197,21 @@ def plan_motion(kin, q_start, delta, workspace, control, velocity_limits):
     return MotionResult(status, message, ticks=len(waypoints)), np.vstack(waypoints)
 
 
+def pose_error(goal_pos, goal_rot, pos, rot):
+    """(distance m, angle rad) between a pose and the goal pose."""
+    return (float(np.linalg.norm(np.asarray(goal_pos) - pos)),
+            float(np.linalg.norm(matrix_to_rotvec(goal_rot @ rot.T))))
+
+
+def obstruction(position_error, rotation_error):
+    """Why a finished motion counts as obstructed (more than 1 cm or 5 degrees short of its
+    target after settling: contact held the arm back), or None when it got there."""
+    if position_error > 0.01 or rotation_error > math.radians(5):
+        return (f'stopped {position_error * 100:.1f} cm / {math.degrees(rotation_error):.1f} '
+                'deg short of the target')
+    return None
+
+
 def gripper_command(delta):
     """+1 open, -1 close, 0 leave the gripper alone."""
     value = float(np.asarray(delta)[GRIPPER_INDEX])

@@ -5,7 +5,6 @@ import pytest
 
 from contrastive_vla.control.arm_commands import (
     JointMotionPlanner,
-    is_obstructed,
     limits_from_config,
 )
 from contrastive_vla.sim import kinematics as kin
@@ -65,5 +64,5 @@ def test_gripper_only_and_clamped_and_rejected(env, planner, vocab):
 
 
 def test_obstruction_rule():
-    assert is_obstructed(0.02, 0.0) and is_obstructed(0.0, 0.1)
-    assert not is_obstructed(0.005, 0.01)
+    assert kin.obstruction(0.02, 0.0) and kin.obstruction(0.0, 0.1)
+    assert not kin.obstruction(0.005, 0.01)

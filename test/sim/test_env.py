@@ -130,7 +130,7 @@ def test_gripper_grasps_by_friction(env):
     assert state.blocks[colour].position[2] > 0.09
     # no weld: open the gripper and the block falls back to the table
     env.step('open_gripper')
-    env._advance(25)
+    env.advance(25)
     assert env.scene_state().blocks[colour].position[2] < 0.03
 
 

@@ -17,7 +17,6 @@ from rclpy.node import Node
 from contrastive_vla.control import safety
 from contrastive_vla.control.arm_commands import (
     JointMotionPlanner,
-    is_obstructed,
     limits_from_config,
 )
 from contrastive_vla.ros import messages, params, qos
@@ -152,7 +151,7 @@ class ArmBridge(Node):
                                       throttle_duration_sec=1.0)
             return self.finish(info, plan.status, plan.message)
         self.active = dict(info, plan=plan, status=plan.status, message=plan.message,
-                           phase='move', start=now, goal=None)
+                           phase='move', goal=None)
         if plan.moves:
             self.start_motion(plan, now)
         else:
@@ -161,9 +160,9 @@ class ArmBridge(Node):
     # ---- executing -------------------------------------------------------------------------
     def start_motion(self, plan, now):
         a = self.active
-        a['goal'] = plan.points[-1]
-        a['phase'], a['until'] = 'move', now + plan.duration + self.p['settle_time']
+        a['goal'], a['phase'] = plan.points[-1], 'move'
         if self.p['mode'] == 'joint_trajectory':
+            a['until'] = now + plan.duration + self.p['settle_time']
             self.send(self.trajectory(plan.points, plan.times), 'trajectory',
                       f'{len(plan.points)} points over {plan.duration:.2f} s')
         else:
@@ -205,11 +204,9 @@ class ArmBridge(Node):
             return
         if a['phase'] == 'move':
             if self.p['enable_actuation'] and self.q is not None and a['goal'] is not None:
-                pos_err, rot_err = self.planner.tracking_error(a['goal'], self.q)
-                if is_obstructed(pos_err, rot_err):
-                    a['status'] = kin.OBSTRUCTED
-                    a['message'] = (f'stopped {pos_err * 100:.1f} cm / '
-                                    f'{math.degrees(rot_err):.1f} deg short of the target')
+                why = kin.obstruction(*self.planner.tracking_error(a['goal'], self.q))
+                if why:
+                    a['status'], a['message'] = kin.OBSTRUCTED, why
                     self.hold()
             return self.start_gripper(now)
         self.complete()

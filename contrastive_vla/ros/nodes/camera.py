@@ -93,9 +93,8 @@ class CameraNode(Node):
         stamp = self.get_clock().now().to_msg()
         height, width = rgb.shape[:2]
         self.image_pub.publish(messages.image(rgb, stamp, self.p['frame_id']))
-        intrinsics = messages.pinhole(width, height, self.p['horizontal_fov_deg'])
-        self.info_pub.publish(messages.camera_info(width, height, intrinsics, stamp,
-                                                   self.p['frame_id']))
+        self.info_pub.publish(messages.camera_info(
+            width, height, self.p['horizontal_fov_deg'], stamp, self.p['frame_id']))
         self.published += 1
         self.meter.tick()
 

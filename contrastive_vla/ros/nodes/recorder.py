@@ -7,16 +7,11 @@ rosbag2: latched topics (the active instruction, the e-stop) deliver their curre
 reliable camera is recorded without loss; the queue is deep so bursts are not dropped.
 """
 
-import importlib
 import threading
 import time
 
 from contrastive_vla.data.bags import BagWriter
-
-
-def message_class(type_name):
-    package, _, name = type_name.split('/')
-    return getattr(importlib.import_module(f'{package}.msg'), name)
+from contrastive_vla.ros.messages import type_class
 
 
 def publisher_qos(node, topic, depth=1000):
@@ -80,7 +75,7 @@ class BagRecorder:
                     self.counts[topic] += 1
 
         self.subscriptions.append(self.node.create_subscription(
-            message_class(type_name), topic, callback, qos, raw=True))
+            type_class(type_name), topic, callback, qos, raw=True))
 
     def close(self):
         with self.lock:

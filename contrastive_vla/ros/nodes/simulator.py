@@ -170,8 +170,7 @@ class SimulatorNode(Node):
         h, w = rgb.shape[:2]
         self.image_pub.publish(messages.image(rgb, stamp, self.p['frame_id']))
         self.info_pub.publish(messages.camera_info(
-            w, h, messages.pinhole(w, h, self.cam_fov, vertical=True), stamp,
-            self.p['frame_id']))
+            w, h, self.cam_fov, stamp, self.p['frame_id'], vertical=True))
 
     def report(self):
         rate = self.meter.rate()

@@ -112,7 +112,6 @@ class VLANode(Node):
         self.frames += 1
         self.frame = msg
         self.frame_dropped = False
-        self.frame_received = time.perf_counter()
 
     def on_joint_states(self, msg):
         positions = dict(zip(msg.name, msg.position))
