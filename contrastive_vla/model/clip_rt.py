@@ -32,22 +32,55 @@ def _open_clip():
     return open_clip
 
 
+class SpatialSoftmax(nn.Module):
+    """Per-channel soft-argmax: (B, C, H, W) features -> (B, 2C) expected (x, y) in [-1, 1].
+
+    The keypoints of Levine et al. (2016): a channel that fires on "the red block" or "the
+    fingertips" becomes that thing's image position, sub-pixel and independent of where in the
+    image it is, which a flattened feature map has to learn position by position.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.log_temperature = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        weights = F.softmax(x.flatten(2) / self.log_temperature.exp(), dim=-1)  # (B, C, HW)
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=x.device),
+                                torch.linspace(-1, 1, w, device=x.device), indexing='ij')
+        grid = torch.stack([xs.flatten(), ys.flatten()], dim=-1).to(x.dtype)  # (HW, 2)
+        return (weights @ grid).flatten(1)
+
+
 class FiLMCNN(nn.Module):
     """Strided 3x3 conv blocks over RGB + 2 coordinate channels, each block FiLM-modulated.
 
     FiLM (gamma, beta per channel) comes from the instruction embedding, so the instruction
     decides which image features matter *before* pooling: the fusion the additive context
     cannot express. With ``film=False`` it is a plain CNN (for the additive / late fusions).
+
+    ``convs_per_stage`` adds stride-1 3x3 convs after each strided one (more depth at the same
+    resolution); ``pool`` turns the last feature map into a vector: ``'flatten'`` (every
+    position has its own weights) or ``'spatial_softmax'`` (keypoints plus the channel means).
     """
 
-    def __init__(self, channels, embed_dim, image_size, cond_dim, film=True, state_dim=0):
+    def __init__(self, channels, embed_dim, image_size, cond_dim, film=True, state_dim=0,
+                 convs_per_stage=1, pool='flatten'):
         super().__init__()
         self.film = film
         self.state_dim = state_dim
+        self.pool = pool
         self.convs, self.norms, self.films = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        self.inner = nn.ModuleList()  # the stride-1 convs of each stage (convs_per_stage > 1)
         in_ch = 5
         for ch in channels:
             self.convs.append(nn.Conv2d(in_ch, ch, 3, stride=2, padding=1))
+            inner = []
+            for _ in range(convs_per_stage - 1):
+                inner += [nn.GroupNorm(min(8, ch), ch), nn.ReLU(),
+                          nn.Conv2d(ch, ch, 3, padding=1)]
+            self.inner.append(nn.Sequential(*inner))
             self.norms.append(nn.GroupNorm(min(8, ch), ch))
             if film:
                 layer = nn.Linear(cond_dim, 2 * ch)
@@ -55,15 +88,21 @@ class FiLMCNN(nn.Module):
                 nn.init.zeros_(layer.bias)
                 self.films.append(layer)
             in_ch = ch
-        side = image_size
-        for _ in channels:
-            side = (side + 1) // 2
-        flat = in_ch * side * side
+        if pool == 'spatial_softmax':
+            self.keypoints = SpatialSoftmax()
+            flat = 3 * in_ch
+        else:
+            side = image_size
+            for _ in channels:
+                side = (side + 1) // 2
+            flat = in_ch * side * side
         if state_dim:
             # proprioception joins the pooled image features before a small MLP, so what to do
             # can depend on both (e.g. "descend" only when the gripper is high and above it)
             self.state_net = nn.Sequential(nn.Linear(state_dim, 64), nn.ReLU())
-            self.out = nn.Sequential(nn.Linear(flat + 64, 2 * embed_dim), nn.ReLU(),
+            flat += 64
+        if state_dim or pool == 'spatial_softmax':
+            self.out = nn.Sequential(nn.Linear(flat, 2 * embed_dim), nn.ReLU(),
                                      nn.Linear(2 * embed_dim, embed_dim))
         else:
             self.out = nn.Linear(flat, embed_dim)
@@ -73,13 +112,16 @@ class FiLMCNN(nn.Module):
 
     def forward(self, images, cond=None, state=None):
         x = torch.cat([images, self.coords.expand(images.shape[0], -1, -1, -1)], dim=1)
-        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
-            x = norm(conv(x))
+        for i, (conv, inner, norm) in enumerate(zip(self.convs, self.inner, self.norms)):
+            x = norm(inner(conv(x)))
             if self.film:
                 gamma, beta = self.films[i](cond).chunk(2, dim=-1)
                 x = x * (1 + gamma[..., None, None]) + beta[..., None, None]
             x = F.relu(x)
-        x = x.flatten(1)
+        if self.pool == 'spatial_softmax':
+            x = torch.cat([self.keypoints(x), x.mean(dim=(2, 3))], dim=1)
+        else:
+            x = x.flatten(1)
         if self.state_dim:
             x = torch.cat([x, self.state_net(state)], dim=1)
         return self.out(x)
@@ -117,7 +159,9 @@ class ClipRT(nn.Module):
         if vision.pop('type') == 'film_cnn':
             self.visual = FiLMCNN(vision.get('channels', [32, 64, 96, 128]), e, cfg.image_size,
                                   cond_dim=e, film=cfg.fusion == 'film',
-                                  state_dim=cfg.state_dim)
+                                  state_dim=cfg.state_dim,
+                                  convs_per_stage=vision.get('convs_per_stage', 1),
+                                  pool=vision.get('pool', 'flatten'))
         else:
             base = open_clip.get_model_config(vision['model'])
             if base is None:

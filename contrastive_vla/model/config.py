@@ -11,6 +11,7 @@ CLIP_RT_PROMPT = ("what motion should the robot arm perform to complete the inst
 FUSIONS = ('film', 'additive', 'late_mlp')
 HEADS = ('rank', 'regress')
 VISION_TYPES = ('film_cnn', 'open_clip')
+POOLS = ('flatten', 'spatial_softmax')  # how the film_cnn tower pools its last feature map
 TEXT_TYPES = ('open_clip',)
 
 
@@ -53,6 +54,14 @@ class ModelConfig:
             raise ConfigError(f'{where}: head must be one of {HEADS}, got {self.head!r}')
         if self.vision.get('type') not in VISION_TYPES:
             raise ConfigError(f'{where}: vision.type must be one of {VISION_TYPES}')
+        if self.vision.get('type') == 'film_cnn':
+            pool = self.vision.get('pool', 'flatten')
+            if pool not in POOLS:
+                raise ConfigError(f'{where}: vision.pool must be one of {POOLS}, got {pool!r}')
+            per_stage = self.vision.get('convs_per_stage', 1)
+            if not isinstance(per_stage, int) or not 1 <= per_stage <= 4:
+                raise ConfigError(f'{where}: vision.convs_per_stage must be an integer in '
+                                  f'[1, 4], got {per_stage!r}')
         if self.text.get('type') not in TEXT_TYPES:
             raise ConfigError(f'{where}: text.type must be one of {TEXT_TYPES}')
         if self.fusion == 'film' and self.vision['type'] != 'film_cnn':

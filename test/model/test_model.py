@@ -204,6 +204,8 @@ def test_checkpoint_never_unpickles(model, vocab, tmp_path):
     ({'prompt': 'no placeholder'}, 'must contain'),
     ({'vision': {'type': 'open_clip', 'model': 'ViT-B-32'}}, 'needs the film_cnn'),
     ({'image_size': 5}, 'image_size'),
+    ({'vision': {'type': 'film_cnn', 'channels': [8], 'pool': 'max'}}, 'vision.pool'),
+    ({'vision': {'type': 'film_cnn', 'channels': [8], 'convs_per_stage': 0}}, 'convs_per_stage'),
 ])
 def test_bad_model_configs(change, message):
     with pytest.raises(ConfigError, match=message):
@@ -220,6 +222,26 @@ def test_other_fusions_build_and_score(vocab, fusion):
     model = ClipRT(ModelConfig(**{**TINY.to_dict(), 'fusion': fusion}))
     policy = ClipRTPolicy(model, vocab)
     assert policy.scores(np.zeros((32, 32, 3), np.uint8), 'go').shape == (len(vocab),)
+
+
+def test_keypoint_tower_learns_and_round_trips(vocab, tmp_path):
+    vision = {'type': 'film_cnn', 'channels': [8, 16, 16], 'convs_per_stage': 2,
+              'pool': 'spatial_softmax'}
+    torch.manual_seed(0)
+    model = ClipRT(ModelConfig(**{**TINY.to_dict(), 'vision': vision}))
+    test_a_few_training_steps_reduce_the_loss(model, vocab, tmp_path / 'train')
+    test_save_then_load_gives_identical_scores(model, vocab, tmp_path / 'save')
+
+
+def test_spatial_softmax_finds_the_peak():
+    from contrastive_vla.model.clip_rt import SpatialSoftmax
+
+    features = torch.full((1, 2, 9, 9), -50.0)
+    features[0, 0, 0, 8] = 50.0  # top right: x = +1, y = -1
+    features[0, 1, 4, 4] = 50.0  # centre
+    keypoints = SpatialSoftmax()(features).view(2, 2)
+    torch.testing.assert_close(keypoints, torch.tensor([[1.0, -1.0], [0.0, 0.0]]),
+                               atol=1e-4, rtol=0)
 
 
 def test_regression_head_predicts_a_primitive(vocab):
