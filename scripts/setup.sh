@@ -29,7 +29,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 # 2. The virtual environment, re-synced only when the pins or the package metadata change.
-stamp_src=$(cat requirements/pip-only.txt setup.py setup.cfg scripts/setup.sh | sha256sum | cut -c1-16)
+stamp_src=$(cat requirements/pip-only.txt requirements/no-deps.txt setup.py setup.cfg scripts/setup.sh | sha256sum | cut -c1-16)
 stamp_file=$VENV/.contrastive_vla-setup
 if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_src" ] \
     && "$VENV/bin/python" -c 'import contrastive_vla' 2>/dev/null; then
@@ -42,6 +42,7 @@ fi
 start=$(date +%s)
 log 'installing pinned dependencies (requirements/pip-only.txt)'
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements/pip-only.txt
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements/no-deps.txt
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 
 # 3. torchvision compatibility hook (see contrastive_vla/compat.py), for this venv only, so that

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from contrastive_vla import compat
 from contrastive_vla.model.config import ModelConfig
+from contrastive_vla.model.preprocess import tokenize
 
 # Per-axis scale of the regression baseline's targets: translations in units of 20 cm,
 # rotations in units of 90 degrees, gripper command as is.
@@ -152,9 +153,15 @@ class ClipRT(nn.Module):
         open_clip = _open_clip()
         self.cfg = cfg
         e = cfg.embed_dim
-        text_cfg, quick_gelu = _text_config(cfg)
-        self.context_length = text_cfg.context_length
-        self.text = open_clip.model._build_text_tower(e, text_cfg, quick_gelu=quick_gelu)
+        if cfg.text['type'] == 'sentence_encoder':
+            from contrastive_vla.model.sentence_encoder import SentenceEncoderText
+
+            self.context_length = cfg.text.get('context_length', 64)
+            self.text = SentenceEncoderText(e, cfg.text.get('model', 'all-MiniLM-L6-v2'))
+        else:
+            text_cfg, quick_gelu = _text_config(cfg)
+            self.context_length = text_cfg.context_length
+            self.text = open_clip.model._build_text_tower(e, text_cfg, quick_gelu=quick_gelu)
         vision = dict(cfg.vision)
         if vision.pop('type') == 'film_cnn':
             self.visual = FiLMCNN(vision.get('channels', [32, 64, 96, 128]), e, cfg.image_size,
@@ -196,6 +203,22 @@ class ClipRT(nn.Module):
         context = self.encode_context(images, instr, state)
         text = self.encode_text(text_tokens) if text_tokens is not None else None
         return context, text
+
+    def tokenize(self, texts):
+        """Texts -> (N, L) token ids for this model's text tower."""
+        if self.cfg.text['type'] == 'sentence_encoder':
+            from contrastive_vla.model import sentence_encoder
+
+            return sentence_encoder.tokenize(texts, self.text.name, self.context_length)
+        return tokenize(texts, self.context_length)
+
+    def frozen_text_weights(self):
+        """(name, SHA-256) of the pretrained text weights kept out of our checkpoints, or None."""
+        if self.cfg.text['type'] != 'sentence_encoder':
+            return None
+        from contrastive_vla.model.sentence_encoder import weights_sha256
+
+        return self.text.name, weights_sha256(self.text.name)
 
     def encode_text(self, tokens):
         """(N, L) tokens -> (N, E) un-normalised text embeddings."""

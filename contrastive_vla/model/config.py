@@ -12,7 +12,7 @@ FUSIONS = ('film', 'additive', 'late_mlp')
 HEADS = ('rank', 'regress')
 VISION_TYPES = ('film_cnn', 'open_clip')
 POOLS = ('flatten', 'spatial_softmax')  # how the film_cnn tower pools its last feature map
-TEXT_TYPES = ('open_clip',)
+TEXT_TYPES = ('open_clip', 'sentence_encoder')
 
 
 class ConfigError(ValueError):

@@ -28,7 +28,6 @@ from contrastive_vla.model.preprocess import (
     clean_instruction,
     images_to_tensor,
     resize_square,
-    tokenize,
 )
 from contrastive_vla.primitives import PrimitiveVocabulary, VocabularyError
 from contrastive_vla.resources import models_dir
@@ -72,6 +71,9 @@ def save_checkpoint(directory, model, vocab, meta=None, half=False):
     (directory / 'vocabulary.yaml').write_text(
         yaml.safe_dump(vocab.to_dict(), sort_keys=False, allow_unicode=True))
     meta = dict(meta or {}, vocabulary_fingerprint=vocab.fingerprint())
+    frozen = model.frozen_text_weights()
+    if frozen:
+        meta['frozen_text_weights'] = {'name': frozen[0], 'sha256': frozen[1]}
     (directory / 'meta.json').write_text(json.dumps(meta, indent=2))
     return directory
 
@@ -92,7 +94,23 @@ def load_model(path, device='cpu'):
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f'{directory / "model.safetensors"}: cannot read the weights '
                               f'(truncated or corrupt?): {exc}') from None
-    model = ClipRT(config)
+    meta = {}
+    if (directory / 'meta.json').is_file():
+        try:
+            meta = json.loads((directory / 'meta.json').read_text())
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f'{directory / "meta.json"}: not valid JSON: {exc}') from None
+    try:
+        model = ClipRT(config)
+    except Exception as exc:  # a missing pretrained tower, a config open_clip cannot build
+        raise CheckpointError(f'{directory}: cannot build model {config.name!r}: {exc}') from None
+    frozen = model.frozen_text_weights()
+    recorded = meta.get('frozen_text_weights')
+    if frozen and recorded and recorded.get('sha256') != frozen[1]:
+        raise CheckpointError(
+            f'{directory}: trained against other {frozen[0]} weights (SHA-256 '
+            f'{recorded.get("sha256", "?")[:12]}...) than the installed ones '
+            f'({frozen[1][:12]}...)')
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -104,9 +122,6 @@ def load_model(path, device='cpu'):
             f'{unexpected[:3]}{"..." if len(unexpected) > 3 else ""}, wrong shape {shape[:3]})')
     model.load_state_dict({k: v.float() if v.is_floating_point() else v
                            for k, v in state.items()})
-    meta = {}
-    if (directory / 'meta.json').is_file():
-        meta = json.loads((directory / 'meta.json').read_text())
     fingerprint = meta.get('vocabulary_fingerprint')
     if fingerprint and fingerprint != vocab.fingerprint():
         raise CheckpointError(f'{directory}: vocabulary.yaml was changed after training '
@@ -159,8 +174,8 @@ class ClipRTPolicy:
         for p in self.vocab:
             texts.extend(p.texts)
             owners.extend([p.index] * len(p.texts))
-        emb = F.normalize(self.model.encode_text(
-            tokenize(texts, self.model.context_length).to(self.device)), dim=-1)
+        emb = F.normalize(self.model.encode_text(self.model.tokenize(texts).to(self.device)),
+                          dim=-1)
         owners = torch.tensor(owners, device=self.device)
         summed = torch.zeros(len(self.vocab), emb.shape[1], device=self.device)
         summed.index_add_(0, owners, emb)
@@ -176,8 +191,7 @@ class ClipRTPolicy:
             self._instruction_cache.move_to_end(text)
             return self._instruction_cache[text]
         prompt = self.cfg.prompt.format(instruction=text)
-        emb = self.model.encode_text(tokenize([prompt], self.model.context_length).to(
-            self.device))
+        emb = self.model.encode_text(self.model.tokenize([prompt]).to(self.device))
         if self.use_cache:
             self._instruction_cache[text] = emb
             while len(self._instruction_cache) > self._cache_size:

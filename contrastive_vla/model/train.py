@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
 from contrastive_vla.model.config import ModelConfig
 from contrastive_vla.model.policy import load_model, save_checkpoint
-from contrastive_vla.model.preprocess import images_to_tensor, tokenize
+from contrastive_vla.model.preprocess import images_to_tensor
 from contrastive_vla.primitives import PrimitiveVocabulary
 
 log = logging.getLogger(__name__)
@@ -66,18 +66,17 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.best_success = -1.0
-        ctx = model.context_length
         # instruction prompts: tokenised once; samples point into the unique table
         prompts = sorted(set(train_set.instructions) | set(val_set.instructions))
         self.prompt_index = {p: i for i, p in enumerate(prompts)}
-        self.prompt_tokens = tokenize([self.cfg.prompt.format(instruction=p) for p in prompts],
-                                      ctx)
+        self.prompt_tokens = model.tokenize([self.cfg.prompt.format(instruction=p)
+                                             for p in prompts])
         # every text of every primitive, tokenised once; class c owns rows class_rows[c]
         texts, owners = [], []
         for p in vocab:
             texts.extend(p.texts)
             owners.extend([p.index] * len(p.texts))
-        self.text_tokens = tokenize(texts, ctx)
+        self.text_tokens = model.tokenize(texts)
         self.text_owner = np.asarray(owners)
         self.class_rows = [np.flatnonzero(self.text_owner == c) for c in range(len(vocab))]
         sd = self.cfg.state_dim

@@ -1,5 +1,6 @@
 """The CLIP-RT model with the tiny config: learning, checkpoints, caches, loss, bad input."""
 
+import json
 import math
 import shutil
 
@@ -272,3 +273,50 @@ def test_proprioception_uses_the_state_and_stores_its_statistics(vocab, tmp_path
     loaded = ClipRTPolicy.load(tmp_path / 'ckpt')
     np.testing.assert_allclose(loaded.model.state_std.numpy(), model.state_std.numpy())
     np.testing.assert_allclose(loaded.scores(image, 'go', data.states[0]), a, atol=1e-5)
+
+
+# ---- the pretrained sentence encoder as text tower ------------------------------------------
+MINILM = ModelConfig(**{**TINY.to_dict(), 'name': 'tiny_minilm', 'prompt': '{instruction}',
+                        'text': {'type': 'sentence_encoder', 'model': 'all-MiniLM-L6-v2',
+                                 'context_length': 32}})
+
+
+@pytest.fixture(scope='module')
+def minilm_model():
+    torch.manual_seed(0)
+    return ClipRT(MINILM)
+
+
+def test_sentence_encoder_brings_language(minilm_model):
+    """The pretrained encoder, not our projection, places a new wording near the template."""
+    from contrastive_vla.model.sentence_encoder import SentenceEncoderText
+
+    tower = minilm_model.text
+    assert isinstance(tower, SentenceEncoderText)
+    texts = ['reach the red block', 'go to the crimson cube', 'open the gripper']
+    emb = tower.sentence_embeddings(minilm_model.tokenize(texts))
+    assert float(emb[0] @ emb[1]) > float(emb[0] @ emb[2])
+    # memoised rows are the rows computed in a batch of their own
+    again = tower.sentence_embeddings(minilm_model.tokenize(texts[1:2]))
+    torch.testing.assert_close(again[0], emb[1])
+
+
+def test_sentence_encoder_model_trains_and_saves_without_the_encoder(minilm_model, vocab,
+                                                                     tmp_path):
+    test_a_few_training_steps_reduce_the_loss(minilm_model, vocab, tmp_path / 'train')
+    test_save_then_load_gives_identical_scores(minilm_model, vocab, tmp_path / 'save')
+    from safetensors.torch import load_file
+
+    keys = load_file(str(tmp_path / 'save' / 'ckpt' / 'model.safetensors'))
+    assert not any('encoder' in k for k in keys)  # the frozen 22.7M weights are not copied
+    assert all(p.requires_grad is False for p in minilm_model.text.encoder.parameters())
+
+
+def test_checkpoint_from_other_encoder_weights_is_refused(minilm_model, vocab, tmp_path):
+    save_checkpoint(tmp_path / 'ckpt', minilm_model, vocab)
+    meta_path = tmp_path / 'ckpt' / 'meta.json'
+    meta = json.loads(meta_path.read_text())
+    meta['frozen_text_weights']['sha256'] = '0' * 64
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match='other all-MiniLM-L6-v2 weights'):
+        load_model(tmp_path / 'ckpt')
