@@ -130,16 +130,23 @@ class ScriptedExpert:
 
     # ---- choosing primitives ---------------------------------------------------------------
     def _go_to(self, state, goal):
-        """One translation primitive toward ``goal``; horizontal first when low."""
+        """One translation primitive toward ``goal``: rise first, then across, then descend.
+
+        Moving across at a constant height and descending only once above the goal keeps the
+        states a camera has to judge simple (no trade-off between "further" and "lower", which
+        a single oblique view cannot tell apart), and is how a person steers an arm.
+        """
         error = np.asarray(goal, float) - state.tcp_position
-        candidates = [i for i in range(3) if abs(error[i]) >= 0.005]
-        if not candidates:  # all within half a step: finish the height first
-            axis = 2 if abs(error[2]) > 0.004 else int(np.argmax(np.abs(error)))
+        if error[2] >= 0.005:
+            return self._step_axis(2, error[2])
+        across = [i for i in (0, 1) if abs(error[i]) >= 0.005]
+        if across:
+            if self.rng.random() < self.greedy_probability or len(across) == 1:
+                axis = max(across, key=lambda i: abs(error[i]))
+            else:
+                axis = int(self.rng.choice(across))
             return self._step_axis(axis, error[axis])
-        if self.rng.random() < self.greedy_probability or len(candidates) == 1:
-            axis = max(candidates, key=lambda i: abs(error[i]))
-        else:
-            axis = int(self.rng.choice(candidates))
+        axis = 2 if abs(error[2]) > 0.004 else int(np.argmax(np.abs(error)))
         return self._step_axis(axis, error[axis])
 
     def _step_axis(self, axis, amount):
@@ -150,11 +157,13 @@ class ScriptedExpert:
                         key=lambda p: p.magnitude)
         if not ladder:
             raise ValueError(f'the vocabulary has no step along {"xyz"[axis]} ({sign:+.0f})')
-        fitting = [p for p in ladder if p.magnitude <= abs(amount) + 0.004] or ladder[:1]
-        choice = fitting[-1]
-        if len(fitting) > 1 and self.rng.random() < self.smaller_step_probability:
-            choice = fitting[-2]
-        return choice
+        # the step nearest to the distance (overshooting by less than half a step beats
+        # creeping up on it in 1 cm steps); ties go to the smaller step
+        best = min(range(len(ladder)),
+                   key=lambda i: (round(abs(abs(amount) - ladder[i].magnitude), 4), i))
+        if best > 0 and self.rng.random() < self.smaller_step_probability:
+            best -= 1
+        return ladder[best]
 
     def _primitive(self, gripper):
         action = np.zeros(8)
