@@ -1049,6 +1049,24 @@ class BagWriter:
                            'the encapsulation header 00 00 or 00 01)')
         self._write(conn, topic, timestamp_ns, raw)
 
+    def flush(self):
+        """Put what was written so far on disk, so a hard kill cannot take it.
+
+        MCAP: the chunk being filled (up to 1 MiB, in memory) is written out; sqlite3: the
+        transaction is committed. The recorder calls this about once a second. It reaches into
+        the rosbags storage backend (no public API for this); the behaviour is pinned by a test
+        against the locked rosbags version, and it is a no-op if the backend changes shape.
+        """
+        self._check_open()
+        storage = getattr(self._writer, 'storage', None)
+        chunk = getattr(storage, 'chunk', None)
+        if chunk is not None and hasattr(storage, 'close_chunk'):
+            if chunk.bio.tell() > 0:
+                storage.close_chunk()
+            storage.bio.flush()
+        elif isinstance(getattr(storage, 'conn', None), sqlite3.Connection):
+            storage.conn.commit()
+
     def _write(self, conn, topic, timestamp_ns, raw):
         if (not isinstance(timestamp_ns, (int, np.integer)) or isinstance(timestamp_ns, bool)
                 or not 0 <= int(timestamp_ns) <= _MAX_NS):
@@ -1113,6 +1131,41 @@ class BagWriter:
 # --------------------------------------------------------------------------------------------
 # Message builders (ROS 2 Kilted types)
 # --------------------------------------------------------------------------------------------
+
+def partial_recordings(path):
+    """Hidden partial bags a killed writer left next to ``path`` (``.NAME.*.partial``)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    return sorted(d for d in path.parent.glob(f'.{path.name}.*.partial') if d.is_dir())
+
+
+def recover_bag(partial, out, storage='mcap'):
+    """Save what an interrupted recording holds as a complete bag at ``out``.
+
+    ``partial`` is the hidden ``.NAME.*.partial`` directory a killed :class:`BagWriter` leaves
+    (or any bag directory without ``metadata.yaml``). Everything readable is copied, in time
+    order; a cut last record and the chunk that was still in memory at the kill are lost.
+    Returns ``(counts per topic, notes on what could not be read)``; the partial directory is
+    left in place for the caller to delete once the copy is checked.
+    """
+    source = Path(partial)
+    if not source.is_dir():
+        raise BagError(f'{source}: no such directory')
+    inner = [d for d in source.iterdir() if d.is_dir()]
+    if source.name.endswith('.partial') and len(inner) == 1:
+        source = inner[0]  # BagWriter writes the bag one level down
+    counts = {}
+    with open_bag(source) as reader, BagWriter(out, storage=storage) as writer:
+        for info in reader.topics.values():
+            writer.add_topic(info.name, info.msgtype)
+            counts[info.name] = 0
+        for m in reader.messages():
+            writer.write(m.topic, m.timestamp_ns, m.msg)
+            counts[m.topic] += 1
+        notes = list(reader.skipped)
+    return counts, notes
+
 
 def stamp_to_ns(stamp):
     """``builtin_interfaces/Time`` -> ns: ``sec * 1e9 + nanosec``, exact for any nanosec.

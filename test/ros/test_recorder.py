@@ -52,3 +52,42 @@ def test_records_latched_instruction_and_camera_without_drops(ros_graph, tmp_pat
     published = [t for t in probe.messages('image_raw') if stamps[0] <= t <= stamps[-1]]
     missing = sorted(set(published) - set(stamps))
     assert not missing, f'{len(missing)} of {len(published)} frame(s) dropped'
+
+
+def test_hard_killed_recorder_loses_at_most_the_last_second(ros_graph, tmp_path):
+    import signal
+    import time
+
+    from std_msgs.msg import String
+
+    graph, probe = ros_graph
+    frames = tmp_path / 'frames'
+    frames.mkdir()
+    cv2.imwrite(str(frames / '0.png'), np.full((224, 224, 3), 90, np.uint8))
+    graph.start('camera', params={'source': str(frames), 'rate': 30.0})
+    graph.start('instruction', name='instruction_listener')
+    say = probe.publisher('instruction', String, qos.command())
+    probe.wait_for(lambda: probe.node.count_subscribers('instruction') >= 1, 30, graph,
+                   'the listener')
+    say.publish(String(data='lift the blue block'))
+    bag = tmp_path / 'bag'
+    command = [sys.executable, '-m', 'contrastive_vla.cli', 'record', '--topics', 'image_raw',
+               'active_instruction', '--out', str(bag)]
+    recorder = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+    try:
+        probe.wait_for(lambda: probe.node.count_subscribers('image_raw') >= 1, 60, graph,
+                       'the recorder')
+        time.sleep(4.0)
+    finally:
+        recorder.send_signal(signal.SIGKILL)
+        recorder.communicate(timeout=30)
+    assert not bag.exists()
+    run = subprocess.run([sys.executable, '-m', 'contrastive_vla.cli', 'record', '--recover',
+                          '--out', str(bag)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    with open_bag(bag) as reader:
+        instructions = [m.msg.data for m in reader.messages(['/active_instruction'])]
+        frames_kept = reader.topics['/image_raw'].count
+    assert instructions == ['lift the blue block']
+    assert frames_kept >= 30 * 2  # >= 4 s of recording minus at most ~1 s unflushed, at 30 Hz

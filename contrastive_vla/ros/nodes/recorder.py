@@ -5,6 +5,8 @@ stores), so any message type works and the bag opens with ``ros2 bag info`` / ``
 Each subscription copies the QoS of the topic's publishers (reliability, durability), like
 rosbag2: latched topics (the active instruction, the e-stop) deliver their current value, and a
 reliable camera is recorded without loss; the queue is deep so bursts are not dropped.
+Flushed to disk about once a second: a recorder killed hard leaves a partial bag
+(``contrastive-vla record --recover``) missing at most the last second.
 """
 
 import threading
@@ -76,6 +78,13 @@ class BagRecorder:
 
         self.subscriptions.append(self.node.create_subscription(
             type_class(type_name), topic, callback, qos, raw=True))
+
+    def flush(self):
+        """Put everything received so far on disk (call it periodically: a recorder killed
+        with SIGKILL then loses at most the time since the last call)."""
+        with self.lock:
+            if self.writer is not None:
+                self.writer.flush()
 
     def close(self):
         with self.lock:
