@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Copy a trained run's best checkpoint into models/clip_rt_default (float16 weights).
 
-Usage: python scripts/ship_default_model.py RUN_DIR [EVAL_JSON ...]
+Usage: python scripts/ship_default_model.py RUN_DIR --collect "COMMAND" [EVAL_JSON ...]
 Writes models/clip_rt_default/{config.json, model.safetensors, vocabulary.yaml, meta.json} and
 a README.md recording how the model was made (from RUN_DIR/summary.json, metrics.jsonl and the
 eval-sim JSON files given).
 """
 
+import argparse
 import json
 from pathlib import Path
-import sys
 
 from contrastive_vla.model.policy import load_model, save_checkpoint
 
@@ -17,8 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main():
-    run = Path(sys.argv[1])
-    evals = [json.loads(Path(p).read_text()) | {'file': Path(p).name} for p in sys.argv[2:]]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('run', type=Path, help='training run directory (its best/ is shipped)')
+    parser.add_argument('evals', nargs='*', help='eval-sim JSON files of that checkpoint')
+    parser.add_argument('--collect', required=True,
+                        help='the collect command that made the training data (recorded)')
+    args = parser.parse_args()
+    run = args.run
+    evals = [json.loads(Path(p).read_text()) | {'file': Path(p).name} for p in args.evals]
     model, vocab, meta = load_model(run / 'best')
     summary = json.loads((run / 'summary.json').read_text())
     rows = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines()]
@@ -30,25 +36,27 @@ def main():
                                              for t, r in e['per_task'].items()}}
                              for e in evals])
     save_checkpoint(out, model, vocab, meta=meta, half=True)
+    init = f' --init {summary["init"]}' if summary.get('init') else ''
     lines = ['# clip_rt_default', '',
-             'The shipped CLIP-RT model (`models/clip_rt_small.json`: FiLM CNN image tower, '
-             'open_clip text tower, joint-position input). Weights are float16.', '',
-             '## How it was made', '', '```bash',
-             'contrastive-vla collect --tasks all --episodes-per-task 150 --out data/demos_aug '
-             '--seed 100000 --workers 2',
-             f'contrastive-vla train --data data/demos_aug --config clip_rt_small '
-             f'--out runs/default --epochs {len(rows)} --batch-size {summary["batch_size"]} '
-             f'--lr {summary["lr"]} --eval-every {summary.get("eval_every", "N")} '
+             f'The shipped CLIP-RT model (`models/{summary["config"]}.json`). Weights are '
+             'float16.', '',
+             '## How it was made', '', '```bash', args.collect,
+             f'contrastive-vla train --data {" ".join(summary["data"])} --config '
+             f'{summary["config"]}{init} --out {run} --epochs {rows[-1]["epoch"]} '
+             f'--batch-size {summary["batch_size"]} --lr {summary["lr"]} '
+             f'--eval-every {summary.get("eval_every", "N")} '
+             f'--eval-tasks {summary.get("eval_tasks", "all")} '
              f'--eval-episodes {summary.get("eval_episodes", "N")} --threads 2',
-             f'python scripts/ship_default_model.py runs/default {" ".join(sys.argv[2:])}',
+             f'python scripts/ship_default_model.py {run} --collect "..." {" ".join(args.evals)}',
              '```', '',
              f'- data: {summary["episodes"]} successful expert episodes, {summary["samples"]} '
              f'samples ({summary["train_samples"]} train / {summary["val_samples"]} validation, '
              'split by episode)',
              f'- training time: {summary["train_seconds"] / 60:.1f} min on 2 CPU cores '
              '(2 torch threads)',
-             f'- best checkpoint: epoch {meta.get("epoch")} (closed-loop check, 3 episodes per '
-             f'task: {summary["best_closed_loop_success"]:.0%})',
+             f'- best checkpoint: epoch {meta.get("epoch")} (closed-loop check, '
+             f'{summary.get("eval_episodes", "?")} episodes per task: '
+             f'{summary["best_closed_loop_success"]:.0%})',
              f'- held-out accuracy: top-1 {summary["final_val"]["accuracy"]:.3f}, top-3 '
              f'{summary["final_val"]["top3_accuracy"]:.3f} (last epoch)', '']
     for e in evals:

@@ -364,7 +364,8 @@ def train(data, config='clip_rt_small', out_dir='runs/clip_rt', epochs=20, batch
             'episodes': len(dataset.episodes), 'train_samples': len(train_set),
             'val_samples': len(val_set), 'loss': loss, 'config': model.cfg.name,
             'init': str(init) if init else None, 'lr': lr, 'batch_size': batch_size,
-            'seed': seed, 'eval_every': eval_every, 'eval_episodes': eval_episodes}
+            'seed': seed, 'eval_every': eval_every, 'eval_episodes': eval_episodes,
+            'eval_tasks': ','.join(eval_tasks) if eval_tasks else 'none'}
     start = time.perf_counter()
     best = trainer.fit(epochs, eval_every=eval_every, eval_tasks=eval_tasks,
                        eval_episodes=eval_episodes, progress=progress, meta=meta)
