@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -189,10 +190,47 @@ def _cache_key(bag, image_size, vocab, topics):
     return h.hexdigest()[:20]
 
 
+_DECODE = {}
+POOL_MIN_BAGS = 16  # fewer bags than this decode in-process (a worker imports the whole stack)
+
+
+def _init_decoder(vocab_dict, image_size, topics):
+    from contrastive_vla.primitives import PrimitiveVocabulary
+
+    _DECODE.update(vocab=PrimitiveVocabulary.from_dict(vocab_dict), image_size=image_size,
+                   topics=topics)
+
+
+def _decode_to_cache(job):
+    """Decode one bag into its cache file; returns (bag, note when it is unreadable)."""
+    bag, cache = job
+    try:
+        samples, success, notes = read_episode(bag, _DECODE['vocab'], _DECODE['image_size'],
+                                               _DECODE['topics'])
+    except Exception as exc:  # noqa: BLE001 - a bad bag is reported, not fatal
+        return bag, f'{bag}: unreadable, skipped ({type(exc).__name__}: {exc})'
+    size = _DECODE['image_size']
+    tmp = Path(cache).with_suffix('.tmp.npz')
+    np.savez(tmp, images=np.asarray(samples['images'], dtype=np.uint8).reshape(
+        -1, size, size, 3), labels=np.asarray(samples['labels'], np.int64),
+        instructions=np.asarray(samples['instructions'], dtype=str),
+        supervisions=np.asarray([s or '' for s in samples['supervisions']], dtype=str),
+        steps=np.asarray(samples['steps'], np.int64), success=success,
+        states=np.asarray(samples['states'], np.float32).reshape(-1, MAX_STATE),
+        skipped=np.asarray(notes, dtype=str))
+    os.replace(tmp, cache)  # a cache file is complete or absent
+    return bag, None
+
+
 def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=False,
-                        cache_dir=None, progress=True):
-    """Decode (or load from cache) every bag under ``paths`` into one DemoDataset."""
+                        cache_dir=None, progress=True, workers=None):
+    """Decode (or load from cache) every bag under ``paths`` into one DemoDataset.
+
+    Bags not in the cache yet are decoded by ``workers`` processes (default: one per core).
+    """
     from tqdm import tqdm
+
+    from contrastive_vla.workers import map_episodes
 
     topics = topics or TopicMap()
     bags = find_bags(paths)
@@ -202,30 +240,27 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
                      else first.parent) / '.cache'
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    caches = {bag: cache_dir / f'{Path(bag).name}-{_cache_key(bag, image_size, vocab, topics)}'
+              '.npz' for bag in bags}
+    todo = [(str(bag), str(caches[bag])) for bag in bags if not caches[bag].is_file()]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    unreadable = dict(map_episodes(_decode_to_cache, todo,
+                                   workers if len(todo) >= POOL_MIN_BAGS else 1,
+                                   _init_decoder, (vocab.to_dict(), image_size, topics),
+                                   'decoding bags', progress))
     parts, episodes, skipped = [], [], []
     for bag in tqdm(bags, desc='reading bags', unit='bag', disable=not progress,
                     dynamic_ncols=True):
-        cache = cache_dir / f'{Path(bag).name}-{_cache_key(bag, image_size, vocab, topics)}.npz'
-        if cache.is_file():
-            with np.load(cache, allow_pickle=False) as z:
-                samples = {'images': z['images'], 'labels': z['labels'],
-                           'instructions': list(z['instructions']),
-                           'supervisions': [s or None for s in z['supervisions']],
-                           'steps': z['steps'], 'states': z['states']}
-                success, notes = bool(z['success']), list(z['skipped'])
-        else:
-            try:
-                samples, success, notes = read_episode(bag, vocab, image_size, topics)
-            except Exception as exc:  # noqa: BLE001 - a bad bag is reported, not fatal
-                skipped.append(f'{bag}: unreadable, skipped ({type(exc).__name__}: {exc})')
-                continue
-            np.savez(cache, images=np.asarray(samples['images'], dtype=np.uint8).reshape(
-                -1, image_size, image_size, 3), labels=np.asarray(samples['labels'], np.int64),
-                instructions=np.asarray(samples['instructions'], dtype=str),
-                supervisions=np.asarray([s or '' for s in samples['supervisions']], dtype=str),
-                steps=np.asarray(samples['steps'], np.int64), success=success,
-                states=np.asarray(samples['states'], np.float32).reshape(-1, MAX_STATE),
-                skipped=np.asarray(notes, dtype=str))
+        cache = caches[bag]
+        if not cache.is_file():
+            skipped.append(unreadable.get(str(bag)) or f'{bag}: could not be decoded')
+            continue
+        with np.load(cache, allow_pickle=False) as z:
+            samples = {'images': z['images'], 'labels': z['labels'],
+                       'instructions': list(z['instructions']),
+                       'supervisions': [s or None for s in z['supervisions']],
+                       'steps': z['steps'], 'states': z['states']}
+            success, notes = bool(z['success']), list(z['skipped'])
         skipped.extend(notes)
         if not success and not include_failed:
             skipped.append(f'{bag}: failed episode left out (include_failed=False)')

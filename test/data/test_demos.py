@@ -81,6 +81,23 @@ def test_dataset_pairs_each_primitive_with_the_image_before_it(demos):
     np.testing.assert_array_equal(again.labels, data.labels)
 
 
+def test_decoding_in_worker_processes_gives_the_same_dataset(demos, monkeypatch):
+    from contrastive_vla.data import dataset
+
+    out, _ = demos
+    vocab = PrimitiveVocabulary.load()
+    here = load_demonstrations([out], vocab, 32, cache_dir=out / '.cache_here', workers=1,
+                               progress=False)
+    monkeypatch.setattr(dataset, 'POOL_MIN_BAGS', 1)
+    pooled = load_demonstrations([out], vocab, 32, cache_dir=out / '.cache_pool', workers=2,
+                                 progress=False)
+    assert pooled.episodes == here.episodes and pooled.instructions == here.instructions
+    np.testing.assert_array_equal(pooled.images, here.images)
+    np.testing.assert_array_equal(pooled.labels, here.labels)
+    assert sorted(p.name for p in (out / '.cache_pool').iterdir()) == \
+        sorted(p.name for p in (out / '.cache_here').iterdir())
+
+
 def test_missing_topics_are_reported_by_name(demos):
     out, _ = demos
     vocab = PrimitiveVocabulary.load()
