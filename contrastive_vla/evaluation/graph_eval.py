@@ -147,14 +147,11 @@ class GraphDriver:
             event = next_item(self.events, 0.0)
             if event and event.get('event') == 'success' and event.get('seed') == seed:
                 episode.success, episode.ended_by = True, 'success'
+                # success shows during the last primitive: count it once the bridge reports it
+                # done (as eval-sim counts the step that succeeded)
+                self._count(episode, next_item(self.outcomes, 2.0))
                 break
-            outcome = next_item(self.outcomes, 0.05)
-            if outcome and outcome.get('decision') is not None:
-                episode.steps += 1
-                status = outcome.get('status', '?')
-                episode.statuses[status] = episode.statuses.get(status, 0) + 1
-                if outcome.get('latency_ms') is not None:
-                    episode.command_latency_ms.append(outcome['latency_ms'])
+            self._count(episode, next_item(self.outcomes, 0.05))
             if episode.steps >= budget:
                 # the last primitive may still succeed: give its success event a moment
                 event = self._wait_event(lambda e: e.get('event') == 'success', 0.5, is_alive)
@@ -169,6 +166,15 @@ class GraphDriver:
         self._collect_decisions(episode)
         episode.wall_s = time.monotonic() - began
         return episode
+
+    @staticmethod
+    def _count(episode, outcome):
+        if outcome and outcome.get('decision') is not None:
+            episode.steps += 1
+            status = outcome.get('status', '?')
+            episode.statuses[status] = episode.statuses.get(status, 0) + 1
+            if outcome.get('latency_ms') is not None:
+                episode.command_latency_ms.append(outcome['latency_ms'])
 
     def _collect_decisions(self, episode):
         while True:
