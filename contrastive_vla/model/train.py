@@ -223,7 +223,8 @@ class Trainer:
                 row['closed_loop_success'] = summary['success_rate']
                 row['closed_loop_per_task'] = {t: r['success_rate']
                                                for t, r in summary['per_task'].items()}
-                if summary['success_rate'] > self.best_success:
+                # ties go to the later epoch: same success on a short check, more training
+                if summary['success_rate'] >= self.best_success:
                     self.best_success = summary['success_rate']
                     self._copy(last, 'best')
             log.info('epoch %d: %s', self.epoch, {k: v for k, v in row.items()
