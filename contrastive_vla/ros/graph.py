@@ -101,7 +101,8 @@ PROFILES = {
         (_node('player', 'player', {'bag': 'bag', 'rate': 'rate', 'image_topic': 'image_topic',
                                     'instruction_topic': 'instruction_topic'}, sim_time=False),
          LISTENER,
-         replace(VLA, fixed={'wait_for_outcome': 'false'}))),
+         # scoring a bag needs a decision on every frame: none lost between processes
+         replace(VLA, fixed={'wait_for_outcome': 'false', 'reliable_images': 'true'}))),
 }
 
 

@@ -58,6 +58,12 @@ def test_step_wise_decisions_and_stop_halts(ros_graph, tiny_model):
     say = probe.publisher('instruction', String, qos.command())
     ready(probe, graph, ['instruction', 'primitive_delta', 'primitive_status', 'image_raw'])
     probe.wait_for(lambda: probe.messages('vla_status'), 30, graph, 'the VLA heartbeat')
+    # the probe must hear the first decision and outcome: its subscriptions matched the
+    # publishers (the subscriber counts above also count the probe itself)
+    probe.wait_for(lambda: all(probe.node.count_publishers(t) >= 1
+                               for t in ('primitive_delta', 'primitive_status')), 30, graph,
+                   'the VLA and bridge publishers')
+    time.sleep(0.5)
     say.publish(String(data='touch the red block'))
     probe.wait_for(lambda: len(probe.messages('primitive_status')) >= 3, 60, graph,
                    'three primitive outcomes')
