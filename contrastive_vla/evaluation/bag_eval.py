@@ -182,7 +182,10 @@ def live_replay(paths, model, rate=1.0, topics=None, timeout=None, progress=True
                          f'{len(paths)} paths')
     overrides = {'bag': str(paths[0]), 'model': str(model), 'rate': str(rate),
                  'image_topic': topics.image, 'instruction_topic': topics.instruction}
-    processes = GraphProcesses('replay', overrides)
+    # lock-step: the player waits for the VLA's decision on each frame, so a busy machine
+    # slows the replay down instead of losing steps
+    processes = GraphProcesses('replay', overrides,
+                               extra_args={'player': ['-p', 'lockstep:=true']})
     offsets, decisions = {}, []
     ended = queue.Queue()
     driver = None

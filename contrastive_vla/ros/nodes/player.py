@@ -23,7 +23,11 @@ PARAMETERS = {
                           'bag has it: models trained with proprioception need it)',
     'start_delay': 'seconds to wait before playing, so subscribers are discovered',
     'publish_clock': 'publish /clock following the bag time',
+    'lockstep': 'after each camera frame, wait (up to 10 s of wall time) for the VLA node to '
+                'decide on it before playing on, so scoring a bag loses no step on a busy '
+                'machine (the bag clock is held meanwhile)',
 }
+LOCKSTEP_TIMEOUT = 10.0
 
 
 class BagPlayer(Node):
@@ -51,9 +55,29 @@ class BagPlayer(Node):
         self.clock_pub = self.create_publisher(Clock, '/clock', 10)
         self.status_pub = self.create_publisher(String, 'replay_status', qos.latched())
         self.published = 0
+        self.decided = set()   # image stamps (ns) the VLA node decided on (lockstep)
+        self.decided_event = threading.Event()
+        if self.p['lockstep']:
+            self.create_subscription(String, topic('primitive_topk').name, self.on_topk, 50)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.play, daemon=True)
         self.thread.start()
+
+    def on_topk(self, msg):
+        event = messages.parse_json(msg)
+        if event and event.get('acted') and event.get('image_stamp') is not None:
+            self.decided.add(round(float(event['image_stamp']) * 1e9))
+            self.decided_event.set()
+
+    def _wait_for_decision(self, stamp_ns):
+        deadline = time.monotonic() + LOCKSTEP_TIMEOUT
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            if any(abs(s - stamp_ns) < 1000 for s in self.decided):
+                return
+            self.decided_event.wait(0.05)
+            self.decided_event.clear()
+        self.get_logger().warning(f'no decision on the frame stamped {stamp_ns * 1e-9:.3f} s '
+                                  f'within {LOCKSTEP_TIMEOUT:.0f} s; playing on')
 
     def _wait_for_subscribers(self, timeout=180.0):
         deadline = time.monotonic() + timeout
@@ -126,6 +150,11 @@ class BagPlayer(Node):
             self.pubs[m.topic].publish(bytes(store.serialize_cdr(msg, m.msgtype)))
             self.published += 1
             last = m.timestamp_ns + offset
+            if self.p['lockstep'] and m.topic == self.p['image_topic']:
+                paused = time.monotonic()
+                stamp = msg.header.stamp
+                self._wait_for_decision(stamp.sec * 1_000_000_000 + stamp.nanosec)
+                start_wall += time.monotonic() - paused  # the bag clock waited too
         return last
 
     def destroy_node(self):
