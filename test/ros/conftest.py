@@ -59,6 +59,19 @@ class Graph:
                                             start_new_session=True)
         return self.procs[name]
 
+    def start_camera(self, shape, values, rate):
+        """The camera node looping over still frames of the given (H, W) ``shape``, one per
+        grey value in ``values``; returns the frame directory."""
+        import cv2
+        import numpy as np
+
+        frames = self.tmp / 'frames'
+        frames.mkdir()
+        for i, value in enumerate(values):
+            cv2.imwrite(str(frames / f'{i}.png'), np.full((*shape, 3), value, np.uint8))
+        self.start('camera', params={'source': str(frames), 'rate': rate})
+        return frames
+
     def alive(self, name):
         return self.procs[name].poll() is None
 

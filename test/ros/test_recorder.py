@@ -3,8 +3,6 @@
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import pytest
 
 from contrastive_vla.data.bags import open_bag
@@ -17,11 +15,7 @@ def test_records_latched_instruction_and_camera_without_drops(ros_graph, tmp_pat
     from std_msgs.msg import String
 
     graph, probe = ros_graph
-    frames = tmp_path / 'frames'
-    frames.mkdir()
-    for i in range(5):
-        cv2.imwrite(str(frames / f'{i}.png'), np.full((224, 224, 3), 40 * i, np.uint8))
-    graph.start('camera', params={'source': str(frames), 'rate': 30.0})
+    graph.start_camera((224, 224), [40 * i for i in range(5)], rate=30.0)
     graph.start('instruction', name='instruction_listener')
     say = probe.publisher('instruction', String, qos.command())
     probe.wait_for(lambda: probe.node.count_subscribers('instruction') >= 1, 30, graph,
@@ -61,10 +55,7 @@ def test_hard_killed_recorder_loses_at_most_the_last_second(ros_graph, tmp_path)
     from std_msgs.msg import String
 
     graph, probe = ros_graph
-    frames = tmp_path / 'frames'
-    frames.mkdir()
-    cv2.imwrite(str(frames / '0.png'), np.full((224, 224, 3), 90, np.uint8))
-    graph.start('camera', params={'source': str(frames), 'rate': 30.0})
+    graph.start_camera((224, 224), [90], rate=30.0)
     graph.start('instruction', name='instruction_listener')
     say = probe.publisher('instruction', String, qos.command())
     probe.wait_for(lambda: probe.node.count_subscribers('instruction') >= 1, 30, graph,
