@@ -25,9 +25,12 @@ PARAMETERS = {
     'publish_clock': 'publish /clock following the bag time',
     'lockstep': 'after each camera frame, wait (up to 10 s of wall time) for the VLA node to '
                 'decide on it before playing on, so scoring a bag loses no step on a busy '
-                'machine (the bag clock is held meanwhile)',
+                'machine (meanwhile the bag clock creeps on by at most 50 ms)',
 }
 LOCKSTEP_TIMEOUT = 10.0
+# While waiting for a decision, the clock creeps on by at most this much: timers on the graph's
+# clock (the VLA node's decision tick) fire only when it moves.
+LOCKSTEP_CLOCK_NS = 50_000_000
 
 
 class BagPlayer(Node):
@@ -55,7 +58,8 @@ class BagPlayer(Node):
         self.clock_pub = self.create_publisher(Clock, '/clock', 10)
         self.status_pub = self.create_publisher(String, 'replay_status', qos.latched())
         self.published = 0
-        self.decided = set()   # image stamps (ns) the VLA node decided on (lockstep)
+        self.clock_floor = None  # the newest /clock published (ns)
+        self.decided = set()   # stamps (ns) the VLA decided on since the last frame (lockstep)
         self.decided_event = threading.Event()
         if self.p['lockstep']:
             self.create_subscription(String, topic('primitive_topk').name, self.on_topk, 50)
@@ -71,10 +75,13 @@ class BagPlayer(Node):
 
     def _wait_for_decision(self, stamp_ns):
         deadline = time.monotonic() + LOCKSTEP_TIMEOUT
+        held = self.clock_floor
         while not self.stop.is_set() and time.monotonic() < deadline:
             if any(abs(s - stamp_ns) < 1000 for s in self.decided):
                 return
-            self.decided_event.wait(0.05)
+            if held is not None and self.clock_floor < held + LOCKSTEP_CLOCK_NS:
+                self._publish_clock(self.clock_floor + 1_000_000)
+            self.decided_event.wait(0.005)
             self.decided_event.clear()
         self.get_logger().warning(f'no decision on the frame stamped {stamp_ns * 1e-9:.3f} s '
                                   f'within {LOCKSTEP_TIMEOUT:.0f} s; playing on')
@@ -111,8 +118,12 @@ class BagPlayer(Node):
             time.sleep(0.02 / self.p['rate'])
 
     def _publish_clock(self, ns):
+        """Publish /clock at ``ns``, never going back (lock-step may have run it ahead)."""
         from rosgraph_msgs.msg import Clock
 
+        if self.clock_floor is not None:
+            ns = max(ns, self.clock_floor)
+        self.clock_floor = ns
         if self.p['publish_clock']:
             self.clock_pub.publish(Clock(clock=messages.time_msg(ns * 1e-9)))
 
@@ -145,6 +156,8 @@ class BagPlayer(Node):
                     break
                 time.sleep(min(0.01, due - now))
             msg = m.msg
+            if self.p['lockstep'] and m.topic == self.p['image_topic']:
+                self.decided.clear()  # only the decision on the frame about to go out counts
             if offset and hasattr(msg, 'header'):
                 msg = shift_header(msg, offset)
             self.pubs[m.topic].publish(bytes(store.serialize_cdr(msg, m.msgtype)))
