@@ -19,10 +19,12 @@ from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
 def add_arguments(parser):
     parser.add_argument('--data', nargs='+', required=True,
                         help='bag directories, or directories holding bags')
-    parser.add_argument('--config', default='clip_rt_small',
-                        help='model config name in models/ or a JSON path')
+    parser.add_argument('--config', default=None,
+                        help='model config name in models/ or a JSON path (default '
+                             'clip_rt_small; with --init: the checkpoint\'s own, or a config '
+                             'that adds modules to it, e.g. the robot state)')
     parser.add_argument('--init', default=None,
-                        help='start from this checkpoint (fine-tuning); overrides --config')
+                        help='start from this checkpoint (fine-tuning or warm start)')
     parser.add_argument('--out', required=True, help='run directory (checkpoints, metrics)')
     parser.add_argument('--epochs', type=int, default=20)
     parser.add_argument('--batch-size', type=int, default=64)

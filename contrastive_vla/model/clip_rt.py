@@ -97,12 +97,21 @@ class FiLMCNN(nn.Module):
             for _ in channels:
                 side = (side + 1) // 2
             flat = in_ch * side * side
-        if state_dim:
-            # proprioception joins the pooled image features before a small MLP, so what to do
-            # can depend on both (e.g. "descend" only when the gripper is high and above it)
+        self.state_to_cond = None
+        if state_dim and film:
+            # proprioception joins the FiLM condition: the robot state modulates every block
+            # as the instruction does ("close" only where the image shows the gripper low and
+            # the state says it is open). The last layer starts at zero, so a model warm-started
+            # from one trained without state computes the same function at first.
+            self.state_to_cond = nn.Sequential(nn.Linear(state_dim, 64), nn.ReLU(),
+                                               nn.Linear(64, cond_dim))
+            nn.init.zeros_(self.state_to_cond[2].weight)
+            nn.init.zeros_(self.state_to_cond[2].bias)
+        elif state_dim:
+            # without FiLM, the state joins the pooled image features before a small MLP
             self.state_net = nn.Sequential(nn.Linear(state_dim, 64), nn.ReLU())
             flat += 64
-        if state_dim or pool == 'spatial_softmax':
+        if (state_dim and not film) or pool == 'spatial_softmax':
             self.out = nn.Sequential(nn.Linear(flat, 2 * embed_dim), nn.ReLU(),
                                      nn.Linear(2 * embed_dim, embed_dim))
         else:
@@ -113,6 +122,8 @@ class FiLMCNN(nn.Module):
 
     def forward(self, images, cond=None, state=None):
         x = torch.cat([images, self.coords.expand(images.shape[0], -1, -1, -1)], dim=1)
+        if self.state_to_cond is not None:
+            cond = cond + self.state_to_cond(state)
         for i, (conv, inner, norm) in enumerate(zip(self.convs, self.inner, self.norms)):
             x = norm(inner(conv(x)))
             if self.film:
@@ -123,7 +134,7 @@ class FiLMCNN(nn.Module):
             x = torch.cat([self.keypoints(x), x.mean(dim=(2, 3))], dim=1)
         else:
             x = x.flatten(1)
-        if self.state_dim:
+        if self.state_dim and not self.film:
             x = torch.cat([x, self.state_net(state)], dim=1)
         return self.out(x)
 
@@ -230,8 +241,8 @@ class ClipRT(nn.Module):
         instr = F.normalize(instruction_embedding, dim=-1)
         if self.cfg.state_dim:
             if state is None:
-                raise ValueError(f'model {self.cfg.name!r} needs the robot state (the first '
-                                 f'{self.cfg.state_dim} joint positions)')
+                raise ValueError(f'model {self.cfg.name!r} needs the robot state '
+                                 f'({self.cfg.state_dim} joint positions)')
             state = (state - self.state_mean) / self.state_std
         cnn = isinstance(self.visual, FiLMCNN)
         if self.cfg.fusion == 'film':

@@ -1,6 +1,7 @@
 """Model configuration: one JSON file per architecture in models/ (open_clip style)."""
 
 from dataclasses import asdict, dataclass, field
+import functools
 import json
 from pathlib import Path
 
@@ -17,6 +18,20 @@ TEXT_TYPES = ('open_clip', 'sentence_encoder')
 
 class ConfigError(ValueError):
     """A model configuration that cannot be built."""
+
+
+@functools.lru_cache(maxsize=1)
+def _state_joint_names():
+    from contrastive_vla.sim.scene import load_sim_config
+
+    robot = load_sim_config()['robot']
+    return tuple(robot['joint_names']) + tuple(robot['gripper_joint_names'])
+
+
+def state_joint_names():
+    """Joint names of the robot state vector, in order: the packaged arm description's arm
+    joints, then its finger joints (the order the VLA node and the data module use)."""
+    return list(_state_joint_names())
 
 
 @dataclass
@@ -42,9 +57,13 @@ class ModelConfig:
     prompt: str = CLIP_RT_PROMPT
     init_logit_scale: float = 2.6593  # log(1 / 0.07), as CLIP
     max_instruction_chars: int = 300
-    # proprioception: the first state_dim joint positions of /joint_states (UR5e: 6 arm joints,
-    # rad, then 2 finger joints, m), normalised with statistics stored in the checkpoint.
+    # proprioception, normalised with statistics stored in the checkpoint. The robot state is
+    # the joint positions in the arm description's order (config/sim.yaml: 6 arm joints, rad,
+    # then the 2 finger joints, m). state_joints names the joints the model sees (e.g. only the
+    # fingers: whether the gripper is open, closed on a block or closed on nothing); without
+    # it the model sees the first state_dim joints. state_dim is derived from state_joints.
     state_dim: int = 0
+    state_joints: list = field(default_factory=list)
 
     def __post_init__(self):
         where = f'model config {self.name!r}'
@@ -73,8 +92,29 @@ class ModelConfig:
             raise ConfigError(f'{where}: prompt must contain {{instruction}}')
         if not isinstance(self.state_dim, int) or self.state_dim < 0:
             raise ConfigError(f'{where}: state_dim must be a non-negative integer')
+        if self.state_joints:
+            known = state_joint_names()
+            if not isinstance(self.state_joints, list) or not all(
+                    isinstance(j, str) for j in self.state_joints):
+                raise ConfigError(f'{where}: state_joints must be a list of joint names')
+            unknown = [j for j in self.state_joints if j not in known]
+            if unknown:
+                raise ConfigError(f'{where}: state_joints {unknown} are not joints of the arm '
+                                  f'description; known: {known}')
+            if self.state_dim not in (0, len(self.state_joints)):
+                raise ConfigError(f'{where}: state_dim {self.state_dim} does not match the '
+                                  f'{len(self.state_joints)} state_joints')
+            self.state_dim = len(self.state_joints)
         if self.embed_dim <= 0:
             raise ConfigError(f'{where}: embed_dim must be positive')
+
+    @property
+    def state_indices(self):
+        """Positions in the robot state vector (arm description order) the model sees."""
+        if self.state_joints:
+            known = state_joint_names()
+            return [known.index(j) for j in self.state_joints]
+        return list(range(self.state_dim))
 
     def to_dict(self):
         return asdict(self)

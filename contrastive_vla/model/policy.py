@@ -78,13 +78,23 @@ def save_checkpoint(directory, model, vocab, meta=None, half=False):
     return directory
 
 
-def load_model(path, device='cpu'):
-    """(model, vocab, meta) from a checkpoint directory, with clear errors."""
+# Buffers a warm start may re-initialise (their shape depends on the state the config uses).
+_STATE_BUFFERS = ('state_mean', 'state_std')
+
+
+def load_model(path, device='cpu', extend_to=None):
+    """(model, vocab, meta) from a checkpoint directory, with clear errors.
+
+    ``extend_to``: a ModelConfig that adds modules to the checkpoint's architecture (e.g. the
+    robot state): a warm start. The checkpoint's weights are loaded, the added modules keep
+    their initialisation and are listed in ``model.new_parameters``; weights the config
+    drops or reshapes are refused.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     directory = resolve_checkpoint(path)
-    config = ModelConfig.load(directory / 'config.json')
+    config = extend_to or ModelConfig.load(directory / 'config.json')
     try:
         vocab = PrimitiveVocabulary.load(directory / 'vocabulary.yaml')
     except VocabularyError as exc:
@@ -115,6 +125,15 @@ def load_model(path, device='cpu'):
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    model.new_parameters = []
+    if extend_to is not None:
+        grown = [k for k in shape if k in _STATE_BUFFERS]
+        shape = [k for k in shape if k not in _STATE_BUFFERS]
+        for k in grown:
+            del state[k]
+        model.new_parameters = sorted(missing + grown)
+        state = dict(expected, **state)  # the added modules keep their initial values
+        missing = []
     if missing or unexpected or shape:
         raise CheckpointError(
             f'{directory}: the weights do not match the architecture {config.name!r} '
@@ -209,21 +228,22 @@ class ClipRTPolicy:
     def prepare_state(self, state):
         if not self.cfg.state_dim:
             return None
+        indices = self.cfg.state_indices
         if state is None:
-            raise InputError(f'model {self.cfg.name!r} needs the joint positions (the first '
-                             f'{self.cfg.state_dim} of /joint_states)')
+            raise InputError(f'model {self.cfg.name!r} needs the joint positions '
+                             f'(entries {indices} of the robot state)')
         s = np.asarray(state, dtype=np.float32).reshape(-1)
-        if s.shape[0] < self.cfg.state_dim or not np.all(np.isfinite(s[:self.cfg.state_dim])):
-            raise InputError(f'joint positions must be {self.cfg.state_dim} finite numbers, '
-                             f'got {s.tolist()}')
-        return torch.from_numpy(s[:self.cfg.state_dim])[None].to(self.device)
+        if s.shape[0] <= max(indices) or not np.all(np.isfinite(s[indices])):
+            raise InputError(f'joint positions: model {self.cfg.name!r} needs finite entries '
+                             f'{indices}, got {s.tolist()}')
+        return torch.from_numpy(s[indices])[None].to(self.device)
 
     @torch.no_grad()
     def scores(self, image, instruction, state=None):
         """(N,) scores of every primitive, in vocabulary order (higher is better).
 
-        ``state``: joint positions (the model's first ``state_dim`` are used), needed when the
-        model was built with proprioception.
+        ``state``: the robot state (joint positions in the arm description's order; the model
+        uses the entries ``cfg.state_indices``), needed when it was built with proprioception.
         """
         state = self.prepare_state(state)
         instr = self.instruction_embedding(instruction)

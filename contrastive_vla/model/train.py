@@ -79,13 +79,14 @@ class Trainer:
         self.text_tokens = model.tokenize(texts)
         self.text_owner = np.asarray(owners)
         self.class_rows = [np.flatnonzero(self.text_owner == c) for c in range(len(vocab))]
-        sd = self.cfg.state_dim
-        if sd:
-            if train_set.states is None or train_set.states.shape[1] < sd:
-                raise ValueError(f'model {self.cfg.name!r} needs {sd} joint positions per '
-                                 'sample; the data has no joint_states')
+        self.state_indices = self.cfg.state_indices
+        if self.state_indices:
+            if train_set.states is None or train_set.states.shape[1] <= max(self.state_indices):
+                raise ValueError(f'model {self.cfg.name!r} needs joint positions '
+                                 f'{self.state_indices} per sample; the data has no '
+                                 'joint_states')
             if not getattr(model, 'state_stats_fixed', False):
-                states = torch.from_numpy(train_set.states[:, :sd])
+                states = torch.from_numpy(train_set.states[:, self.state_indices])
                 model.state_mean.copy_(states.mean(0))
                 model.state_std.copy_(states.std(0).clamp(min=1e-3))
         self.deltas = (torch.tensor(np.stack([p.delta_array() for p in vocab]),
@@ -138,7 +139,7 @@ class Trainer:
     def _state(self, dataset, idx):
         if not self.cfg.state_dim:
             return None
-        return torch.from_numpy(dataset.states[idx, :self.cfg.state_dim]).to(self.device)
+        return torch.from_numpy(dataset.states[idx][:, self.state_indices]).to(self.device)
 
     # ---- evaluation ------------------------------------------------------------------------
     @torch.no_grad()
@@ -310,7 +311,7 @@ def plot_metrics(metrics_path, out_png):
     plt.close(fig)
 
 
-def train(data, config='clip_rt_small', out_dir='runs/clip_rt', epochs=20, batch_size=64,
+def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
           lr=1e-3, weight_decay=0.01, loss='ce', val_fraction=0.1, seed=0, eval_every=5,
           eval_tasks=None, eval_episodes=3, init=None, threads=None, progress=True,
           resume=False, augment_images=True, include_failed=False, topics=None):
@@ -326,11 +327,16 @@ def train(data, config='clip_rt_small', out_dir='runs/clip_rt', epochs=20, batch
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if init:
-        model, vocab, _ = load_model(init)
-        model.state_stats_fixed = True  # keep the statistics the model was trained with
+        # --config with --init: a warm start into an architecture that adds modules (e.g. the
+        # robot state) to the checkpoint's
+        model, vocab, _ = load_model(init, extend_to=ModelConfig.load(config) if config else None)
+        if model.new_parameters:
+            log.info('warm start from %s; new: %s', init, ', '.join(model.new_parameters))
+        # keep the state statistics the model was trained with (new ones come from the data)
+        model.state_stats_fixed = 'state_mean' not in model.new_parameters
         model.train()
     else:
-        cfg = ModelConfig.load(config)
+        cfg = ModelConfig.load(config or 'clip_rt_small')
         vocab = PrimitiveVocabulary.load()
         model = ClipRT(cfg)
     data = [data] if isinstance(data, (str, Path)) else list(data)

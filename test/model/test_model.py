@@ -207,6 +207,8 @@ def test_checkpoint_never_unpickles(model, vocab, tmp_path):
     ({'image_size': 5}, 'image_size'),
     ({'vision': {'type': 'film_cnn', 'channels': [8], 'pool': 'max'}}, 'vision.pool'),
     ({'vision': {'type': 'film_cnn', 'channels': [8], 'convs_per_stage': 0}}, 'convs_per_stage'),
+    ({'state_joints': ['elbow_joint', 'tail_joint']}, r"\['tail_joint'\] are not joints"),
+    ({'state_joints': ['elbow_joint'], 'state_dim': 3}, 'does not match'),
 ])
 def test_bad_model_configs(change, message):
     with pytest.raises(ConfigError, match=message):
@@ -260,6 +262,7 @@ def test_proprioception_uses_the_state_and_stores_its_statistics(vocab, tmp_path
     data.states = np.random.default_rng(0).normal(2.0, 0.5, (16, 16)).astype(np.float32)
     Trainer(model, vocab, data, data.subset(np.zeros(16, bool)), tmp_path)
     np.testing.assert_allclose(model.state_mean.numpy(), data.states[:, :8].mean(0), rtol=1e-5)
+    _as_if_trained(model)
     policy = ClipRTPolicy(model, vocab)
     image = data.images[0]
     with pytest.raises(InputError, match='joint positions'):
@@ -273,6 +276,53 @@ def test_proprioception_uses_the_state_and_stores_its_statistics(vocab, tmp_path
     loaded = ClipRTPolicy.load(tmp_path / 'ckpt')
     np.testing.assert_allclose(loaded.model.state_std.numpy(), model.state_std.numpy())
     np.testing.assert_allclose(loaded.scores(image, 'go', data.states[0]), a, atol=1e-5)
+
+
+def _as_if_trained(model):
+    """The conditioning layers start at zero (the state and the instruction change nothing
+    before training); give them weights, as some training would."""
+    torch.manual_seed(1)
+    for layer in [*model.visual.films, model.visual.state_to_cond[2]]:
+        torch.nn.init.normal_(layer.weight, std=0.2)
+
+
+GRIPPER = ModelConfig(**{**TINY.to_dict(), 'name': 'tiny_gripper',
+                         'state_joints': ['left_finger_joint', 'right_finger_joint']})
+
+
+def test_state_joints_pick_the_fingers_out_of_the_robot_state(vocab, tmp_path):
+    assert GRIPPER.state_dim == 2 and GRIPPER.state_indices == [6, 7]
+    torch.manual_seed(0)
+    model = ClipRT(GRIPPER)
+    data = tiny_dataset(n=16)
+    data.states = np.random.default_rng(0).normal(0.02, 0.01, (16, 16)).astype(np.float32)
+    Trainer(model, vocab, data, data.subset(np.zeros(16, bool)), tmp_path)
+    np.testing.assert_allclose(model.state_mean.numpy(), data.states[:, 6:8].mean(0), rtol=1e-5)
+    _as_if_trained(model)
+    policy = ClipRTPolicy(model, vocab)
+    image, state = data.images[0], data.states[0].copy()
+    base = policy.scores(image, 'go', state)
+    state[:6] += 1.0  # arm joints: not seen by this model
+    np.testing.assert_allclose(policy.scores(image, 'go', state), base)
+    state[6] += 0.03  # a finger: seen
+    assert not np.allclose(policy.scores(image, 'go', state), base)
+    with pytest.raises(InputError, match=r'entries \[6, 7\]'):
+        policy.scores(image, 'go', state[:6])
+
+
+def test_warm_start_adds_the_state_and_keeps_what_was_learned(model, vocab, tmp_path):
+    save_checkpoint(tmp_path / 'plain', model, vocab)
+    before = ClipRTPolicy(model, vocab).scores(np.full((32, 32, 3), 90, np.uint8), 'go')
+    grown, _, _ = load_model(tmp_path / 'plain', extend_to=GRIPPER)
+    assert grown.cfg.state_dim == 2
+    assert 'state_mean' in grown.new_parameters
+    assert any(k.startswith('visual.state_to_cond') for k in grown.new_parameters)
+    after = ClipRTPolicy(grown, vocab).scores(np.full((32, 32, 3), 90, np.uint8), 'go',
+                                              np.full(8, 0.02))
+    np.testing.assert_allclose(after, before, atol=1e-5)  # the new path starts at zero
+    other = ModelConfig(**{**TINY.to_dict(), 'embed_dim': TINY.embed_dim * 2})
+    with pytest.raises(CheckpointError, match='wrong shape'):
+        load_model(tmp_path / 'plain', extend_to=other)
 
 
 # ---- the pretrained sentence encoder as text tower ------------------------------------------

@@ -99,9 +99,8 @@ class VLANode(Node):
         policy.primitive_embeddings()  # fill the cache before the first decision
         self.state_names = None
         if policy.cfg.state_dim and self.p['use_joint_states']:
-            from contrastive_vla.sim.scene import load_sim_config
-            robot = load_sim_config()['robot']
-            self.state_names = list(robot['joint_names']) + list(robot['gripper_joint_names'])
+            from contrastive_vla.model.config import state_joint_names
+            self.state_names = state_joint_names()
         return policy
 
     def now(self):
