@@ -9,6 +9,7 @@ Examples::
 
     contrastive-vla teleop --task stack_blocks --episodes 10 --out data/teleop_stack
     contrastive-vla teleop --task reach_block --script my_session.txt --out data/t
+    contrastive-vla teleop --task lift_block --operator scripted --episodes 10 --out data/t
 """
 
 import sys
@@ -25,6 +26,10 @@ def add_arguments(parser):
     parser.add_argument('--out', required=True, help='directory for the episode bags')
     parser.add_argument('--script', default=None,
                         help='read the sentences from this file instead of the keyboard')
+    parser.add_argument('--operator', choices=('person', 'scripted'), default='person',
+                        help='scripted: a stand-in for the person that watches the scene and '
+                             'says the next step in casual words (for demos and benchmarks; '
+                             'the sentences go through the same language mapping)')
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
 
 
@@ -34,7 +39,12 @@ def run(args):
 
     tasks = load_tasks()
     if args.task not in tasks:
-        raise ValueError(f'unknown task {args.task!r}; tasks: {", ".join(tasks)}')
+        raise ValueError(f'unknown task {args.task!r}; tasks: {", ".join(tasks)} (add your own '
+                         'with CONTRASTIVE_VLA_TASKS=your_tasks.yaml)')
+    if args.operator == 'scripted':
+        if args.script:
+            raise ValueError('--script and --operator scripted do not go together')
+        return _scripted(args)
     source = open(args.script, encoding='utf-8') if args.script else sys.stdin
     interactive = args.script is None and sys.stdin.isatty()
     saved = []
@@ -66,6 +76,23 @@ def run(args):
         finally:
             if args.script:
                 source.close()
+    return _report(saved)
+
+
+def _scripted(args):
+    from contrastive_vla.data.teleop import ScriptedOperator, TeleopSession
+    from contrastive_vla.sim.env import TabletopEnv
+
+    saved = []
+    with TabletopEnv() as env:
+        session = TeleopSession(env, args.out, storage=args.storage)
+        operator = ScriptedOperator(session, seed=args.seed)
+        for episode in range(args.episodes):
+            reply = operator.run_episode(args.task, args.seed + episode, args.instruction,
+                                         echo=lambda line: print(line, flush=True))
+            saved.append(reply.bag)
+    print(f'the operator said {operator.said} sentence(s); {operator.misheard} were taken as '
+          'another step than meant')
     return _report(saved)
 
 

@@ -21,7 +21,7 @@ def add_arguments(parser):
                         help='bag directories, or directories holding bags')
     parser.add_argument('--config', default=None,
                         help='model config name in models/ or a JSON path (default '
-                             'clip_rt_small; with --init: the checkpoint\'s own, or a config '
+                             "clip_rt_small; with --init: the checkpoint's own, or a config "
                              'that adds modules to it, e.g. the robot state)')
     parser.add_argument('--init', default=None,
                         help='start from this checkpoint (fine-tuning or warm start)')

@@ -145,3 +145,98 @@ class TeleopSession:
         self.view_path.parent.mkdir(parents=True, exist_ok=True)
         image = self.env.render(size=(360, 360))
         cv2.imwrite(str(self.view_path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+
+
+# ---- a scripted operator: a stand-in for the person, for demos, tests and benchmarks --------
+_SAY_DIRECTION = {  # (axis, sign) -> ways a person names that direction
+    ('x', 1): ('forward', 'away from me', 'further away', 'ahead'),
+    ('x', -1): ('back', 'backward', 'toward me', 'closer to me'),
+    ('y', 1): ('left', 'to the left', 'leftward'),
+    ('y', -1): ('right', 'to the right', 'rightward'),
+    ('z', 1): ('up', 'upward', 'higher'),
+    ('z', -1): ('down', 'downward', 'lower'),
+}
+_SAY_VERB = ('move', 'go', 'bring the arm', 'shift', 'take it')
+_SAY_NUMBER = {1: 'one', 2: 'two', 3: 'three', 5: 'five', 10: 'ten', 15: 'fifteen',
+               20: 'twenty'}
+_SAY_GRIPPER = {-1: ('close the gripper', 'grab it', 'grip the block', 'close it'),
+                1: ('open the gripper', 'let go', 'release it', 'open it')}
+
+
+class ScriptedOperator:
+    """Talks the arm through a task the way a person would, when no person is at hand.
+
+    It looks at the scene (the simulator's state, as a person looks at the table), decides
+    the next step with the scripted expert, and *says* it in casual words ("go left ten
+    centimeters", "a bit lower", "grab it"); the session maps the sentence back to a
+    primitive exactly as it maps a person's. So the language mapping, the recording and the
+    bags are the real teleoperation path; only the person is replaced. ``misheard`` counts
+    sentences the session understood as another primitive than the one meant.
+    """
+
+    def __init__(self, session, seed=0, max_steps=None):
+        from contrastive_vla.sim.expert import ScriptedExpert
+
+        self.session = session
+        self.rng = np.random.default_rng(seed)
+        self.expert = ScriptedExpert(np.random.default_rng(seed))
+        self.max_steps = max_steps
+        self.said = self.misheard = 0
+
+    def sentence(self, primitive):
+        """A casual sentence for ``primitive`` (translation or gripper)."""
+        pick = lambda options: options[int(self.rng.integers(len(options)))]  # noqa: E731
+        if primitive.axis == 'gripper':
+            return pick(_SAY_GRIPPER[int(np.sign(primitive.value))])
+        key = (primitive.axis, int(np.sign(primitive.value)))
+        if key not in _SAY_DIRECTION:  # rotations: say the vocabulary's own phrase
+            return primitive.phrase
+        direction = pick(_SAY_DIRECTION[key])
+        cm = int(round(primitive.magnitude * 100))
+        amounts = [f'{cm} cm', f'{cm} centimeters']
+        if cm in _SAY_NUMBER:
+            amounts.append(f'{_SAY_NUMBER[cm]} centimeter{"s" if cm != 1 else ""}')
+        if primitive is self._smallest(primitive):
+            amounts.append('a bit')
+        amount = pick(amounts)
+        if amount == 'a bit':
+            return pick((f'{direction} a bit', f'a bit {direction}',
+                         f'{pick(_SAY_VERB)} {direction} a bit'))
+        return pick((f'{pick(_SAY_VERB)} {direction} {amount}', f'{direction} {amount}',
+                     f'{pick(_SAY_VERB)} {amount} {direction}'))
+
+    def _smallest(self, primitive):
+        return min((p for p in self.session.env.vocab
+                    if p.axis == primitive.axis and np.sign(p.value) == np.sign(primitive.value)),
+                   key=lambda p: p.magnitude)
+
+    def run_episode(self, task_id, seed, instruction=None, echo=print):
+        """Teach one episode; returns the final Reply (the saved bag is ``reply.bag``)."""
+        env = self.session.env
+        echo(self.session.start(task_id, seed, instruction).text)
+        self.expert.reset(env, seed=seed)
+        budget = self.max_steps or 2 * env.tasks[task_id].step_budget
+        for _ in range(budget):
+            if env.success():
+                break
+            intended = self.expert.act()
+            sentence = self.sentence(intended)
+            self.said += 1
+            taken = len(self.session.steps)
+            echo(f'> {sentence}')
+            reply = self.session.say(sentence)
+            echo(reply.text)
+            if self.session.pending is not None:  # asked to confirm: pick the meant one
+                options = self.session.pending[1]
+                answer = (str(options.index(intended) + 1) if intended in options else 'no')
+                echo(f'> {answer}')
+                reply = self.session.say(answer)
+                echo(reply.text)
+            steps = self.session.steps
+            if len(steps) == taken or steps[-1][1].primitive.index != intended.index:
+                self.misheard += 1
+        verdict = 'done' if env.success() else 'failed'
+        echo(f'> {verdict}')
+        reply = self.session.say(verdict)
+        echo(reply.text)
+        return reply

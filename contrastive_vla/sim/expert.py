@@ -16,6 +16,7 @@ CLEAR_HEIGHT = 0.085    # below this, do not move sideways toward a far goal
 PUSH_HEIGHT = 0.018
 REACH_HOVER = 0.035     # above the block centre
 CARRY_HEIGHT = 0.13
+LIFT_HEIGHT = 0.12      # block bottom when lifting (at least the task's height + 4 cm)
 PLACE_RELEASE = 0.04    # TCP height when releasing in a zone
 # How close is close enough. A policy judges these from a camera image (about 6 mm per pixel at
 # the model's 128 px), so the expert aligns only as precisely as the task needs: corrections
@@ -54,7 +55,7 @@ class ScriptedExpert:
         if family == 'push':
             return self._push(state, binding, np.asarray(task.params['direction'], float))
         if family == 'lift':
-            return self._lift(state, binding)
+            return self._lift(state, binding, task.params.get('height', 0.08))
         if family == 'place':
             zone = state.zones[binding['zone']].position
             return self._carry_and_release(state, binding, zone[:2], PLACE_RELEASE,
@@ -111,12 +112,13 @@ class ScriptedExpert:
             return self._step_axis(2, grasp[2] - tcp[2])
         return self._primitive(gripper=-1)
 
-    def _lift(self, state, binding):
+    def _lift(self, state, binding, height):
         colour = binding['block']
         if not state.grasped(colour):
             return self._grasp(state, colour)
         block = state.blocks[colour].position
-        return self._step_axis(2, max(0.12 - (block[2] - state.block_half_size), 0.01))
+        goal = max(LIFT_HEIGHT, height + 0.04)  # block bottom above the table, with a margin
+        return self._step_axis(2, max(goal - (block[2] - state.block_half_size), 0.01))
 
     def _carry_and_release(self, state, binding, target_xy, release_height,
                            tolerance=XY_TOLERANCE):

@@ -7,6 +7,7 @@ Families: ``reach`` (TCP just above the block), ``push`` (block moved along a di
 """
 
 from dataclasses import dataclass, field
+import os
 import string
 
 import numpy as np
@@ -40,9 +41,26 @@ def template_fields(template):
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+EXTRA_TASKS_ENV = 'CONTRASTIVE_VLA_TASKS'
+
+
 def load_tasks(path=None):
-    """Task id -> Task, validated (the file, the task and the problem are named)."""
-    path = path or config_path('tasks.yaml')
+    """Task id -> Task: the packaged suite (config/tasks.yaml, or ``path``) plus the task files
+    listed in $CONTRASTIVE_VLA_TASKS (os.pathsep-separated; same format), which is how users
+    add tasks of their own. Validated; errors name the file, the task and the problem."""
+    tasks = _load_task_file(path or config_path('tasks.yaml'))
+    for extra in filter(None, os.environ.get(EXTRA_TASKS_ENV, '').split(os.pathsep)):
+        if not os.path.isfile(extra):
+            raise TaskError(f'{EXTRA_TASKS_ENV}: no task file {extra!r}')
+        added = _load_task_file(extra)
+        clash = sorted(set(added) & set(tasks))
+        if clash:
+            raise TaskError(f'{extra}: task id(s) {clash} already exist; pick new ids')
+        tasks.update(added)
+    return tasks
+
+
+def _load_task_file(path):
     with open(path, encoding='utf-8') as f:
         data = yaml.safe_load(f)
     if not isinstance(data, dict) or not isinstance(data.get('tasks'), dict):

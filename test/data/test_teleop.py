@@ -45,3 +45,19 @@ def test_failed_episode_is_marked_and_names_do_not_clash(env, tmp_path, vocab):
     assert first != second
     assert read_episode(first, vocab, 32)[1] is False
     assert session.say('undo').text == 'nothing to undo'
+
+
+def test_scripted_operator_teaches_in_casual_words(env, tmp_path, vocab):
+    from contrastive_vla.data.teleop import ScriptedOperator
+
+    session = TeleopSession(env, tmp_path)
+    operator = ScriptedOperator(session, seed=0)
+    said = []
+    reply = operator.run_episode('lift_block', 2, echo=said.append)
+    assert reply.episode_over and said[-2] == '> done'
+    assert operator.misheard == 0 and operator.said >= 4
+    samples, success, _ = read_episode(reply.bag, vocab, 32)
+    assert success and len(samples['labels']) == operator.said
+    # the recorded sentences are the operator's own words, mapped to the steps it meant
+    assert any(vocab.lookup(s) is None for s in samples['supervisions'])
+    assert vocab[samples['labels'][-2]].name == 'close_gripper'

@@ -21,3 +21,16 @@ def test_expert_speaks_only_vocabulary_primitives_and_varies(env):
         assert all(name in env.vocab for name in result.primitives)
         sequences.add(tuple(result.primitives))
     assert len(sequences) == 4
+
+
+def test_expert_lifts_as_high_as_the_task_asks(env, monkeypatch):
+    from contrastive_vla.resources import config_path
+
+    monkeypatch.setenv('CONTRASTIVE_VLA_TASKS', str(config_path('tasks_new_example.yaml')))
+    monkeypatch.setattr(env, 'tasks', load_tasks())
+    expert = ScriptedExpert()
+    for seed in range(2):
+        result = run_episode(env, expert, 'lift_block_high', seed, render=False)
+        assert result.success, result.primitives
+        block = env.scene_state().blocks[env.spec.binding['block']].position
+        assert block[2] - env.scene_state().block_half_size >= 0.16

@@ -108,3 +108,21 @@ def test_instruction_overrides(tmp_path):
     path.write_text(yaml.safe_dump({'levitate': ['x']}))
     with pytest.raises(TaskError, match='unknown task id'):
         load_instruction_overrides(path, TASKS)
+
+
+def test_extra_task_files_add_tasks_of_your_own(tmp_path, monkeypatch):
+    from contrastive_vla.resources import config_path
+    from contrastive_vla.sim.tasks import EXTRA_TASKS_ENV
+
+    monkeypatch.setenv(EXTRA_TASKS_ENV, str(config_path('tasks_new_example.yaml')))
+    tasks = load_tasks()
+    assert set(TASKS) < set(tasks) and tasks['lift_block_high'].params['height'] == 0.16
+    clash = tmp_path / 'clash.yaml'
+    clash.write_text(yaml.safe_dump({'tasks': {'reach_block': {
+        'family': 'reach', 'step_budget': 3, 'templates': ['go to the {block} block']}}}))
+    monkeypatch.setenv(EXTRA_TASKS_ENV, str(clash))
+    with pytest.raises(TaskError, match=r"\['reach_block'\] already exist"):
+        load_tasks()
+    monkeypatch.setenv(EXTRA_TASKS_ENV, str(tmp_path / 'missing.yaml'))
+    with pytest.raises(TaskError, match='no task file'):
+        load_tasks()
