@@ -148,7 +148,7 @@ class Trainer:
         from contrastive_vla.model.policy import ClipRTPolicy
 
         if len(dataset) == 0:
-            return {'accuracy': float('nan'), 'top3_accuracy': float('nan'), 'samples': 0}
+            return {'accuracy': None, 'top3_accuracy': None, 'samples': 0}  # nothing held out
         self.model.eval()
         policy = ClipRTPolicy(self.model, self.vocab, use_cache=False, device=self.device)
         prim = policy.primitive_embeddings() if self.cfg.head == 'rank' else None
@@ -298,8 +298,9 @@ def plot_metrics(metrics_path, out_png):
     axes[0].set_xlabel('epoch')
     axes[0].set_ylabel('loss')
     axes[0].legend()
-    axes[1].plot(epochs, [r.get('val_accuracy') for r in rows], label='val accuracy')
-    axes[1].plot(epochs, [r.get('val_top3_accuracy') for r in rows], label='val top-3')
+    for key, label in (('val_accuracy', 'val accuracy'), ('val_top3_accuracy', 'val top-3')):
+        axes[1].plot(epochs, [r.get(key) if r.get(key) is not None else float('nan')
+                              for r in rows], label=label)
     cl = [(r['epoch'], r['closed_loop_success']) for r in rows if 'closed_loop_success' in r]
     if cl:
         axes[1].plot(*zip(*cl), 'o-', label='closed-loop success')
