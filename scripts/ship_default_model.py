@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Copy a trained run's best checkpoint into models/clip_rt_default (float16 weights).
 
-Usage: python scripts/ship_default_model.py RUN_DIR --collect "COMMAND" [EVAL_JSON ...]
+Usage: python scripts/ship_default_model.py RUN_DIR --collect "COMMAND" [--before "CMD" ...]
+       [--notes TEXT] [EVAL_JSON ...]
 Writes models/clip_rt_default/{config.json, model.safetensors, vocabulary.yaml, meta.json} and
 a README.md recording how the model was made (from RUN_DIR/summary.json, metrics.jsonl and the
 eval-sim JSON files given).
@@ -22,7 +23,11 @@ def main():
     parser.add_argument('evals', nargs='*', help='eval-sim JSON files of that checkpoint')
     parser.add_argument('--collect', required=True,
                         help='the collect command that made the training data (recorded)')
-    args = parser.parse_args()
+    parser.add_argument('--before', action='append', default=[],
+                        help='a command that made the --init checkpoint (repeatable; recorded '
+                             'in order before the final training command)')
+    parser.add_argument('--notes', default='', help='a paragraph for the model README')
+    args = parser.parse_intermixed_args()
     run = args.run
     evals = [json.loads(Path(p).read_text()) | {'file': Path(p).name} for p in args.evals]
     model, vocab, meta = load_model(run / 'best')
@@ -39,8 +44,8 @@ def main():
     init = f' --init {summary["init"]}' if summary.get('init') else ''
     lines = ['# clip_rt_default', '',
              f'The shipped CLIP-RT model (`models/{summary["config"]}.json`). Weights are '
-             'float16.', '',
-             '## How it was made', '', '```bash', args.collect,
+             'float16.', *([args.notes, ''] if args.notes else ['']),
+             '## How it was made', '', '```bash', args.collect, *args.before,
              f'contrastive-vla train --data {" ".join(summary["data"])} --config '
              f'{summary["config"]}{init} --out {run} --epochs {rows[-1]["epoch"]} '
              f'--batch-size {summary["batch_size"]} --lr {summary["lr"]} '
