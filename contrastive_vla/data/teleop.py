@@ -193,7 +193,7 @@ class ScriptedOperator:
             return primitive.phrase
         direction = pick(_SAY_DIRECTION[key])
         cm = int(round(primitive.magnitude * 100))
-        amounts = [f'{cm} cm', f'{cm} centimeters']
+        amounts = [f'{cm} cm', f'{cm} centimeter{"s" if cm != 1 else ""}']
         if cm in _SAY_NUMBER:
             amounts.append(f'{_SAY_NUMBER[cm]} centimeter{"s" if cm != 1 else ""}')
         if primitive is self._smallest(primitive):

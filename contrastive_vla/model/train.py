@@ -196,7 +196,9 @@ class Trainer:
                 idx = order[b * self.batch_size:(b + 1) * self.batch_size]
                 if len(idx) < 2:
                     continue
-                lr = self.base_lr * _schedule(self.step, warmup_steps, total)
+                # short runs (fine-tuning on a few episodes) warm up for a fifth of them
+                warmup = min(warmup_steps, max(1, total // 5))
+                lr = self.base_lr * _schedule(self.step, warmup, total)
                 for group in self.optimizer.param_groups:
                     group['lr'] = lr
                 loss, _ = self.loss_on(idx, self.train_set)
