@@ -85,3 +85,21 @@ class DecisionGate:
         if frame_stamp <= self.min_stamp:
             return Verdict(False, OLD_IMAGE)
         return Verdict(True, READY)
+
+
+# ---- the robot state a decision pairs with its frame ---------------------------------------
+STATE_CURRENT, STATE_WAIT, STATE_STALE = 'current', 'wait', 'stale'
+
+
+def state_freshness(state_stamp, frame_stamp, waited, tolerance, max_wait):
+    """Whether a model with proprioception may decide on a frame with the newest joint state.
+
+    A decision should see the robot as the frame shows it: a joint state stamped no earlier
+    than ``tolerance`` seconds before the frame is current. An older one (the joint state of
+    the same instant may be a few milliseconds behind the frame, e.g. a gripper that just
+    closed) is waited for, ``max_wait`` seconds at most (``waited``: seconds since the frame
+    arrived); then the decision goes ahead with the state it has ('stale', to be counted).
+    """
+    if state_stamp is not None and state_stamp >= frame_stamp - tolerance:
+        return STATE_CURRENT
+    return STATE_WAIT if waited < max_wait else STATE_STALE

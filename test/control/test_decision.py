@@ -48,3 +48,15 @@ def test_stop_blocks_and_release_needs_a_new_frame():
     g.set_stopped(False, 1.0)
     assert g.check(0.9, 1.0).reason == d.OLD_IMAGE
     assert g.check(1.1, 1.1).ready
+
+
+def test_a_decision_waits_briefly_for_the_joint_state_of_its_frame():
+    def check(state, waited):
+        return d.state_freshness(state, 10.0, waited, tolerance=0.02, max_wait=0.2)
+
+    assert check(10.0, 0.0) == d.STATE_CURRENT      # same instant
+    assert check(9.99, 0.0) == d.STATE_CURRENT      # within the tolerance
+    assert check(10.5, 0.0) == d.STATE_CURRENT      # newer than the frame
+    assert check(9.5, 0.05) == d.STATE_WAIT         # the previous step's state: wait for a newer
+    assert check(None, 0.05) == d.STATE_WAIT
+    assert check(9.5, 0.25) == d.STATE_STALE        # never came: decide anyway, counted

@@ -23,9 +23,10 @@ PARAMETERS = {
                           'bag has it: models trained with proprioception need it)',
     'start_delay': 'seconds to wait before playing, so subscribers are discovered',
     'publish_clock': 'publish /clock following the bag time',
-    'lockstep': 'after each camera frame, wait (up to 10 s of wall time) for the VLA node to '
-                'decide on it before playing on, so scoring a bag loses no step on a busy '
-                'machine (meanwhile the bag clock creeps on by at most 50 ms)',
+    'lockstep': 'after each camera frame (and what was recorded at the same instant, e.g. its '
+                'joint state), wait (up to 10 s of wall time) for the VLA node to decide on it '
+                'before playing on, so scoring a bag loses no step on a busy machine '
+                '(meanwhile the bag clock creeps on by at most 50 ms)',
 }
 LOCKSTEP_TIMEOUT = 10.0
 # While waiting for a decision, the clock creeps on by at most this much: timers on the graph's
@@ -143,9 +144,15 @@ class BagPlayer(Node):
                                                       'offset_ns': offset}))
         start_wall = time.monotonic()
         last = start_bag + offset
+        pending = None  # (frame stamp, bag time) of the frame awaiting a decision (lockstep)
         for m in reader.messages(topics):
             if self.stop.is_set():
                 break
+            if pending is not None and m.timestamp_ns > pending[1]:
+                # the frame and everything recorded at its instant (its joint state) are out:
+                # wait for the decision before the bag goes on
+                start_wall += self._lockstep_pause(pending[0])
+                pending = None
             due = start_wall + (m.timestamp_ns - start_bag) * 1e-9 / self.p['rate']
             while not self.stop.is_set():
                 now = time.monotonic()
@@ -164,11 +171,18 @@ class BagPlayer(Node):
             self.published += 1
             last = m.timestamp_ns + offset
             if self.p['lockstep'] and m.topic == self.p['image_topic']:
-                paused = time.monotonic()
                 stamp = msg.header.stamp
-                self._wait_for_decision(stamp.sec * 1_000_000_000 + stamp.nanosec)
-                start_wall += time.monotonic() - paused  # the bag clock waited too
+                pending = (stamp.sec * 1_000_000_000 + stamp.nanosec, m.timestamp_ns)
+        if pending is not None and not self.stop.is_set():
+            self._lockstep_pause(pending[0])
         return last
+
+    def _lockstep_pause(self, stamp_ns):
+        """Wait for the VLA's decision on the frame stamped ``stamp_ns``; returns the seconds
+        waited (the bag clock waits too)."""
+        paused = time.monotonic()
+        self._wait_for_decision(stamp_ns)
+        return time.monotonic() - paused
 
     def destroy_node(self):
         self.stop.set()

@@ -12,7 +12,13 @@ import time
 import numpy as np
 from rclpy.node import Node
 
-from contrastive_vla.control.decision import STALE_IMAGE, DecisionGate
+from contrastive_vla.control.decision import (
+    STALE_IMAGE,
+    STATE_STALE,
+    STATE_WAIT,
+    DecisionGate,
+    state_freshness,
+)
 from contrastive_vla.data.images import ImageError, image_to_rgb
 from contrastive_vla.model.preprocess import InputError
 from contrastive_vla.ros import messages, params, qos
@@ -30,6 +36,10 @@ PARAMETERS = {
     'tick_period': 'seconds between checks whether a decision is due',
     'top_k': 'how many ranked primitives primitive_topk carries',
     'use_joint_states': 'feed joint positions to models trained with proprioception',
+    'joint_state_tolerance': 'seconds; a joint state stamped at most this long before the frame '
+                             'counts as the robot state the frame shows',
+    'joint_state_wait': 'seconds (wall time) to wait for such a joint state after a frame '
+                        'arrives; then decide with the newest one (counted as stale)',
     'min_confidence': 'do not act when the best primitive has a lower softmax probability',
     'reliable_images': 'subscribe to image_raw reliably (depth 1) instead of best effort: '
                        'large frames (640x480) survive the transport; the publisher must be '
@@ -77,6 +87,9 @@ class VLANode(Node):
         self.joints = None
         self.decision_id = 0
         self.frames = self.dropped = self.bad_frames = self.bad_joint_states = 0
+        self.stale_joint_states = 0
+        self.joints_stamp = None
+        self.frame_arrival = time.monotonic()
         self.latencies = []
         self.meter = RateMeter(window=10.0)
         self.reason = 'starting'
@@ -110,6 +123,7 @@ class VLANode(Node):
     def on_image(self, msg):
         self.frames += 1
         self.frame = msg
+        self.frame_arrival = time.monotonic()
         self.frame_dropped = False
 
     def on_joint_states(self, msg):
@@ -129,6 +143,8 @@ class VLANode(Node):
                                       throttle_duration_sec=5.0)
             return
         self.joints = q
+        stamp = messages.stamp_seconds(msg.header.stamp)
+        self.joints_stamp = stamp if stamp > 0 else self.now()  # unstamped: as received
 
     def on_instruction(self, msg):
         self.gate.set_instruction(msg.data, self.now())
@@ -165,6 +181,14 @@ class VLANode(Node):
             if self.joints is None:
                 self.reason = 'waiting for joint_states'
                 return
+            freshness = state_freshness(
+                self.joints_stamp, stamp, time.monotonic() - self.frame_arrival,
+                self.p['joint_state_tolerance'], self.p['joint_state_wait'])
+            if freshness == STATE_WAIT:
+                self.reason = 'waiting for the joint state taken with the frame'
+                return
+            if freshness == STATE_STALE:
+                self.stale_joint_states += 1
             state = self.joints
         try:
             scores = self.policy.scores(rgb, self.gate.instruction, state)
@@ -218,6 +242,7 @@ class VLANode(Node):
                                'last': self.last.get('latency_ms')},
                 'frames': self.frames, 'dropped_frames': self.dropped,
                 'bad_frames': self.bad_frames, 'bad_joint_states': self.bad_joint_states,
+                'stale_joint_states': self.stale_joint_states,
                 'outcome_timeouts': self.gate.timeouts,
                 'confidence': self.last.get('confidence'), 'primitive': self.last.get('primitive'),
                 'last_outcome': self.last.get('outcome')}
