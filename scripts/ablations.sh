@@ -10,7 +10,7 @@
 # trains EPOCHS epochs from scratch, then eval-sim runs the same 50 reach episodes (seeds 0-49).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EPOCHS=${1:-8}
+EPOCHS=${1:-12}
 OUT=${2:-runs/ablations}
 # shellcheck disable=SC1091
 source .venv/bin/activate
