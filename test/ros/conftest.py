@@ -37,6 +37,27 @@ def tiny_model(tmp_path_factory, vocab):
                                ClipRT(ModelConfig.load('clip_rt_tiny')), vocab))
 
 
+@pytest.fixture(scope='session')
+def tiny_gripper_model(tmp_path_factory, vocab):
+    """A tiny checkpoint that sees the finger joints, with conditioning weights that make the
+    state matter (an untrained one starts them at zero)."""
+    import torch
+
+    from contrastive_vla.model.clip_rt import ClipRT
+    from contrastive_vla.model.config import ModelConfig
+    from contrastive_vla.model.policy import save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(**{**ModelConfig.load('clip_rt_tiny').to_dict(), 'name': 'tiny_gripper',
+                         'state_joints': ['left_finger_joint', 'right_finger_joint']})
+    model = ClipRT(cfg)
+    for layer in [*model.visual.films, model.visual.state_to_cond[2]]:
+        torch.nn.init.normal_(layer.weight, std=1.0)
+    model.state_mean.fill_(0.02)
+    model.state_std.fill_(0.02)
+    return str(save_checkpoint(tmp_path_factory.mktemp('model') / 'tiny_gripper', model, vocab))
+
+
 class Graph:
     def __init__(self, tmp_path):
         self.tmp = tmp_path

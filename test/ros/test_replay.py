@@ -9,7 +9,11 @@ from contrastive_vla.model.policy import ClipRTPolicy
 pytestmark = pytest.mark.ros
 
 
-def test_live_replay_matches_offline_scores(ros_graph, tiny_model, tmp_path):
+@pytest.mark.parametrize('model', ['tiny_model', 'tiny_gripper_model'])
+def test_live_replay_matches_offline_scores(ros_graph, model, tmp_path, request):
+    # the gripper model decides from the finger joints too: live, each frame must be paired
+    # with the joint state of its instant (pushing starts by closing the gripper)
+    tiny_model = request.getfixturevalue(model)
     bags = tmp_path / 'bags'
     collect(['reach_block', 'push_block_left'], 1, bags, seed=11, workers=1,
             image_size=(64, 64), progress=False, augment=False)
