@@ -279,6 +279,11 @@ class PrimitiveVocabulary:
         return NetDisplacement(translation, rotation, wrist, gripper)
 
     # ---- discretisation ----------------------------------------------------------------
+    def ladder(self, axis, direction):
+        """The motion primitives along ``axis`` ('x', 'roll', ...) in ``direction`` (+1 / -1),
+        smallest step first (empty if the vocabulary has none)."""
+        return list(self._ladders.get((axis, direction), ()))
+
     def discretize(self, action):
         """Map a continuous 7-D or 8-D action to the nearest primitive, as CLIP-RT does.
 

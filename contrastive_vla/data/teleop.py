@@ -187,8 +187,8 @@ class ScriptedOperator:
         """A casual sentence for ``primitive`` (translation or gripper)."""
         pick = lambda options: options[int(self.rng.integers(len(options)))]  # noqa: E731
         if primitive.axis == 'gripper':
-            return pick(_SAY_GRIPPER[int(np.sign(primitive.value))])
-        key = (primitive.axis, int(np.sign(primitive.value)))
+            return pick(_SAY_GRIPPER[primitive.direction])
+        key = (primitive.axis, primitive.direction)
         if key not in _SAY_DIRECTION:  # rotations: say the vocabulary's own phrase
             return primitive.phrase
         direction = pick(_SAY_DIRECTION[key])
@@ -196,7 +196,7 @@ class ScriptedOperator:
         amounts = [f'{cm} cm', f'{cm} centimeter{"s" if cm != 1 else ""}']
         if cm in _SAY_NUMBER:
             amounts.append(f'{_SAY_NUMBER[cm]} centimeter{"s" if cm != 1 else ""}')
-        if primitive is self._smallest(primitive):
+        if primitive is self.session.env.vocab.ladder(*key)[0]:  # the smallest step
             amounts.append('a bit')
         amount = pick(amounts)
         if amount == 'a bit':
@@ -204,11 +204,6 @@ class ScriptedOperator:
                          f'{pick(_SAY_VERB)} {direction} a bit'))
         return pick((f'{pick(_SAY_VERB)} {direction} {amount}', f'{direction} {amount}',
                      f'{pick(_SAY_VERB)} {amount} {direction}'))
-
-    def _smallest(self, primitive):
-        return min((p for p in self.session.env.vocab
-                    if p.axis == primitive.axis and np.sign(p.value) == np.sign(primitive.value)),
-                   key=lambda p: p.magnitude)
 
     def run_episode(self, task_id, seed, instruction=None, echo=print):
         """Teach one episode; returns the final Reply (the saved bag is ``reply.bag``)."""

@@ -162,10 +162,8 @@ class ScriptedExpert:
 
     def _step_axis(self, axis, amount):
         """The primitive moving along base axis 0/1/2 by about ``amount`` metres (signed)."""
-        vocab = self.env.vocab
-        sign = 1.0 if amount >= 0 else -1.0
-        ladder = sorted((p for p in vocab if p.axis == 'xyz'[axis] and p.direction == sign),
-                        key=lambda p: p.magnitude)
+        sign = 1 if amount >= 0 else -1
+        ladder = self.env.vocab.ladder('xyz'[axis], sign)
         if not ladder:
             raise ValueError(f'the vocabulary has no step along {"xyz"[axis]} ({sign:+.0f})')
         # the step nearest to the distance (overshooting by less than half a step beats

@@ -61,6 +61,7 @@ class BagPlayer(Node):
         self.published = 0
         self.clock_floor = None  # the newest /clock published (ns)
         self.decided = set()   # stamps (ns) the VLA decided on since the last frame (lockstep)
+        self.decided_lock = threading.Lock()  # filled by the executor, read by the play thread
         self.decided_event = threading.Event()
         if self.p['lockstep']:
             self.create_subscription(String, topic('primitive_topk').name, self.on_topk, 50)
@@ -71,15 +72,17 @@ class BagPlayer(Node):
     def on_topk(self, msg):
         event = messages.parse_json(msg)
         if event and event.get('acted') and event.get('image_stamp') is not None:
-            self.decided.add(round(float(event['image_stamp']) * 1e9))
+            with self.decided_lock:
+                self.decided.add(round(float(event['image_stamp']) * 1e9))
             self.decided_event.set()
 
     def _wait_for_decision(self, stamp_ns):
         deadline = time.monotonic() + LOCKSTEP_TIMEOUT
         held = self.clock_floor
         while not self.stop.is_set() and time.monotonic() < deadline:
-            if any(abs(s - stamp_ns) < 1000 for s in self.decided):
-                return
+            with self.decided_lock:
+                if any(abs(s - stamp_ns) < 1000 for s in self.decided):
+                    return
             if held is not None and self.clock_floor < held + LOCKSTEP_CLOCK_NS:
                 self._publish_clock(self.clock_floor + 1_000_000)
             self.decided_event.wait(0.005)
@@ -164,7 +167,8 @@ class BagPlayer(Node):
                 time.sleep(min(0.01, due - now))
             msg = m.msg
             if self.p['lockstep'] and m.topic == self.p['image_topic']:
-                self.decided.clear()  # only the decision on the frame about to go out counts
+                with self.decided_lock:  # only the decision on the frame about to go out counts
+                    self.decided.clear()
             if offset and hasattr(msg, 'header'):
                 msg = shift_header(msg, offset)
             self.pubs[m.topic].publish(bytes(store.serialize_cdr(msg, m.msgtype)))
