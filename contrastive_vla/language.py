@@ -7,7 +7,9 @@ Three ways, tried in order:
    "roll right", "twist clockwise", "open the gripper"), a number with a unit picks the amount
    ("five centimeters", "3 cm", "20 mm", "45 degrees", "0.05 m"), and the primitive on that axis
    with the nearest amount is chosen; "a bit" / "slightly" means the smallest step, "a lot" the
-   largest, no amount the default step (5 cm / 15 degrees);
+   largest, no amount the default step (5 cm / 15 degrees); an amount far outside the
+   vocabulary's steps ("ten meters", "1 mm") or a number without a unit it knows ("left 5",
+   "3 furlongs") is not guessed: the nearest steps come back for the person to confirm;
 3. otherwise it is compared with every phrase and paraphrase by character-trigram similarity;
    a weak or close call comes back with candidates for the person to confirm.
 
@@ -34,10 +36,14 @@ _UNITS = {  # unit word -> (kind, factor to metres / radians)
     'mm': ('length', 0.001), 'millimeter': ('length', 0.001), 'millimetre': ('length', 0.001),
     'cm': ('length', 0.01), 'centimeter': ('length', 0.01), 'centimetre': ('length', 0.01),
     'm': ('length', 1.0), 'meter': ('length', 1.0), 'metre': ('length', 1.0),
-    'inch': ('length', 0.0254), 'in': ('length', 0.0254),
+    'km': ('length', 1000.0), 'kilometer': ('length', 1000.0), 'kilometre': ('length', 1000.0),
+    'inch': ('length', 0.0254), 'in': ('length', 0.0254), 'ft': ('length', 0.3048),
+    'foot': ('length', 0.3048), 'feet': ('length', 0.3048), 'yard': ('length', 0.9144),
     'deg': ('angle', math.pi / 180), 'degree': ('angle', math.pi / 180),
     '°': ('angle', math.pi / 180), 'rad': ('angle', 1.0), 'radian': ('angle', 1.0),
 }
+# amounts beyond these multiples of the largest / smallest step are confirmed, not rounded
+OUT_OF_RANGE = (0.5, 2.0)
 _SMALL = ('a bit', 'a little', 'slightly', 'a tad', 'tiny', 'a touch', 'nudge', 'just a')
 _LARGE = ('a lot', 'far', 'much', 'way ')
 # (axis, sign) by keyword; checked in this order, first match wins
@@ -84,11 +90,14 @@ def _has(text, phrase):
 
 
 def parse_amount(text):
-    """(kind 'length'|'angle'|None, value in m/rad or None, qualifier 'small'|'large'|None)."""
+    """(kind, value, qualifier 'small'|'large'|None): kind 'length' (value in m) or 'angle'
+    (rad); 'number' when a number came without a unit this knows (value: the bare number);
+    None (value None) when no number was said."""
     t = text.lower().replace('°', ' ° ')
     qualifier = ('small' if any(q in t for q in _SMALL) else
                  'large' if any(_has(t, q.strip()) for q in _LARGE) else None)
     words = _words(t)
+    bare = None
     for i, w in enumerate(words):
         value = None
         if re.fullmatch(r'\d+(?:\.\d+)?', w):
@@ -111,6 +120,10 @@ def parse_amount(text):
             if unit is not None and not (unit == 'in' and j + 1 < len(words)):
                 kind, factor = _UNITS[unit]
                 return kind, value * factor, qualifier
+        if bare is None:
+            bare = value
+    if bare is not None:
+        return 'number', bare, qualifier
     return None, None, qualifier
 
 
@@ -191,7 +204,14 @@ class SentenceMapper:
             return Interpretation(options[0], 'parsed')
         kind, value, qualifier = parse_amount(text)
         rotation = axis not in ('x', 'y', 'z')
+        unit = 'deg' if rotation else 'cm'
+        scale = 180 / math.pi if rotation else 100
         note = ''
+        if kind == 'number':  # "left 5": centimetres? millimetres? ask
+            ranked = sorted(options, key=lambda p: abs(math.log(p.magnitude * scale /
+                                                                max(value, 1e-9))))
+            return Interpretation(note=f'"{text}": {value:g} of which unit?',
+                                  candidates=[(p, 0.0) for p in ranked[:3]])
         if kind is not None and (kind == 'angle') != rotation:
             return Interpretation(note=f'"{text}": a {kind} does not fit a '
                                        f'{"rotation" if rotation else "translation"}',
@@ -207,9 +227,13 @@ class SentenceMapper:
         if value <= 0:
             return Interpretation(note=f'"{text}": the amount must be positive')
         chosen = min(options, key=lambda p: abs(math.log(p.magnitude / value)))
+        low, high = magnitudes[0].magnitude, magnitudes[-1].magnitude
+        if value > OUT_OF_RANGE[1] * high or value < OUT_OF_RANGE[0] * low:
+            bound = 'more than the largest' if value > high else 'less than the smallest'
+            return Interpretation(note=f'{value * scale:g} {unit} is far {bound} step of the '
+                                       f'vocabulary ({chosen.magnitude * scale:g} {unit})',
+                                  candidates=[(chosen, 0.0)])
         if not note and abs(chosen.magnitude - value) > 0.25 * value:
-            unit = 'deg' if rotation else 'cm'
-            scale = 180 / math.pi if rotation else 100
             note = (f'{value * scale:g} {unit} is not a step of the vocabulary; nearest: '
                     f'{chosen.magnitude * scale:g} {unit}')
         return Interpretation(chosen, 'parsed', note)

@@ -40,6 +40,21 @@ def test_unclear_sentences_come_back_with_candidates(mapper):
     assert mapper.interpret('   ').note == 'nothing was said'
 
 
+@pytest.mark.parametrize('sentence, confirm, why', [
+    ('lift it by ten meters', 'up_20cm', 'far more than the largest step'),
+    ('go down 1 km', 'down_20cm', 'far more than the largest step'),
+    ('move back two feet', 'backward_20cm', 'far more than the largest step'),
+    ('go down 1 mm', 'down_1cm', 'far less than the smallest step'),
+    ('roll right 200 degrees', 'roll_right_90deg', 'far more than the largest step'),
+    ('move left 5', 'left_5cm', 'of which unit'),
+    ('move left 3 furlongs', 'left_5cm', 'of which unit'),
+])
+def test_absurd_or_unitless_amounts_are_confirmed_not_rounded(mapper, sentence, confirm, why):
+    meaning = mapper.interpret(sentence)
+    assert meaning.primitive is None and meaning.needs_confirmation, meaning
+    assert meaning.candidates[0][0].name == confirm and why in meaning.note
+
+
 def test_notes_say_what_was_assumed(mapper):
     assert 'nearest: 5 cm' in mapper.interpret('raise it by 3 cm').note
     assert 'default step' in mapper.interpret('move right').note
@@ -51,6 +66,8 @@ def test_amount_and_motion_parsers():
     kind, value, _ = parse_amount('roll by twenty five degrees')
     assert kind == 'angle' and value == pytest.approx(math.radians(25))
     assert parse_amount('move left')[:2] == (None, None)
+    assert parse_amount('move left 5')[:2] == ('number', 5.0)
+    assert parse_amount('up 2 ft')[:2] == ('length', pytest.approx(0.6096))
     assert parse_motion('roll it left') == ('roll', -1)
     assert parse_motion('go higher') == ('z', 1)
     assert parse_motion('hello there') is None

@@ -1,15 +1,21 @@
-"""``contrastive-vla teleop``: teach a task by talking the simulated arm through it.
+"""``contrastive-vla teleop``: teach a task by talking the arm through it.
 
 Each line you type is one step ("move left a bit", "go down five centimeters", "close the
 gripper", "undo"); "done" or "failed" ends the episode and saves it as a demonstration bag
 (train on the directory with ``contrastive-vla train --data``). The current camera view is
 written to ``<out>/view.png`` after every step; open it in an image viewer that reloads.
 
+``--arm sim`` (default) runs the simulator in this process; ``--arm ros`` steers the arm of a
+running graph through its arm bridge (a real arm, or the simulator node), started without the
+VLA node: ``contrastive-vla launch robot vla:=false enable_actuation:=true``.
+
 Examples::
 
     contrastive-vla teleop --task stack_blocks --episodes 10 --out data/teleop_stack
     contrastive-vla teleop --task reach_block --script my_session.txt --out data/t
     contrastive-vla teleop --task lift_block --operator scripted --episodes 10 --out data/t
+    contrastive-vla teleop --arm ros --task cup_in_bowl --instruction "put the cup in the bowl"
+        --episodes 5 --out data/cup
 """
 
 import sys
@@ -18,7 +24,9 @@ from contrastive_vla.sim.tasks import load_tasks
 
 
 def add_arguments(parser):
-    parser.add_argument('--task', required=True, help='simulated task id')
+    parser.add_argument('--task', default=None,
+                        help='simulated task id (--arm ros with a real arm: a name for the '
+                             'task, default "teleop")')
     parser.add_argument('--instruction', default=None,
                         help='say the task this way (default: a template of the task)')
     parser.add_argument('--episodes', type=int, default=1)
@@ -31,24 +39,62 @@ def add_arguments(parser):
                              'says the next step in casual words (for demos and benchmarks; '
                              'the sentences go through the same language mapping)')
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
+    parser.add_argument('--arm', choices=('sim', 'ros'), default='sim',
+                        help='sim: the simulator in this process; ros: the arm of a running '
+                             'graph, through its arm bridge (a real arm or the simulator node)')
+    parser.add_argument('--namespace', default='', help='--arm ros: namespace of the graph')
+    parser.add_argument('--step-timeout', type=float, default=30.0,
+                        help='--arm ros: seconds to wait for the bridge to finish a step')
+
+
+def _check_task(task):
+    tasks = load_tasks()
+    if task is None:
+        raise ValueError('--task is required: a simulated task id (one of '
+                         f'{", ".join(tasks)})')
+    if task not in tasks:
+        raise ValueError(f'unknown task {task!r}; tasks: {", ".join(tasks)} (add your own '
+                         'with CONTRASTIVE_VLA_TASKS=your_tasks.yaml)')
+
+
+def _open_arm(args):
+    """The arm to talk to (a context manager)."""
+    if args.arm == 'sim':
+        from contrastive_vla.sim.env import TabletopEnv
+
+        _check_task(args.task)
+        return TabletopEnv()
+    from contrastive_vla.ros.teleop_arm import RosArm
+
+    arm = RosArm(namespace=args.namespace, step_timeout=args.step_timeout)
+    try:
+        arm.wait_ready()
+        if arm.simulated:
+            _check_task(args.task)
+        else:
+            args.task = args.task or 'teleop'
+    except BaseException:
+        arm.close()
+        raise
+    print(f'connected to the graph ({"simulator node" if arm.simulated else "real arm"})',
+          flush=True)
+    return arm
 
 
 def run(args):
     from contrastive_vla.data.teleop import TeleopSession
-    from contrastive_vla.sim.env import TabletopEnv
 
-    tasks = load_tasks()
-    if args.task not in tasks:
-        raise ValueError(f'unknown task {args.task!r}; tasks: {", ".join(tasks)} (add your own '
-                         'with CONTRASTIVE_VLA_TASKS=your_tasks.yaml)')
     if args.operator == 'scripted':
         if args.script:
             raise ValueError('--script and --operator scripted do not go together')
+        if args.arm != 'sim':
+            raise ValueError("the scripted operator looks at the simulator's scene state: it "
+                             'needs --arm sim')
         return _scripted(args)
     source = open(args.script, encoding='utf-8') if args.script else sys.stdin
     interactive = args.script is None and sys.stdin.isatty()
     saved = []
-    with TabletopEnv() as env:
+    with _open_arm(args) as env:
         session = TeleopSession(env, args.out, storage=args.storage,
                                 view_path=f'{args.out}/view.png')
         try:
@@ -81,10 +127,9 @@ def run(args):
 
 def _scripted(args):
     from contrastive_vla.data.teleop import ScriptedOperator, TeleopSession
-    from contrastive_vla.sim.env import TabletopEnv
 
     saved = []
-    with TabletopEnv() as env:
+    with _open_arm(args) as env:
         session = TeleopSession(env, args.out, storage=args.storage)
         operator = ScriptedOperator(session, seed=args.seed)
         for episode in range(args.episodes):

@@ -20,7 +20,6 @@ import time
 
 import numpy as np
 
-from contrastive_vla.data.images import pinhole_intrinsics
 from contrastive_vla.topics import load_topics
 from contrastive_vla.workers import map_episodes
 
@@ -54,9 +53,10 @@ class EpisodeBagRecorder:
     def _write(self, key, stamp_ns, msg):
         self.writer.write(self.topics[key].bag_name, stamp_ns, msg)
 
-    def start(self, spec):
-        self._write('instruction', 0, self.bags.string_msg(spec.instruction))
-        self._write('episode', 0, self.bags.string_msg(json.dumps({
+    def start(self, spec, at=0.0):
+        """The instruction and the episode's start event, stamped ``at`` (s)."""
+        self._write('instruction', _ns(at), self.bags.string_msg(spec.instruction))
+        self._write('episode', _ns(at), self.bags.string_msg(json.dumps({
             'event': 'start', 'task': spec.task_id, 'seed': spec.seed,
             'instruction': spec.instruction, 'binding': spec.binding})))
 
@@ -64,8 +64,7 @@ class EpisodeBagRecorder:
         stamp = _ns(obs.time)
         bags = self.bags
         height, width = obs.image.shape[:2]
-        fx, fy, cx, cy = pinhole_intrinsics(width, height, self.env.cfg['camera']['fovy'],
-                                            vertical=True)
+        fx, fy, cx, cy = self.env.camera_intrinsics(width, height)
         self._write('image', stamp, bags.image_msg(obs.image, stamp, self.frame_id))
         self._write('camera_info', stamp, bags.camera_info_msg(width, height, fx, fy, cx, cy,
                                                                stamp, self.frame_id))
@@ -149,7 +148,7 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
                 recorder.start(env.spec)
                 state['started'] = True
             recorder.observation(record.observation)
-            recorder.step(record, env.data.time)
+            recorder.step(record, env.now())
 
         perturb = RecoveryPerturbation(recovery, np.random.default_rng([seed, 29]))
         result = run_episode(env, expert, task_id, seed, on_step=on_step,

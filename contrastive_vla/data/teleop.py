@@ -1,6 +1,10 @@
-"""Natural-language teleoperation: a person talks the simulated arm through a task, step by
-step, and each episode becomes a demonstration bag (the same format ``collect`` writes, with
-the person's own sentence on ``supervision``).
+"""Natural-language teleoperation: a person talks an arm through a task, step by step, and each
+episode becomes a demonstration bag (the same format ``collect`` writes, with the person's own
+sentence on ``supervision``).
+
+The arm is the in-process simulator (``sim.env.TabletopEnv``) or a running graph, real arm or
+simulator node, through the arm bridge (``ros.teleop_arm.RosArm``); both offer ``reset``,
+``step``, ``observe``, ``render``, ``success``, ``now`` and ``camera_intrinsics``.
 
 ``TeleopSession.say(sentence)`` is the whole protocol, so the CLI, scripts and tests drive it the
 same way: a motion sentence is mapped to a primitive (``language.SentenceMapper``), executed,
@@ -20,6 +24,8 @@ from contrastive_vla.language import SentenceMapper
 SUCCESS_WORDS = ('done', 'success', 'succeeded', 'finished', "that's it", 'task complete')
 FAILURE_WORDS = ('fail', 'failed', 'failure', 'give up', 'abort')
 UNDO_WORDS = ('undo', 'go back a step', 'take that back')
+# arm outcomes after which nothing moved: the step is not part of the demonstration
+NOT_EXECUTED = ('rejected', 'unreachable', 'refused', 'dry_run')
 CHOICES = {'yes': 1, '1': 1, '2': 2, '3': 3, 'one': 1, 'two': 2, 'three': 3}
 
 
@@ -44,6 +50,7 @@ class TeleopSession:
     # ---- episodes --------------------------------------------------------------------------
     def start(self, task_id, seed, instruction=None):
         self.observation = self.env.reset(task_id, seed, instruction=instruction)
+        self.started_at = self.observation.time
         self.steps, self.pending = [], None
         self._save_view()
         return Reply(f'task {task_id} (seed {seed}): "{self.env.spec.instruction}". Tell the '
@@ -62,7 +69,7 @@ class TeleopSession:
             path = self.out_dir / f'teleop_{episode_name(spec.task_id, spec.seed)}_{n}'
         with BagWriter(path, storage=self.storage) as writer:
             recorder = EpisodeBagRecorder(writer, self.env, np.random.default_rng(0))
-            recorder.start(spec)
+            recorder.start(spec, at=max(0.0, self.started_at - 1e-3))
             for obs, record, finished, sentence in self.steps:
                 recorder.observation(obs)
                 recorder.step(record, finished, sentence=sentence)
@@ -95,8 +102,9 @@ class TeleopSession:
                 self.pending = (text, [p for p, _ in meaning.candidates])
                 options = '; '.join(f'{i + 1}: "{p.phrase}"' for i, p in
                                     enumerate(self.pending[1]))
-                return Reply(f'not sure what "{text}" means. Did you mean {options}? '
-                             '(say the number, or "no")')
+                why = meaning.note if meaning.note and meaning.note != 'not sure what that ' \
+                    'means' else f'not sure what "{text}" means'
+                return Reply(f'{why}. Did you mean {options}? (say the number, or "no")')
             return Reply(f'"{text}": {meaning.note}')
         note = f' ({meaning.note})' if meaning.note else ''
         return self._execute(meaning.primitive, text, note)
@@ -111,9 +119,13 @@ class TeleopSession:
 
     def _execute(self, primitive, sentence, note):
         before = self.observation
-        result = self.env.step(primitive)
-        finished = self.env.data.time
-        if result.status in ('rejected', 'unreachable'):
+        try:
+            result = self.env.step(primitive)
+        except RuntimeError as exc:  # a graph that stopped answering
+            return Reply(f'"{primitive.phrase}": no confirmation from the arm, the step is not '
+                         f'recorded (look at the arm before going on): {exc}')
+        finished = self.env.now()
+        if result.status in NOT_EXECUTED:
             return Reply(f'"{primitive.phrase}" was not executed: {result.status} '
                          f'({result.message})')
         record = StepRecord(before, primitive, result.status, result.message, 0.0)
@@ -129,8 +141,12 @@ class TeleopSession:
             return Reply('nothing to undo')
         _obs, record, _t, sentence = self.steps[-1]
         delta = -np.asarray(record.primitive.delta_array(), dtype=np.float64)
-        result = self.env.step(delta)
-        if result.status in ('rejected', 'unreachable'):
+        try:
+            result = self.env.step(delta)
+        except RuntimeError as exc:
+            return Reply(f'cannot undo "{record.primitive.phrase}": no confirmation from the '
+                         f'arm ({exc})')
+        if result.status in NOT_EXECUTED:
             return Reply(f'cannot undo "{record.primitive.phrase}": {result.message}')
         self.steps.pop()
         self.observation = self.env.observe()

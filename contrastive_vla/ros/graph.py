@@ -29,6 +29,7 @@ class NodeSpec:
     arguments: dict = field(default_factory=dict)
     sim_time: bool = True  # follows use_sim_time (the simulator is the clock: it does not)
     fixed: dict = field(default_factory=dict)  # parameters this profile always sets
+    condition: str = None  # a launch argument: the node starts only when it is 'true'
 
 
 def _node(name, module, arguments=None, sim_time=True):
@@ -45,6 +46,10 @@ COMMON_ARGUMENTS = (
 )
 
 VLA = _node('vla', 'vla', {'model': 'model', 'device': 'device'})
+# sim and robot: vla:=false leaves the arm to `contrastive-vla teleop --arm ros`
+OPTIONAL_VLA = replace(VLA, condition='vla')
+VLA_ARGUMENT = Argument('vla', 'true', 'start the VLA node (false: nothing decides; '
+                                       '`contrastive-vla teleop --arm ros` steers the arm)')
 LISTENER = _node('instruction_listener', 'instruction')
 
 
@@ -64,11 +69,12 @@ PROFILES = {
             Argument('task', 'reach_block', 'first simulated task'),
             Argument('seed', '0', 'seed of the first simulated episode'),
             Argument('real_time_factor', '1.0', 'simulated seconds per wall-clock second'),
+            VLA_ARGUMENT,
         ),
         (_node('simulator', 'simulator', {'task': 'task', 'seed': 'seed',
                                           'real_time_factor': 'real_time_factor'},
                sim_time=False),
-         LISTENER, VLA,
+         LISTENER, OPTIONAL_VLA,
          _node('arm_bridge', 'arm_bridge', {'enable_actuation': 'enable_actuation'}))),
     'robot': Profile(
         'a real camera and arm controllers (dry run unless enable_actuation:=true)',
@@ -81,9 +87,10 @@ PROFILES = {
             Argument('bridge_mode', 'joint_trajectory', 'joint_trajectory (ros2_control) or '
                                                         'servo (MoveIt Servo)'),
             Argument('arm_config', '', "arm description YAML ('' = packaged UR5e)"),
+            VLA_ARGUMENT,
         ),
         (_node('camera', 'camera', {'source': 'camera_source'}),
-         LISTENER, VLA,
+         LISTENER, OPTIONAL_VLA,
          _node('arm_bridge', 'arm_bridge', {'enable_actuation': 'enable_actuation',
                                             'mode': 'bridge_mode',
                                             'arm_config': 'arm_config'}))),
@@ -126,6 +133,16 @@ def resolve_arguments(profile_name, overrides):
     return values
 
 
+def is_true(value):
+    return str(value).strip().lower() in ('true', '1', 'yes', 'on')
+
+
+def started_nodes(profile_name, values):
+    """The NodeSpecs of a profile that start with these launch argument values."""
+    return tuple(spec for spec in profile(profile_name).nodes
+                 if spec.condition is None or is_true(values[spec.condition]))
+
+
 def default_params_file():
     return str(config_path('nodes.yaml'))
 
@@ -134,6 +151,7 @@ def launch_description(profile_name):
     """A ``launch.LaunchDescription`` of a profile (needs ROS 2's launch and launch_ros)."""
     try:
         from launch.actions import DeclareLaunchArgument
+        from launch.conditions import IfCondition
         from launch.substitutions import LaunchConfiguration
         from launch_ros.actions import Node
         from launch_ros.parameter_descriptions import ParameterValue
@@ -157,9 +175,12 @@ def launch_description(profile_name):
         if spec.sim_time:
             overrides['use_sim_time'] = ParameterValue(LaunchConfiguration('use_sim_time'),
                                                        value_type=bool)
+        condition = IfCondition(LaunchConfiguration(spec.condition)) if spec.condition \
+            else None
         actions.append(Node(package=PACKAGE, executable=spec.executable, name=spec.name,
                             namespace=LaunchConfiguration('namespace'), output='screen',
-                            parameters=[LaunchConfiguration('params_file'), overrides]))
+                            parameters=[LaunchConfiguration('params_file'), overrides],
+                            condition=condition))
     return LaunchDescription(actions)
 
 

@@ -47,7 +47,7 @@ class GraphProcesses:
         self.procs = {}
 
     def commands(self):
-        specs = graph.profile(self.profile_name).nodes + self.extra_nodes
+        specs = graph.started_nodes(self.profile_name, self.values) + self.extra_nodes
         return {spec.name: graph.node_command(spec, self.values, self.python)
                 + list(self.extra_args.get(spec.name, ())) for spec in specs}
 

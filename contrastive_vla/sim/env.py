@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from contrastive_vla.data.images import pinhole_intrinsics
 from contrastive_vla.primitives import Primitive, PrimitiveVocabulary
 from contrastive_vla.sim import kinematics as kin
 from contrastive_vla.sim.rendering import import_mujoco
@@ -351,6 +352,14 @@ class TabletopEnv:
             self._renderer = self.mj.Renderer(self.model, height, width)
         self._renderer.update_scene(self.data, camera=camera or self.cfg['camera']['name'])
         return self._renderer.render().copy()
+
+    def now(self):
+        """Simulated time (s)."""
+        return float(self.data.time)
+
+    def camera_intrinsics(self, width, height):
+        """fx, fy, cx, cy of the scene camera rendered at width x height."""
+        return pinhole_intrinsics(width, height, self.cfg['camera']['fovy'], vertical=True)
 
     def observe(self, render=True):
         pos, rot = self.tcp_pose()

@@ -53,6 +53,15 @@ def test_node_commands_carry_arguments_typed():
         graph.profile('mars')
 
 
+def test_vla_false_leaves_the_arm_to_teleoperation():
+    from contrastive_vla.ros.launcher import GraphProcesses
+
+    for name in ('sim', 'robot'):
+        with_vla = GraphProcesses(name).commands()
+        without = GraphProcesses(name, {'vla': 'false'}).commands()
+        assert 'vla' in with_vla and set(with_vla) - set(without) == {'vla'}
+
+
 def test_launch_files_use_the_description():
     for name in graph.PROFILES:
         text = (REPO / 'launch' / f'{name}.launch.py').read_text()

@@ -1,0 +1,334 @@
+"""The arm as teleoperation sees it through a running graph: a real arm or the simulator node.
+
+``contrastive-vla teleop --arm ros`` drives this instead of an in-process simulator. It is
+the same ``TeleopSession`` (language mapping, undo, confirmations, the demonstration bag);
+only the arm differs. Each step goes through the arm bridge like a VLA decision does: the
+primitive's delta on ``primitive_delta`` (with a decision id), then the bridge's outcome on
+``primitive_status``, then a camera frame taken after the motion. So every safety check of the
+bridge (workspace, joint limits, speed caps, e-stop, halts) applies to a person's sentences
+too.
+
+Start the graph without the VLA node (nothing else must decide):
+
+    contrastive-vla launch robot vla:=false enable_actuation:=true camera_source:=0
+    contrastive-vla launch sim vla:=false          # the same against the simulator node
+
+While a step runs, this node says it is alive on ``vla_status`` (``{"state": "teleop"}``): the
+bridge halts an arm whose commander falls silent (``command_timeout``), and here the person
+is the commander.
+"""
+
+from dataclasses import dataclass
+import threading
+import time
+
+import numpy as np
+
+from contrastive_vla.data.teleop import NOT_EXECUTED
+from contrastive_vla.topics import topic
+
+HEARTBEAT_PERIOD = 0.25  # s between "alive" messages while a step runs
+
+
+class ArmGraphError(RuntimeError):
+    """The graph is not there or does not answer; the message says what to start."""
+
+    user_facing = True
+
+
+@dataclass
+class RosStepResult:
+    status: str
+    message: str
+    primitive: object = None
+    success: bool = False
+
+
+@dataclass
+class RosEpisode:
+    """What TeleopSession and the bag recorder read of an episode (EpisodeSpec's fields)."""
+
+    task_id: str
+    seed: int
+    instruction: str
+    binding: dict
+    simulated: bool
+
+
+@dataclass
+class RosObservation:
+    image: np.ndarray
+    joint_names: list
+    joint_positions: np.ndarray
+    joint_velocities: np.ndarray
+    instruction: str
+    time: float                # the camera frame's stamp (s, the graph's clock)
+
+
+class RosArm:
+    """An rclpy node (``teleop``) in its own context, spun in a background thread.
+
+    ``simulated``: None detects the simulator node (someone subscribes to episode_request);
+    True asks it for each episode's scene, False (a real arm) takes the scene as the person
+    arranged it and needs the instruction from them.
+    """
+
+    def __init__(self, vocab=None, namespace='', step_timeout=30.0, frame_timeout=5.0,
+                 simulated=None, fov_deg=60.0):
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from std_msgs.msg import Float64MultiArray, String
+
+        from contrastive_vla.primitives import PrimitiveVocabulary
+        from contrastive_vla.ros import messages, qos
+
+        self.vocab = vocab or PrimitiveVocabulary.load()
+        self.messages = messages
+        self.step_timeout = step_timeout
+        self.frame_timeout = frame_timeout
+        self.fov_deg = fov_deg
+        self._simulated = simulated
+        self.spec = None
+        self.tasks = {}
+        self.decision = 0
+        self.lock = threading.Condition()
+        self.frame = None          # (rgb, stamp s, frame number)
+        self.frames = 0
+        self.joints = None         # (names, positions, velocities, stamp s)
+        self.intrinsics = None     # (width, height, fx, fy, cx, cy) from camera_info
+        self.outcomes = {}         # decision -> bridge outcome
+        self.events = []           # simulator episode events
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('teleop', namespace=namespace or None,
+                                      context=self.context)
+        n = self.node
+        self.delta_pub = n.create_publisher(Float64MultiArray, topic('primitive_delta').name,
+                                            qos.command())
+        self.phrase_pub = n.create_publisher(String, topic('primitive').name, qos.command())
+        self.alive_pub = n.create_publisher(String, topic('vla_status').name, 10)
+        self.request_pub = n.create_publisher(String, topic('episode_request').name,
+                                              qos.command())
+        n.create_subscription(messages.msg_class('image'), topic('image').name, self._on_image,
+                              qos.sensor())
+        n.create_subscription(messages.msg_class('camera_info'), topic('camera_info').name,
+                              self._on_camera_info, qos.sensor())
+        n.create_subscription(messages.msg_class('joint_states'), topic('joint_states').name,
+                              self._on_joints, qos.sensor())
+        n.create_subscription(String, topic('primitive_status').name, self._on_outcome,
+                              qos.command())
+        n.create_subscription(String, topic('episode').name, self._on_event, qos.latched())
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(n)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    # ---- inputs (spin thread) --------------------------------------------------------------
+    def _on_image(self, msg):
+        from contrastive_vla.data.images import ImageError, image_to_rgb
+
+        try:
+            rgb = image_to_rgb(msg)
+        except ImageError as exc:
+            self.node.get_logger().warning(f'camera frame ignored: {exc}',
+                                           throttle_duration_sec=5.0)
+            return
+        with self.lock:
+            self.frames += 1
+            self.frame = (rgb, self.messages.stamp_seconds(msg.header.stamp), self.frames)
+            self.lock.notify_all()
+
+    def _on_camera_info(self, msg):
+        k = list(msg.k)
+        if msg.width and msg.height and k[0] > 0 and k[4] > 0:
+            self.intrinsics = (int(msg.width), int(msg.height), k[0], k[4], k[2], k[5])
+
+    def _on_joints(self, msg):
+        if len(msg.position) != len(msg.name):
+            return
+        velocities = list(msg.velocity) if len(msg.velocity) == len(msg.name) \
+            else [0.0] * len(msg.name)
+        with self.lock:
+            self.joints = (list(msg.name), np.asarray(msg.position, dtype=np.float64),
+                           np.asarray(velocities, dtype=np.float64),
+                           self.messages.stamp_seconds(msg.header.stamp))
+            self.lock.notify_all()
+
+    def _on_outcome(self, msg):
+        payload = self.messages.parse_json(msg)
+        if payload is None or not isinstance(payload.get('decision'), int):
+            return
+        with self.lock:
+            self.outcomes[payload['decision']] = payload
+            self.lock.notify_all()
+
+    def _on_event(self, msg):
+        payload = self.messages.parse_json(msg)
+        if payload is None:
+            return
+        with self.lock:
+            self.events.append(payload)
+            self.lock.notify_all()
+
+    def _wait(self, predicate, timeout, heartbeat=False):
+        """Wait (on the condition) until ``predicate()`` holds; False on timeout."""
+        deadline = time.monotonic() + timeout
+        next_beat = 0.0
+        with self.lock:
+            while not predicate():
+                now = time.monotonic()
+                if now >= deadline:
+                    return False
+                if heartbeat and now >= next_beat:
+                    self.alive_pub.publish(self.messages.json_string(
+                        {'state': 'teleop', 'decision': self.decision}))
+                    next_beat = now + HEARTBEAT_PERIOD
+                self.lock.wait(min(0.05, deadline - now))
+            return True
+
+    # ---- the graph -------------------------------------------------------------------------
+    def wait_ready(self, timeout=30.0):
+        """Until an arm bridge listens and a camera frame and a joint state have arrived."""
+        deadline = time.monotonic() + timeout
+        bridge = topic('primitive_delta').name
+        while self.node.count_subscribers(bridge) < 1:
+            if time.monotonic() > deadline:
+                raise ArmGraphError(
+                    f'no arm bridge subscribes to {bridge!r} after {timeout:.0f} s: start the '
+                    'graph without the VLA node, e.g. `contrastive-vla launch robot vla:=false '
+                    'enable_actuation:=true` (or `launch sim vla:=false`), in the same '
+                    'ROS_DOMAIN_ID and namespace')
+            time.sleep(0.1)
+        if not self._wait(lambda: self.frame is not None, max(0.1, deadline - time.monotonic())):
+            raise ArmGraphError(f'no camera frame on {topic("image").name!r} after '
+                                f'{timeout:.0f} s (is the camera node or simulator running?)')
+        if not self._wait(lambda: self.joints is not None,
+                          max(0.1, deadline - time.monotonic())):
+            raise ArmGraphError(f'no joint state on {topic("joint_states").name!r} after '
+                                f'{timeout:.0f} s (is the arm driver running?)')
+        if self._simulated is None:
+            self._simulated = self.node.count_subscribers(topic('episode_request').name) > 0
+        return self
+
+    @property
+    def simulated(self):
+        return bool(self._simulated)
+
+    def now(self):
+        """The graph's time: the newest joint state's stamp (the arm driver's clock)."""
+        with self.lock:
+            return self.joints[3] if self.joints else 0.0
+
+    # ---- episodes --------------------------------------------------------------------------
+    def reset(self, task_id, seed, instruction=None):
+        if self.simulated:
+            with self.lock:
+                self.events.clear()
+            request = {'task': task_id, 'seed': int(seed)}
+            if instruction:
+                request['instruction'] = instruction
+            self.request_pub.publish(self.messages.json_string(request))
+            if not self._wait(lambda: self._started(task_id, seed), 30.0):
+                raise ArmGraphError(f'the simulator did not start {task_id} seed {seed} '
+                                    'within 30 s')
+            event = self._started(task_id, seed)
+            if event.get('event') == 'error':
+                raise ArmGraphError(f'the simulator refused the episode: {event["message"]}')
+            instruction = event['instruction']
+        elif not instruction or not str(instruction).strip():
+            raise ArmGraphError('with a real arm the task instruction comes from you: pass '
+                                '--instruction "..." (and arrange the scene before starting)')
+        self.spec = RosEpisode(task_id, int(seed), str(instruction).strip(), {}, self.simulated)
+        self._fresh_frame()
+        return self.observe()
+
+    def _started(self, task_id, seed):
+        for event in self.events:
+            if event.get('event') == 'error' or (
+                    event.get('event') == 'start' and event.get('task') == task_id
+                    and event.get('seed') == int(seed)):
+                return event
+        return None
+
+    def success(self):
+        """The simulator's success event in this episode (a real arm: the person says)."""
+        with self.lock:
+            return any(e.get('event') == 'success' for e in self.events)
+
+    # ---- acting ----------------------------------------------------------------------------
+    def step(self, action):
+        """Execute a primitive (or a raw 8-D delta) through the bridge and wait for its
+        outcome and a camera frame taken after it."""
+        if self.spec is None:
+            raise RuntimeError('call reset() before step()')
+        primitive = None
+        if isinstance(action, (np.ndarray, list, tuple)):
+            delta = np.asarray(action, dtype=np.float64).reshape(-1)
+        else:
+            primitive = self.vocab.resolve(action)
+            delta = primitive.delta_array()
+        with self.lock:
+            self.decision += 1
+            decision = self.decision
+            image_stamp = self.frame[1] if self.frame else None
+        if primitive is not None:
+            self.phrase_pub.publish(self.messages.string(primitive.phrase))
+        self.delta_pub.publish(self.messages.delta_command(delta, decision, image_stamp))
+        if not self._wait(lambda: decision in self.outcomes, self.step_timeout, heartbeat=True):
+            raise ArmGraphError(f'the arm bridge gave no outcome for step {decision} within '
+                                f'{self.step_timeout:.0f} s (did it die?)')
+        with self.lock:
+            outcome = self.outcomes.pop(decision)
+        status = str(outcome.get('status', '?'))
+        message = str(outcome.get('message') or '')
+        if status == 'dry_run':
+            message = ('the bridge is in dry run (enable_actuation:=false): nothing moved. '
+                       'Restart the graph with enable_actuation:=true to teach the arm')
+        if status not in NOT_EXECUTED:
+            self._fresh_frame()
+        return RosStepResult(status, message, primitive, self.success())
+
+    def _fresh_frame(self):
+        """Wait for a frame that began after now (the one arriving may be mid-exposure)."""
+        with self.lock:
+            seen = self.frames
+        if not self._wait(lambda: self.frames >= seen + 2, self.frame_timeout):
+            raise ArmGraphError(f'no new camera frame within {self.frame_timeout:.0f} s: the '
+                                'camera stopped (the episode so far is kept until you say '
+                                '"done" or "failed")')
+
+    def observe(self):
+        with self.lock:
+            rgb, stamp, _ = self.frame
+            names, positions, velocities, _ = self.joints
+        return RosObservation(rgb, names, positions.copy(), velocities.copy(),
+                              self.spec.instruction if self.spec else '', stamp)
+
+    def render(self, size=None):
+        from contrastive_vla.data.images import resize_rgb
+
+        with self.lock:
+            rgb = self.frame[0]
+        return resize_rgb(rgb, size) if size else rgb
+
+    def camera_intrinsics(self, width, height):
+        """fx, fy, cx, cy of the camera (its camera_info; else an ideal pinhole)."""
+        from contrastive_vla.data.images import pinhole_intrinsics
+
+        if self.intrinsics and self.intrinsics[:2] == (width, height):
+            return self.intrinsics[2:]
+        return pinhole_intrinsics(width, height, self.fov_deg)
+
+    def close(self):
+        self.executor.shutdown()
+        self.thread.join(timeout=5)
+        self.node.destroy_node()
+        import rclpy
+
+        rclpy.try_shutdown(context=self.context)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
