@@ -31,6 +31,10 @@ def add_arguments(parser):
                         help='full: varied expert + recovery pairs (CLIP-RT); recovery: greedy '
                              'deterministic expert + recovery pairs; none: greedy expert only')
     parser.add_argument('--no-augment', action='store_true', help='same as --augment none')
+    parser.add_argument('--misplace', type=float, default=0.0,
+                        help='probability that a place/stack episode has one deliberate wrong '
+                             'release (the other zone, another block or a random spot) that '
+                             'the expert then corrects (default 0)')
     parser.add_argument('--no-progress', action='store_true')
 
 
@@ -41,7 +45,8 @@ def run(args):
     summary = collect(task_ids, args.episodes_per_task, args.out, seed=args.seed,
                       workers=args.workers, storage=args.storage, image_size=size,
                       progress=not args.no_progress,
-                      augment='none' if args.no_augment else args.augment)
+                      augment='none' if args.no_augment else args.augment,
+                      misplace=args.misplace)
     print(json.dumps(summary, indent=2))
     if summary['episodes_written'] and summary['successes'] < summary['episodes_written']:
         print(f'note: {summary["episodes_written"] - summary["successes"]} episode(s) failed; '

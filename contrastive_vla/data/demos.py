@@ -131,8 +131,86 @@ class RecoveryPerturbation:
         return True
 
 
-def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery=0.0):
-    """Roll out the expert on (task, seed) and write the bag; returns a summary dict."""
+class Misplacement:
+    """A deliberate wrong release in a carry task (place, stack), once per episode: the held
+    block is carried to a decoy and let go there; then the expert (recorded) fetches it back.
+
+    Policies let go in the wrong place (the other zone, the wrong block) and the expert alone
+    never does, so without this a policy has never seen what to do next. The decoy is the
+    other zone (place) or another block (stack) half the time, so the states after it are
+    exactly the confusions to correct, and a random spot on the table otherwise. The detour
+    is raw motion, executed but not recorded.
+    """
+
+    CARRY_MIN_HEIGHT = 0.09  # the block is carried (not still being lifted) above this
+
+    def __init__(self, probability, rng):
+        self.armed = probability > 0 and rng.random() < probability
+        self.rng = rng
+        self.count = 0
+
+    def __call__(self, env):
+        if not self.armed or self.count:
+            return False
+        family = env.tasks[env.spec.task_id].family
+        if family not in ('place', 'stack'):
+            return False
+        state = env.scene_state()
+        binding = env.spec.binding
+        if not state.grasped(binding['block']) or \
+                state.tcp_position[2] < self.CARRY_MIN_HEIGHT or self.rng.random() < 0.5:
+            return False  # (at a random point of the carry)
+        decoy, release = self._decoy(env, state, binding, family)
+        if decoy is None:
+            return False
+        self.count += 1
+        tcp = state.tcp_position
+        self._move(env, [decoy[0] - tcp[0], decoy[1] - tcp[1], 0.0])
+        self._move(env, [0.0, 0.0, release - env.tcp_pose()[0][2]])
+        env.step(np.array([0, 0, 0, 0, 0, 0, 0, 1.0]))  # let go
+        self._move(env, [0.0, 0.0, 0.05])
+        return True
+
+    def _decoy(self, env, state, binding, family):
+        scene = env.cfg['scene']
+        if self.rng.random() < 0.5:
+            if family == 'place':  # the expert's release heights (sim.expert)
+                others = [z.position for c, z in state.zones.items() if c != binding['zone']]
+            else:
+                others = [b.position for c, b in state.blocks.items()
+                          if c not in (binding['block'], binding['base'])]
+            if others:
+                spot = np.asarray(others[int(self.rng.integers(len(others)))], np.float64)
+                release = 0.04 if family == 'place' else \
+                    spot[2] + 2 * state.block_half_size + 0.022
+                return spot[:2], release
+        lo, hi = np.asarray(scene['spawn_lower']), np.asarray(scene['spawn_upper'])
+        target = (state.zones[binding['zone']].position if family == 'place'
+                  else state.blocks[binding['base']].position)[:2]
+        for _ in range(20):  # a table spot clear of the target
+            xy = self.rng.uniform(lo[:2], hi[:2])
+            if np.linalg.norm(xy - target) > 0.1:
+                return xy, 0.04
+        return None, None
+
+    @staticmethod
+    def _move(env, delta):
+        """A raw translation in legs of at most 0.2 m (the largest step a primitive makes)."""
+        delta = np.asarray(delta, dtype=np.float64)
+        legs = max(1, int(np.ceil(np.max(np.abs(delta)) / 0.2)))
+        for _ in range(legs):
+            action = np.zeros(8)
+            action[:3] = delta / legs
+            env.step(action)
+
+
+def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery=0.0,
+                   misplace=0.0):
+    """Roll out the expert on (task, seed) and write the bag; returns a summary dict.
+
+    ``recovery``: probability of a wrong step before each decision (RecoveryPerturbation);
+    ``misplace``: probability that the episode has one wrong release (Misplacement).
+    """
     from contrastive_vla.data.bags import BagWriter
     from contrastive_vla.evaluation.rollout import run_episode
 
@@ -151,14 +229,20 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
             recorder.step(record, env.now())
 
         perturb = RecoveryPerturbation(recovery, np.random.default_rng([seed, 29]))
+        misplacement = Misplacement(misplace, np.random.default_rng([seed, 31]))
+
+        def perturbations(env_):
+            return misplacement(env_) or perturb(env_)
+
         result = run_episode(env, expert, task_id, seed, on_step=on_step,
-                             perturb=perturb if recovery > 0 else None)
+                             perturb=perturbations if recovery > 0 or misplace > 0 else None)
         if not state['started']:
             recorder.start(env.spec)
         recorder.end(result.final_observation, result.success)
     size = sum(f.stat().st_size for f in path.rglob('*') if f.is_file())
     return {'bag': path.name, 'task': task_id, 'seed': seed, 'success': result.success,
-            'steps': result.steps, 'perturbations': perturb.count, 'bytes': size,
+            'steps': result.steps, 'perturbations': perturb.count,
+            'misplacements': misplacement.count, 'bytes': size,
             'seconds': time.perf_counter() - start}
 
 
@@ -179,7 +263,7 @@ def _augmentation(augment):
     return augment
 
 
-def _init_worker(out_dir, storage, image_size, augment):
+def _init_worker(out_dir, storage, image_size, augment, misplace=0.0):
     from contrastive_vla.sim.env import TabletopEnv
     from contrastive_vla.sim.expert import ScriptedExpert
 
@@ -187,17 +271,19 @@ def _init_worker(out_dir, storage, image_size, augment):
         greedy_probability=1.0, smaller_step_probability=0.0)
     _WORKER.update(env=TabletopEnv(image_size=image_size), expert=expert, out_dir=out_dir,
                    storage=storage,
-                   recovery=RECOVERY_PROBABILITY if augment != 'none' else 0.0)
+                   recovery=RECOVERY_PROBABILITY if augment != 'none' else 0.0,
+                   misplace=misplace)
 
 
 def _collect_one(job):
     task_id, seed = job
     return record_episode(_WORKER['env'], _WORKER['expert'], task_id, seed,
-                          _WORKER['out_dir'], _WORKER['storage'], _WORKER['recovery'])
+                          _WORKER['out_dir'], _WORKER['storage'], _WORKER['recovery'],
+                          _WORKER['misplace'])
 
 
 def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage='mcap',
-            image_size=None, progress=True, augment=True):
+            image_size=None, progress=True, augment=True, misplace=0.0):
     """Write expert demonstrations; resumable (existing complete bags are skipped).
 
     ``augment`` is the CLIP-RT data augmentation done where it is cheap, in the simulator:
@@ -205,7 +291,11 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
     sizes) and recovery pairs (a wrong step with probability RECOVERY_PROBABILITY, then the
     correction); ``'recovery'``: recovery pairs with a greedy, deterministic expert (one label
     per state, easier to learn); ``'none'`` (or False): the greedy expert alone.
+    ``misplace``: the probability that a place or stack episode has one deliberate wrong
+    release for the expert to correct (Misplacement).
     """
+    if not 0.0 <= misplace <= 1.0:
+        raise ValueError(f'misplace is a probability in [0, 1], got {misplace}')
     augment = _augmentation(augment)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -214,7 +304,8 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     start = time.perf_counter()
     results = map_episodes(_collect_one, todo, workers, _init_worker,
-                           (str(out), storage, image_size, augment), 'collect', progress)
+                           (str(out), storage, image_size, augment, misplace), 'collect',
+                           progress)
     wall = time.perf_counter() - start
     steps = sum(r['steps'] for r in results)
     summary = {
@@ -226,6 +317,7 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
         'bytes_per_step': round(sum(r['bytes'] for r in results) / steps) if steps else 0,
         'workers': workers, 'storage': storage, 'augment': augment,
         'perturbations': sum(r['perturbations'] for r in results),
+        'misplacements': sum(r['misplacements'] for r in results),
     }
     manifest = out / 'collect_manifest.jsonl'
     with manifest.open('a', encoding='utf-8') as f:

@@ -109,3 +109,25 @@ def test_missing_topics_are_reported_by_name(demos):
 def test_no_bags_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match='no rosbag2 bags'):
         load_demonstrations([tmp_path], PrimitiveVocabulary.load(), 32, progress=False)
+
+
+def test_a_misplaced_block_is_fetched_back_and_only_the_correction_is_recorded(tmp_path, vocab):
+    from contrastive_vla.data.dataset import read_episode
+    from contrastive_vla.data.demos import record_episode
+    from contrastive_vla.sim.env import TabletopEnv
+    from contrastive_vla.sim.expert import ScriptedExpert
+
+    expert = ScriptedExpert(greedy_probability=1.0, smaller_step_probability=0.0)
+    with TabletopEnv(image_size=(48, 48)) as env:
+        plain = record_episode(env, expert, 'place_in_zone', 0, tmp_path / 'plain')
+        detour = record_episode(env, expert, 'place_in_zone', 0, tmp_path / 'detour',
+                                misplace=1.0)
+        reach = record_episode(env, expert, 'reach_block', 0, tmp_path / 'reach', misplace=1.0)
+    assert plain['misplacements'] == 0 and detour['misplacements'] == 1
+    assert reach['misplacements'] == 0  # only carry tasks have a release to get wrong
+    assert plain['success'] and detour['success']
+    samples, _, _ = read_episode(tmp_path / 'detour' / detour['bag'], vocab, 32)
+    names = [vocab[i].name for i in samples['labels']]
+    # the expert's own steps only: one release at the end, after a second grasp
+    assert names.count('open_gripper') == 1 and names[-1] == 'open_gripper'
+    assert names.count('close_gripper') == 2 and len(names) == detour['steps'] > plain['steps']
