@@ -48,7 +48,9 @@ class TopicMap:
 
 @dataclass
 class DemoDataset:
-    images: np.ndarray                      # (N, S, S, 3) uint8
+    # (M, S, S, 3) uint8 storage, shared by a dataset and its subsets (no copy of the pixels:
+    # they are most of the memory); read samples with image_batch
+    images: np.ndarray
     labels: np.ndarray                      # (N,) primitive class
     instructions: list                      # (N,) str
     supervisions: list                      # (N,) str or None
@@ -57,17 +59,23 @@ class DemoDataset:
     episodes: list = field(default_factory=list)   # bag names
     skipped: list = field(default_factory=list)    # human-readable notes
     states: np.ndarray = None               # (N, MAX_STATE) joint positions (0 if unknown)
+    image_rows: np.ndarray = None           # (N,) rows of ``images`` (None: all, in order)
 
     def __len__(self):
         return len(self.labels)
 
+    def image_batch(self, idx):
+        """The images of samples ``idx`` (an index array), (len(idx), S, S, 3) uint8."""
+        return self.images[idx if self.image_rows is None else self.image_rows[idx]]
+
     def subset(self, mask):
         idx = np.flatnonzero(mask)
-        return DemoDataset(self.images[idx], self.labels[idx],
+        rows = idx if self.image_rows is None else self.image_rows[idx]
+        return DemoDataset(self.images, self.labels[idx],
                            [self.instructions[i] for i in idx],
                            [self.supervisions[i] for i in idx], self.episode_index[idx],
                            self.step_index[idx], self.episodes, self.skipped,
-                           None if self.states is None else self.states[idx])
+                           None if self.states is None else self.states[idx], image_rows=rows)
 
     def split_by_episode(self, val_fraction, seed=0):
         """(train, val): whole episodes held out, so validation measures generalisation."""
@@ -255,8 +263,8 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
         if not cache.is_file():
             skipped.append(unreadable.get(str(bag)) or f'{bag}: could not be decoded')
             continue
-        with np.load(cache, allow_pickle=False) as z:
-            samples = {'images': z['images'], 'labels': z['labels'],
+        with np.load(cache, allow_pickle=False) as z:  # the pixels come in a second pass
+            samples = {'labels': z['labels'],
                        'instructions': list(z['instructions']),
                        'supervisions': [s or None for s in z['supervisions']],
                        'steps': z['steps'], 'states': z['states']}
@@ -268,13 +276,22 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
         if len(samples['labels']) == 0:
             skipped.append(f'{bag}: no labelled steps')
             continue
-        parts.append((len(episodes), samples))
+        parts.append((len(episodes), samples, cache))
         episodes.append(Path(bag).name)
     if not parts:
         raise ValueError('no usable samples in ' + ', '.join(str(p) for p in paths) +
                          (': ' + '; '.join(skipped[:5]) if skipped else ''))
-    images = np.concatenate([np.asarray(s['images'], np.uint8).reshape(
-        -1, image_size, image_size, 3) for _, s in parts])
+    # one array filled bag by bag: the peak memory is the pixels once (not twice)
+    images = np.empty((sum(len(s['labels']) for _, s, _ in parts), image_size, image_size, 3),
+                      np.uint8)
+    row = 0
+    for _, s, cache in parts:
+        n = len(s['labels'])
+        with np.load(cache, allow_pickle=False) as z:
+            images[row:row + n] = np.asarray(z['images'], np.uint8).reshape(
+                n, image_size, image_size, 3)
+        row += n
+    parts = [(e, s) for e, s, _ in parts]
     return DemoDataset(
         images=images,
         labels=np.concatenate([np.asarray(s['labels'], np.int64) for _, s in parts]),

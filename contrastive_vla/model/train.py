@@ -111,8 +111,8 @@ class Trainer:
         return self.text_tokens[rows]
 
     def loss_on(self, idx, dataset, train=True):
-        images = self._images(dataset.images[idx]) if train else images_to_tensor(
-            dataset.images[idx])
+        images = self._images(dataset.image_batch(idx)) if train else images_to_tensor(
+            dataset.image_batch(idx))
         images = images.to(self.device)
         labels = torch.from_numpy(dataset.labels[idx]).to(self.device)
         prompt_ids = np.array([self.prompt_index[dataset.instructions[i]] for i in idx])
@@ -160,7 +160,7 @@ class Trainer:
             instr = self.model.encode_text(self.prompt_tokens[unique])[
                 torch.from_numpy(inverse).to(self.device)]
             context = self.model.encode_context(
-                images_to_tensor(dataset.images[idx]).to(self.device), instr,
+                images_to_tensor(dataset.image_batch(idx)).to(self.device), instr,
                 self._state(dataset, idx))
             if prim is not None:
                 scores = self.model.scores(context, prim)

@@ -81,6 +81,23 @@ def test_dataset_pairs_each_primitive_with_the_image_before_it(demos):
     np.testing.assert_array_equal(again.labels, data.labels)
 
 
+def test_a_split_shares_the_pixels_and_reads_the_right_ones(demos):
+    out, _ = demos
+    data = load_demonstrations([out], PrimitiveVocabulary.load(), 32, progress=False)
+    train, val = data.split_by_episode(0.5, seed=1)
+    assert train.images is data.images and val.images is data.images  # no copy
+    assert len(train) + len(val) == len(data) and len(val) > 0
+    for part in (train, val):
+        idx = np.arange(len(part))[::-1]
+        rows = np.flatnonzero(np.isin(data.episode_index, np.unique(part.episode_index)))
+        np.testing.assert_array_equal(part.image_batch(idx), data.images[rows][idx])
+    inner = train.subset(train.labels == train.labels[0])  # a subset of a subset
+    np.testing.assert_array_equal(inner.image_batch(np.arange(len(inner))),
+                                  data.images[data.labels == train.labels[0]][
+                                      np.isin(data.episode_index[data.labels == train.labels[0]],
+                                              np.unique(train.episode_index))])
+
+
 def test_decoding_in_worker_processes_gives_the_same_dataset(demos, monkeypatch):
     from contrastive_vla.data import dataset
 
