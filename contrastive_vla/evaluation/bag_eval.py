@@ -185,7 +185,8 @@ def live_replay(paths, model, rate=1.0, topics=None, timeout=None, progress=True
     # lock-step: the player waits for the VLA's decision on each frame, so a busy machine
     # slows the replay down instead of losing steps
     processes = GraphProcesses('replay', overrides,
-                               extra_args={'player': ['-p', 'lockstep:=true']})
+                               extra_args={'player': ['-p', 'lockstep:=true',
+                                                      '-p', 'wait_for_start:=true']})
     offsets, decisions = {}, []
     ended = queue.Queue()
     driver = None
@@ -193,6 +194,7 @@ def live_replay(paths, model, rate=1.0, topics=None, timeout=None, progress=True
     try:
         processes.start()
         driver = GraphDriver()
+        _start_when_listening(driver, processes, deadline=time.monotonic() + timeout)
 
         def on_status(msg):
             event = messages.parse_json(msg)
@@ -249,6 +251,28 @@ def live_replay(paths, model, rate=1.0, topics=None, timeout=None, progress=True
             'rate': rate, 'wall_s': time.perf_counter() - started, 'bags': len(bags),
             'per_episode': per_episode, 'skipped': skipped,
             'partial': len(recorded) < len(bags)}
+
+
+def _start_when_listening(driver, processes, deadline):
+    """Tell the player to play once the driver hears the VLA node's decisions: a decision
+    published before its subscription is matched would be lost (a missed step)."""
+    from std_msgs.msg import String
+
+    from contrastive_vla.ros import messages, qos
+    from contrastive_vla.ros.launcher import GraphError
+    from contrastive_vla.topics import topic
+
+    n = driver.node
+    while n.count_publishers(topic('primitive_topk').name) < 1 or \
+            n.count_publishers('replay_status') < 1:
+        processes.check()
+        if time.monotonic() > deadline:
+            raise GraphError('the replay graph did not come up (no VLA decisions or player '
+                             'status to listen to)')
+        time.sleep(0.1)
+    time.sleep(0.5)  # the other side of the match (the VLA's writer) settles too
+    # latched, and the node keeps the publisher: the player gets it whenever it matches
+    n.create_publisher(String, 'replay_start', qos.latched()).publish(messages.string('start'))
 
 
 def _bag_seconds(bag):

@@ -27,6 +27,8 @@ PARAMETERS = {
                 'joint state), wait (up to 10 s of wall time) for the VLA node to decide on it '
                 'before playing on, so scoring a bag loses no step on a busy machine '
                 '(meanwhile the bag clock creeps on by at most 50 ms)',
+    'wait_for_start': 'play only after a message on replay_start (latched): a scorer sends it '
+                      'once it listens to the VLA node, so the first decisions are not missed',
 }
 LOCKSTEP_TIMEOUT = 10.0
 # While waiting for a decision, the clock creeps on by at most this much: timers on the graph's
@@ -66,6 +68,12 @@ class BagPlayer(Node):
         if self.p['lockstep']:
             self.create_subscription(String, topic('primitive_topk').name, self.on_topk, 50)
         self.stop = threading.Event()
+        self.start_signal = threading.Event()
+        if self.p['wait_for_start']:
+            self.create_subscription(String, 'replay_start',
+                                     lambda _msg: self.start_signal.set(), qos.latched())
+        else:
+            self.start_signal.set()
         self.thread = threading.Thread(target=self.play, daemon=True)
         self.thread.start()
 
@@ -101,6 +109,9 @@ class BagPlayer(Node):
 
     def play(self):
         self._wait_for_subscribers()
+        while not self.start_signal.wait(0.1):
+            if self.stop.is_set():
+                return
         time.sleep(self.p['start_delay'])
         clock_ns = None     # graph time: bag time shifted so it never goes back between bags
         for path in self.bags:
