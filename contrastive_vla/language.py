@@ -194,7 +194,7 @@ class SentenceMapper:
             return Interpretation(ranked[0][0], 'similar',
                                   f'closest to "{ranked[0][0].phrase}" '
                                   f'(similarity {ranked[0][1]:.2f})')
-        return Interpretation(note='not sure what that means', candidates=ranked)
+        return Interpretation(note=f'not sure what "{text}" means', candidates=ranked)
 
     def _from_motion(self, text, axis, sign):
         options = [p for p in self.vocab if p.axis == axis and math.copysign(1, p.value) == sign]

@@ -256,7 +256,7 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
                                    workers if len(todo) >= POOL_MIN_BAGS else 1,
                                    _init_decoder, (vocab.to_dict(), image_size, topics),
                                    'decoding bags', progress))
-    parts, episodes, skipped = [], [], []
+    parts, part_caches, episodes, skipped = [], [], [], []
     for bag in tqdm(bags, desc='reading bags', unit='bag', disable=not progress,
                     dynamic_ncols=True):
         cache = caches[bag]
@@ -276,22 +276,22 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
         if len(samples['labels']) == 0:
             skipped.append(f'{bag}: no labelled steps')
             continue
-        parts.append((len(episodes), samples, cache))
+        parts.append((len(episodes), samples))
+        part_caches.append(cache)
         episodes.append(Path(bag).name)
     if not parts:
         raise ValueError('no usable samples in ' + ', '.join(str(p) for p in paths) +
                          (': ' + '; '.join(skipped[:5]) if skipped else ''))
     # one array filled bag by bag: the peak memory is the pixels once (not twice)
-    images = np.empty((sum(len(s['labels']) for _, s, _ in parts), image_size, image_size, 3),
+    images = np.empty((sum(len(s['labels']) for _, s in parts), image_size, image_size, 3),
                       np.uint8)
     row = 0
-    for _, s, cache in parts:
+    for (_, s), cache in zip(parts, part_caches):
         n = len(s['labels'])
         with np.load(cache, allow_pickle=False) as z:
             images[row:row + n] = np.asarray(z['images'], np.uint8).reshape(
                 n, image_size, image_size, 3)
         row += n
-    parts = [(e, s) for e, s, _ in parts]
     return DemoDataset(
         images=images,
         labels=np.concatenate([np.asarray(s['labels'], np.int64) for _, s in parts]),

@@ -102,9 +102,8 @@ class TeleopSession:
                 self.pending = (text, [p for p, _ in meaning.candidates])
                 options = '; '.join(f'{i + 1}: "{p.phrase}"' for i, p in
                                     enumerate(self.pending[1]))
-                why = meaning.note if meaning.note and meaning.note != 'not sure what that ' \
-                    'means' else f'not sure what "{text}" means'
-                return Reply(f'{why}. Did you mean {options}? (say the number, or "no")')
+                return Reply(f'{meaning.note}. Did you mean {options}? (say the number, or '
+                             '"no")')
             return Reply(f'"{text}": {meaning.note}')
         note = f' ({meaning.note})' if meaning.note else ''
         return self._execute(meaning.primitive, text, note)

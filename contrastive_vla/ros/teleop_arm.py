@@ -18,13 +18,13 @@ bridge halts an arm whose commander falls silent (``command_timeout``), and here
 is the commander.
 """
 
-from dataclasses import dataclass
 import threading
 import time
 
 import numpy as np
 
 from contrastive_vla.data.teleop import NOT_EXECUTED
+from contrastive_vla.sim.env import EpisodeSpec, Observation, StepResult
 from contrastive_vla.topics import topic
 
 HEARTBEAT_PERIOD = 0.25  # s between "alive" messages while a step runs
@@ -34,35 +34,6 @@ class ArmGraphError(RuntimeError):
     """The graph is not there or does not answer; the message says what to start."""
 
     user_facing = True
-
-
-@dataclass
-class RosStepResult:
-    status: str
-    message: str
-    primitive: object = None
-    success: bool = False
-
-
-@dataclass
-class RosEpisode:
-    """What TeleopSession and the bag recorder read of an episode (EpisodeSpec's fields)."""
-
-    task_id: str
-    seed: int
-    instruction: str
-    binding: dict
-    simulated: bool
-
-
-@dataclass
-class RosObservation:
-    image: np.ndarray
-    joint_names: list
-    joint_positions: np.ndarray
-    joint_velocities: np.ndarray
-    instruction: str
-    time: float                # the camera frame's stamp (s, the graph's clock)
 
 
 class RosArm:
@@ -238,7 +209,8 @@ class RosArm:
         elif not instruction or not str(instruction).strip():
             raise ArmGraphError('with a real arm the task instruction comes from you: pass '
                                 '--instruction "..." (and arrange the scene before starting)')
-        self.spec = RosEpisode(task_id, int(seed), str(instruction).strip(), {}, self.simulated)
+        # the scene's objects are the person's (real arm) or the simulator node's: unknown here
+        self.spec = EpisodeSpec(task_id, int(seed), str(instruction).strip(), {}, [], [])
         self._fresh_frame()
         return self.observe()
 
@@ -286,7 +258,7 @@ class RosArm:
                        'Restart the graph with enable_actuation:=true to teach the arm')
         if status not in NOT_EXECUTED:
             self._fresh_frame()
-        return RosStepResult(status, message, primitive, self.success())
+        return StepResult(status, message, primitive, self.success())
 
     def _fresh_frame(self):
         """Wait for a frame that began after now (the one arriving may be mid-exposure)."""
@@ -301,8 +273,9 @@ class RosArm:
         with self.lock:
             rgb, stamp, _ = self.frame
             names, positions, velocities, _ = self.joints
-        return RosObservation(rgb, names, positions.copy(), velocities.copy(),
-                              self.spec.instruction if self.spec else '', stamp)
+        # no tool pose: the arm's kinematics live in the bridge; time is the frame's stamp
+        return Observation(rgb, names, positions.copy(), velocities.copy(), None, None,
+                           self.spec.instruction if self.spec else '', stamp)
 
     def render(self, size=None):
         from contrastive_vla.data.images import resize_rgb
