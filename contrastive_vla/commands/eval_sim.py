@@ -7,6 +7,7 @@ Examples::
     contrastive-vla eval-sim --policy random --tasks reach_block,lift_block --episodes 20
     contrastive-vla eval-sim --policy expert --episodes 2 --video videos/
     contrastive-vla eval-sim --policy M --instructions config/paraphrased_instructions.yaml
+    contrastive-vla eval-sim --policy M --tasks place_in_zone,stack_blocks --probe
 """
 
 import json
@@ -31,12 +32,21 @@ def add_arguments(parser):
     parser.add_argument('--instructions', default=None,
                         help='YAML task id -> list of instruction templates to use instead of '
                              'the task templates (same {block}/{zone}/{base} placeholders)')
+    parser.add_argument('--probe', action='store_true',
+                        help='also measure whether a trained model reads the instruction: '
+                             'how often its decision changes when the block, zone or base '
+                             'colour is renamed, and how often it agrees with the expert, '
+                             'while fetching and while carrying (slower: one extra scoring '
+                             'per referent and step)')
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
     parser.add_argument('--no-progress', action='store_true')
 
 
 def run(args):
     check_episodes_and_seed(args.episodes, args.seed, '--episodes')
+    if args.probe and args.policy in ('expert', 'random'):
+        raise ValueError(f'--probe needs a trained model; the {args.policy} policy does not '
+                         'read the instruction')
     tasks = load_tasks()
     task_ids = resolve_task_ids(args.tasks, tasks)
     instructions = None
@@ -45,9 +55,13 @@ def run(args):
     summary = evaluate_in_sim(args.policy, task_ids, args.episodes, seed=args.seed,
                               instructions=instructions, workers=args.workers,
                               video_dir=args.video, video_episodes=args.video_episodes,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, probe=args.probe)
     summary['instructions'] = args.instructions or 'task templates'
     print(format_table(summary))
+    if args.probe:
+        from contrastive_vla.evaluation.language_probe import format_probe
+
+        print(format_probe(summary['language_probe']))
     print(f'decision latency p50 {summary["decision_ms"]["p50"]:.2f} ms, '
           f'p99 {summary["decision_ms"]["p99"]:.2f} ms; {summary["wall_s"]:.1f} s')
     if args.json_out:

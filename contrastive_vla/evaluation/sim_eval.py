@@ -63,7 +63,7 @@ def make_policy(spec):
 _WORKER = {}
 
 
-def _init_worker(policy_spec, image_size, video_dir, threads):
+def _init_worker(policy_spec, image_size, video_dir, threads, probe=False):
     if threads:
         try:
             import torch
@@ -75,6 +75,10 @@ def _init_worker(policy_spec, image_size, video_dir, threads):
 
     _WORKER['env'] = TabletopEnv(image_size=image_size)
     _WORKER['policy'] = make_policy(policy_spec)
+    if probe:
+        from contrastive_vla.evaluation.language_probe import LanguageProbe
+
+        _WORKER['policy'] = LanguageProbe(_WORKER['policy'])
     _WORKER['video_dir'] = video_dir
 
 
@@ -95,12 +99,20 @@ def _run_one(job):
         env.frame_callback = None
         if writer is not None:
             writer.close(result is not None and result.success)
-    return result.to_dict() | {'decision_ms': result.decision_ms}
+    row = result.to_dict() | {'decision_ms': result.decision_ms}
+    if getattr(policy, 'stats', None) is not None:
+        row['probe'] = policy.stats
+    return row
 
 
 def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, workers=1,
-                    video_dir=None, video_episodes=1, image_size=None, progress=True):
-    """Run ``episodes`` per task; returns the summary dict (see module docstring)."""
+                    video_dir=None, video_episodes=1, image_size=None, progress=True,
+                    probe=False):
+    """Run ``episodes`` per task; returns the summary dict (see module docstring).
+
+    ``probe``: also measure whether the policy reads the instruction
+    (evaluation.language_probe); the summary gains ``language_probe``.
+    """
     jobs = []
     for task_id in task_ids:
         wording = (instructions or {}).get(task_id)
@@ -114,8 +126,14 @@ def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, 
     # in worker processes, share the cores between them; in this process, leave torch alone
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
     results = map_episodes(_run_one, jobs, workers, _init_worker,
-                           (policy_spec, image_size, video_dir, threads), 'eval-sim', progress)
-    return summarise(results, policy_spec, task_ids, seed, time.perf_counter() - start)
+                           (policy_spec, image_size, video_dir, threads, probe), 'eval-sim',
+                           progress)
+    summary = summarise(results, policy_spec, task_ids, seed, time.perf_counter() - start)
+    if probe:
+        from contrastive_vla.evaluation.language_probe import summarise_probe
+
+        summary['language_probe'] = summarise_probe(results)
+    return summary
 
 
 def summarise(results, policy_spec, task_ids, seed, wall_s):
@@ -131,7 +149,7 @@ def summarise(results, policy_spec, task_ids, seed, wall_s):
     decisions = [ms for r in results for ms in r['decision_ms']]
     total = sum(r['success'] for r in results)
     lo, hi = wilson_interval(total, len(results))
-    episodes = sorted((dict((k, v) for k, v in r.items() if k != 'decision_ms')
+    episodes = sorted((dict((k, v) for k, v in r.items() if k not in ('decision_ms', 'probe'))
                        for r in results), key=lambda r: (r['task'], r['seed']))
     return {
         'policy': str(policy_spec),

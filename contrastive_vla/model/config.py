@@ -64,6 +64,9 @@ class ModelConfig:
     # it the model sees the first state_dim joints. state_dim is derived from state_joints.
     state_dim: int = 0
     state_joints: list = field(default_factory=list)
+    # the FiLM condition also attends over the instruction's token features, with a query
+    # from the sentence embedding and the robot state (clip_rt.TokenAttention)
+    token_attention: bool = False
 
     def __post_init__(self):
         where = f'model config {self.name!r}'
@@ -86,6 +89,10 @@ class ModelConfig:
         if self.fusion == 'film' and self.vision['type'] != 'film_cnn':
             raise ConfigError(f'{where}: fusion "film" needs the film_cnn image tower; use '
                               '"late_mlp" or "additive" with open_clip towers')
+        if self.token_attention and (self.fusion != 'film' or
+                                     self.text['type'] != 'open_clip'):
+            raise ConfigError(f'{where}: token_attention needs fusion "film" and an open_clip '
+                              "text tower (it attends over that tower's token features)")
         if not isinstance(self.image_size, int) or not 16 <= self.image_size <= 1024:
             raise ConfigError(f'{where}: image_size must be an integer in [16, 1024]')
         if '{instruction}' not in self.prompt:

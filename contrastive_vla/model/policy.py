@@ -204,13 +204,14 @@ class ClipRTPolicy:
         return result
 
     @torch.no_grad()
-    def instruction_embedding(self, instruction):
+    def instruction_encoding(self, instruction):
+        """The encoded instruction prompt (a clip_rt.Instruction), cached per instruction."""
         text = clean_instruction(instruction, self.cfg.max_instruction_chars)
         if self.use_cache and text in self._instruction_cache:
             self._instruction_cache.move_to_end(text)
             return self._instruction_cache[text]
         prompt = self.cfg.prompt.format(instruction=text)
-        emb = self.model.encode_text(self.model.tokenize([prompt]).to(self.device))
+        emb = self.model.encode_instruction(self.model.tokenize([prompt]).to(self.device))
         if self.use_cache:
             self._instruction_cache[text] = emb
             while len(self._instruction_cache) > self._cache_size:
@@ -246,7 +247,7 @@ class ClipRTPolicy:
         uses the entries ``cfg.state_indices``), needed when it was built with proprioception.
         """
         state = self.prepare_state(state)
-        instr = self.instruction_embedding(instruction)
+        instr = self.instruction_encoding(instruction)
         context = self.model.encode_context(self.prepare_image(image).to(self.device), instr,
                                             state)
         if self.cfg.head == 'regress':

@@ -157,8 +157,8 @@ class Trainer:
             idx = np.arange(start, min(start + batch, len(dataset)))
             prompt_ids = np.array([self.prompt_index[dataset.instructions[i]] for i in idx])
             unique, inverse = np.unique(prompt_ids, return_inverse=True)
-            instr = self.model.encode_text(self.prompt_tokens[unique])[
-                torch.from_numpy(inverse).to(self.device)]
+            instr = self.model.encode_instruction(self.prompt_tokens[unique]).select(
+                torch.from_numpy(inverse).to(self.device))
             context = self.model.encode_context(
                 images_to_tensor(dataset.image_batch(idx)).to(self.device), instr,
                 self._state(dataset, idx))

@@ -209,6 +209,7 @@ def test_checkpoint_never_unpickles(model, vocab, tmp_path):
     ({'vision': {'type': 'film_cnn', 'channels': [8], 'convs_per_stage': 0}}, 'convs_per_stage'),
     ({'state_joints': ['elbow_joint', 'tail_joint']}, r"\['tail_joint'\] are not joints"),
     ({'state_joints': ['elbow_joint'], 'state_dim': 3}, 'does not match'),
+    ({'token_attention': True, 'fusion': 'additive'}, 'token_attention needs'),
 ])
 def test_bad_model_configs(change, message):
     with pytest.raises(ConfigError, match=message):
@@ -323,6 +324,50 @@ def test_warm_start_adds_the_state_and_keeps_what_was_learned(model, vocab, tmp_
     other = ModelConfig(**{**TINY.to_dict(), 'embed_dim': TINY.embed_dim * 2})
     with pytest.raises(CheckpointError, match='wrong shape'):
         load_model(tmp_path / 'plain', extend_to=other)
+
+
+TOKENS = ModelConfig(**{**GRIPPER.to_dict(), 'name': 'tiny_tokens', 'token_attention': True})
+
+
+def test_token_attention_warm_starts_learns_and_round_trips(vocab, tmp_path):
+    torch.manual_seed(0)
+    plain = ClipRT(GRIPPER)
+    _as_if_trained(plain)
+    save_checkpoint(tmp_path / 'plain', plain, vocab)
+    image, state = np.full((32, 32, 3), 90, np.uint8), np.full(8, 0.02)
+    before = ClipRTPolicy(plain, vocab).scores(image, 'put the red block in the blue zone', state)
+    model, _, _ = load_model(tmp_path / 'plain', extend_to=TOKENS)
+    assert any(k.startswith('token_attention.') for k in model.new_parameters)
+    policy = ClipRTPolicy(model, vocab)
+    np.testing.assert_allclose(  # the attention's output layer starts at zero
+        policy.scores(image, 'put the red block in the blue zone', state), before, atol=1e-5)
+
+    # the label is set by the last word alone: the attention path must learn to read it
+    data = tiny_dataset(n=64)
+    words = np.random.default_rng(1).integers(0, 2, 64)
+    data.instructions = [f'put the red block in the {("blue", "green")[w]} zone' for w in words]
+    data.labels = np.array([2, 10])[words]
+    data.states = np.full((64, 16), 0.02, np.float32)
+    trainer = Trainer(model, vocab, data, data.subset(np.zeros(64, bool)), tmp_path / 'run',
+                      batch_size=32, lr=3e-3, augment_images=False)
+    idx = np.arange(32)
+    before_loss = trainer.loss_on(idx, data)[0].item()
+    for _ in range(20):
+        loss, _ = trainer.loss_on(idx, data)
+        trainer.optimizer.zero_grad()
+        loss.backward()
+        trainer.optimizer.step()
+    assert trainer.loss_on(idx, data)[0].item() < before_loss
+    assert model.token_attention.out.weight.abs().sum() > 0  # the new path was trained
+    model.eval()
+
+    save_checkpoint(tmp_path / 'tokens', model, vocab)
+    loaded = ClipRTPolicy.load(tmp_path / 'tokens')
+    cached, uncached = ClipRTPolicy(model, vocab), ClipRTPolicy(model, vocab, use_cache=False)
+    for text in ['put the red block in the blue zone', 'put the red block in the green zone'] * 2:
+        expected = uncached.scores(image, text, state)
+        np.testing.assert_allclose(loaded.scores(image, text, state), expected, atol=1e-5)
+        np.testing.assert_allclose(cached.scores(image, text, state), expected, atol=1e-5)
 
 
 # ---- the pretrained sentence encoder as text tower ------------------------------------------

@@ -1,0 +1,148 @@
+"""Does the policy listen? Renamed referents and expert agreement, measured in closed loop.
+
+``eval-sim --probe`` wraps the policy in a ``LanguageProbe``. At every decision of an episode
+the probe also asks
+
+- the policy again, with each referent of the instruction (the block, the zone, the base block)
+  renamed to another colour of the same kind that is in the scene: does the decision change?
+- the scripted expert what it would do here (on-policy agreement, what DAgger measures).
+
+Both are split by the episode's phase: ``fetch`` (the task's block is not held) and ``carry``
+(it is). A policy that reads the instruction changes its decision when the referent that
+matters now is renamed: the block while fetching, the zone or the base block while carrying.
+One that ignores a word never does; this is how we found a text tower that had dropped the
+second colour of "put the red block in the blue zone" (README, "What limits place and stack").
+
+Renaming edits the colour word in the instruction as given, so it works with the task
+templates and with reworded instructions alike; a step is not probed for a referent whose
+colour word does not appear exactly once.
+"""
+
+import re
+
+import numpy as np
+
+PHASES = ('fetch', 'carry')
+REFERENTS = ('block', 'zone', 'base')
+
+
+class ProbeError(ValueError):
+    """The policy cannot be probed (it does not score instructions)."""
+
+
+def rename_referent(instruction, colour, new_colour):
+    """``instruction`` with the colour word ``colour`` replaced, or None if it is not there
+    exactly once (as a whole word, any case)."""
+    pattern = re.compile(rf'\b{re.escape(colour)}\b', re.IGNORECASE)
+    if len(pattern.findall(instruction)) != 1:
+        return None
+    return pattern.sub(new_colour, instruction)
+
+
+def _counter():
+    return {'changed': 0, 'probed': 0}
+
+
+class LanguageProbe:
+    """Wraps a policy with ``scores(image, instruction, state)`` for the episode runner."""
+
+    def __init__(self, policy, expert=None):
+        if not callable(getattr(policy, 'scores', None)):
+            raise ProbeError('the language probe needs a trained model (it re-scores the '
+                             'primitives for renamed instructions); "expert" and "random" '
+                             'do not read the instruction')
+        if expert is None:
+            from contrastive_vla.sim.expert import ScriptedExpert
+
+            expert = ScriptedExpert(greedy_probability=1.0, smaller_step_probability=0.0)
+        self.policy = policy
+        self.expert = expert
+        self.name = getattr(policy, 'name', 'policy')
+        self.needs_images = True
+        self.env = None
+        self.stats = None
+
+    def reset(self, env, spec=None, seed=None):
+        self.env = env
+        self.policy.reset(env, spec, seed=seed)
+        self.expert.reset(env, spec)
+        self._step = 0
+        self.stats = {'agreement': {p: {'agree': 0, 'decisions': 0} for p in PHASES},
+                      'renamed': {r: {p: _counter() for p in PHASES} for r in REFERENTS}}
+
+    def act(self, observation):
+        primitive = self.policy.act(observation)
+        if primitive is None:
+            return None
+        env, spec = self.env, self.env.spec
+        state = env.scene_state()
+        phase = 'carry' if state.grasped(spec.binding['block']) else 'fetch'
+        wanted = self.expert.act()
+        agreement = self.stats['agreement'][phase]
+        agreement['decisions'] += 1
+        agreement['agree'] += int(wanted is not None and wanted.index == primitive.index)
+        needs = sorted(env.tasks[spec.task_id].needs)
+        bound = {spec.binding[r] for r in needs}
+        for referent in needs:
+            colour = spec.binding[referent]
+            pool = spec.zone_colours if referent == 'zone' else spec.block_colours
+            others = [c for c in pool if c not in bound]
+            if not others:
+                continue  # nothing of that kind to rename it to (two blocks, both named)
+            renamed = rename_referent(observation.instruction, colour,
+                                      others[self._step % len(others)])
+            if renamed is None:
+                continue
+            scores = self.policy.scores(observation.image, renamed,
+                                        getattr(observation, 'joint_positions', None))
+            counter = self.stats['renamed'][referent][phase]
+            counter['probed'] += 1
+            counter['changed'] += int(int(np.argmax(scores)) != primitive.index)
+        self._step += 1
+        return primitive
+
+
+def summarise_probe(episodes):
+    """Per-task rates from the episodes' probe stats (``episode['probe']``)."""
+    per_task = {}
+    for episode in episodes:
+        stats = episode.get('probe')
+        if not stats:
+            continue
+        task = per_task.setdefault(episode['task'], {
+            'agreement': {p: {'agree': 0, 'decisions': 0} for p in PHASES},
+            'renamed': {r: {p: _counter() for p in PHASES} for r in REFERENTS}})
+        for phase, row in stats['agreement'].items():
+            for key in row:
+                task['agreement'][phase][key] += row[key]
+        for referent, phases in stats['renamed'].items():
+            for phase, row in phases.items():
+                for key in row:
+                    task['renamed'][referent][phase][key] += row[key]
+    out = {}
+    for task_id, task in per_task.items():
+        agreement = {p: _rate(r['agree'], r['decisions']) | {'decisions': r['decisions']}
+                     for p, r in task['agreement'].items() if r['decisions']}
+        renamed = {f'{ref}/{p}': _rate(r['changed'], r['probed']) | {'probed': r['probed']}
+                   for ref, phases in task['renamed'].items() for p, r in phases.items()
+                   if r['probed']}
+        out[task_id] = {'expert_agreement': agreement, 'decision_changes_when_renamed': renamed}
+    return out
+
+
+def _rate(numerator, denominator):
+    return {'rate': round(numerator / denominator, 4) if denominator else None}
+
+
+def format_probe(probe):
+    """A table: per task, expert agreement and decision changes per (referent, phase)."""
+    lines = ['language probe: share of decisions that change when a referent is renamed '
+             '(fetch = block not held, carry = held), and agreement with the expert',
+             f'{"task":<22} {"renamed referent/phase":<26} {"changed":>8} {"probed":>7}']
+    for task_id, row in probe.items():
+        for key, cell in row['decision_changes_when_renamed'].items():
+            lines.append(f'{task_id:<22} {key:<26} {cell["rate"]:>8.1%} {cell["probed"]:>7}')
+        for phase, cell in row['expert_agreement'].items():
+            lines.append(f'{task_id:<22} {"agrees with expert/" + phase:<26} '
+                         f'{cell["rate"]:>8.1%} {cell["decisions"]:>7}')
+    return '\n'.join(lines)
