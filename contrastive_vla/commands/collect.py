@@ -35,6 +35,12 @@ def add_arguments(parser):
                         help='probability that a place/stack episode has one deliberate wrong '
                              'release (the other zone, another block or a random spot) that '
                              'the expert then corrects (default 0)')
+    parser.add_argument('--relabel', action='store_true',
+                        help='for tasks that name a second object (place: the zone, stack: the '
+                             'base block), also write a relabelled twin of each episode '
+                             '(<bag>_relabel): the same images, the instruction naming another '
+                             'zone or block of the scene, and the expert decisions for it (not '
+                             'executed)')
     parser.add_argument('--no-progress', action='store_true')
 
 
@@ -46,7 +52,7 @@ def run(args):
                       workers=args.workers, storage=args.storage, image_size=size,
                       progress=not args.no_progress,
                       augment='none' if args.no_augment else args.augment,
-                      misplace=args.misplace)
+                      misplace=args.misplace, relabel=args.relabel)
     print(json.dumps(summary, indent=2))
     if summary['episodes_written'] and summary['successes'] < summary['episodes_written']:
         print(f'note: {summary["episodes_written"] - summary["successes"]} episode(s) failed; '

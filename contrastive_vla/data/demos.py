@@ -96,10 +96,10 @@ class EpisodeBagRecorder:
             'primitive': primitive.phrase, 'status': record.status, 'message': record.message,
             'step': self.steps})))
 
-    def end(self, obs, success):
+    def end(self, obs, success, **extra):
         stamp = self.observation(obs)
         self._write('episode', stamp + 1, self.bags.string_msg(json.dumps({
-            'event': 'end', 'success': bool(success), 'steps': self.steps})))
+            'event': 'end', 'success': bool(success), 'steps': self.steps, **extra})))
 
 
 class RecoveryPerturbation:
@@ -204,45 +204,141 @@ class Misplacement:
             env.step(action)
 
 
+RELABEL_SUFFIX = '_relabel'
+
+
+def relabelled_spec(env, spec, rng):
+    """The episode's spec with its *second* referent (the zone of place, the base block of
+    stack) renamed to another one in the scene, or None (the task has no second referent, the
+    scene has no other one, or the instruction does not name its colour exactly once)."""
+    import dataclasses
+
+    from contrastive_vla.sim.tasks import rename_referent
+
+    needs = env.tasks[spec.task_id].needs
+    second = next((r for r in ('zone', 'base') if r in needs), None)
+    if second is None:
+        return None
+    if second == 'zone':  # any other zone ("the blue block in the blue zone" is fine)
+        others = [c for c in spec.zone_colours if c != spec.binding['zone']]
+    else:  # any block but the base and the one carried
+        others = [c for c in spec.block_colours
+                  if c not in (spec.binding['base'], spec.binding['block'])]
+    if not others:
+        return None
+    new = others[int(rng.integers(len(others)))]
+    instruction = rename_referent(spec.instruction, spec.binding[second], new)
+    if instruction is None:
+        return None
+    return dataclasses.replace(spec, instruction=instruction,
+                               binding={**spec.binding, second: new})
+
+
+class RelabellingExpert:
+    """The expert, which at every decision also says what it would do had the instruction
+    named another zone (place) or base block (stack): hindsight relabelling.
+
+    The demonstrations alone never show the same image with two instructions that differ in
+    that one word, and a model trained on them learned to ignore it (``eval-sim --probe``: 0%
+    of its carrying decisions changed when the zone was renamed). The relabelled twin of an
+    episode (same images, the other instruction, the expert's decisions for it; nothing of it
+    was executed) is that contrast. ``alternative`` is the last such decision, or None.
+    """
+
+    def __init__(self, expert, rng):
+        self.expert = expert
+        self.rng = rng
+        self.name = getattr(expert, 'name', 'expert')
+        self.needs_images = getattr(expert, 'needs_images', False)
+        self.spec = None
+        self.alternative = None
+
+    def reset(self, env, spec=None, seed=None):
+        self.env = env
+        self.expert.reset(env, spec, seed=seed)
+        self.spec = relabelled_spec(env, env.spec, self.rng)
+        self.alternative = None
+
+    def act(self, observation=None):
+        primitive = self.expert.act(observation)
+        self.alternative = None
+        if self.spec is not None:
+            executed, self.env.spec = self.env.spec, self.spec
+            try:
+                self.alternative = self.expert.act(observation)
+            finally:
+                self.env.spec = executed
+        return primitive
+
+
 def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery=0.0,
-                   misplace=0.0):
+                   misplace=0.0, relabel=False):
     """Roll out the expert on (task, seed) and write the bag; returns a summary dict.
 
     ``recovery``: probability of a wrong step before each decision (RecoveryPerturbation);
-    ``misplace``: probability that the episode has one wrong release (Misplacement).
+    ``misplace``: probability that the episode has one wrong release (Misplacement);
+    ``relabel``: also write the episode's relabelled twin ``<name>_relabel`` where the task
+    has a second referent (RelabellingExpert).
     """
     from contrastive_vla.data.bags import BagWriter
-    from contrastive_vla.evaluation.rollout import run_episode
+    from contrastive_vla.evaluation.rollout import StepRecord, run_episode
 
     path = Path(out_dir) / episode_name(task_id, seed)
     rng = np.random.default_rng([seed, 17])
     start = time.perf_counter()
-    with BagWriter(path, storage=storage) as writer:
-        recorder = EpisodeBagRecorder(writer, env, rng)
-        state = {'started': False}
+    if relabel:
+        expert = RelabellingExpert(expert, np.random.default_rng([seed, 37]))
+    twin = {'writer': None, 'recorder': None}
+    try:
+        with BagWriter(path, storage=storage) as writer:
+            recorder = EpisodeBagRecorder(writer, env, rng)
+            state = {'started': False}
 
-        def on_step(record):
+            def on_step(record):
+                if not state['started']:
+                    recorder.start(env.spec)
+                    state['started'] = True
+                    if relabel and expert.spec is not None and not twin_path.exists():
+                        twin['writer'] = BagWriter(twin_path, storage=storage).open()
+                        twin['recorder'] = EpisodeBagRecorder(
+                            twin['writer'], env, np.random.default_rng([seed, 41]))
+                        twin['recorder'].start(expert.spec)
+                recorder.observation(record.observation)
+                recorder.step(record, env.now())
+                if twin['recorder'] is not None and expert.alternative is not None:
+                    twin['recorder'].observation(record.observation)
+                    twin['recorder'].step(StepRecord(
+                        record.observation, expert.alternative, 'relabelled',
+                        'the expert decision for the relabelled instruction (not executed)',
+                        0.0), env.now())
+
+            perturb = RecoveryPerturbation(recovery, np.random.default_rng([seed, 29]))
+            misplacement = Misplacement(misplace, np.random.default_rng([seed, 31]))
+
+            def perturbations(env_):
+                return misplacement(env_) or perturb(env_)
+
+            twin_path = path.with_name(path.name + RELABEL_SUFFIX)
+            result = run_episode(env, expert, task_id, seed, on_step=on_step,
+                                 perturb=perturbations if recovery > 0 or misplace > 0 else None)
             if not state['started']:
                 recorder.start(env.spec)
-                state['started'] = True
-            recorder.observation(record.observation)
-            recorder.step(record, env.now())
-
-        perturb = RecoveryPerturbation(recovery, np.random.default_rng([seed, 29]))
-        misplacement = Misplacement(misplace, np.random.default_rng([seed, 31]))
-
-        def perturbations(env_):
-            return misplacement(env_) or perturb(env_)
-
-        result = run_episode(env, expert, task_id, seed, on_step=on_step,
-                             perturb=perturbations if recovery > 0 or misplace > 0 else None)
-        if not state['started']:
-            recorder.start(env.spec)
-        recorder.end(result.final_observation, result.success)
-    size = sum(f.stat().st_size for f in path.rglob('*') if f.is_file())
+            recorder.end(result.final_observation, result.success)
+            if twin['recorder'] is not None:
+                twin['recorder'].end(result.final_observation, result.success,
+                                     relabelled=True, executed_instruction=env.spec.instruction)
+        if twin['writer'] is not None:  # the twin is complete only once its episode is
+            twin['writer'].close()
+            twin['writer'] = None
+    finally:
+        if twin['writer'] is not None:
+            twin['writer'].abort()
+    size = sum(f.stat().st_size for bag in (path, path.with_name(path.name + RELABEL_SUFFIX))
+               if bag.is_dir() for f in bag.rglob('*') if f.is_file())
     return {'bag': path.name, 'task': task_id, 'seed': seed, 'success': result.success,
             'steps': result.steps, 'perturbations': perturb.count,
-            'misplacements': misplacement.count, 'bytes': size,
+            'misplacements': misplacement.count, 'relabelled': twin['recorder'] is not None,
+            'bytes': size,
             'seconds': time.perf_counter() - start}
 
 
@@ -263,7 +359,7 @@ def _augmentation(augment):
     return augment
 
 
-def _init_worker(out_dir, storage, image_size, augment, misplace=0.0):
+def _init_worker(out_dir, storage, image_size, augment, misplace=0.0, relabel=False):
     from contrastive_vla.sim.env import TabletopEnv
     from contrastive_vla.sim.expert import ScriptedExpert
 
@@ -272,18 +368,18 @@ def _init_worker(out_dir, storage, image_size, augment, misplace=0.0):
     _WORKER.update(env=TabletopEnv(image_size=image_size), expert=expert, out_dir=out_dir,
                    storage=storage,
                    recovery=RECOVERY_PROBABILITY if augment != 'none' else 0.0,
-                   misplace=misplace)
+                   misplace=misplace, relabel=relabel)
 
 
 def _collect_one(job):
     task_id, seed = job
     return record_episode(_WORKER['env'], _WORKER['expert'], task_id, seed,
                           _WORKER['out_dir'], _WORKER['storage'], _WORKER['recovery'],
-                          _WORKER['misplace'])
+                          _WORKER['misplace'], _WORKER['relabel'])
 
 
 def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage='mcap',
-            image_size=None, progress=True, augment=True, misplace=0.0):
+            image_size=None, progress=True, augment=True, misplace=0.0, relabel=False):
     """Write expert demonstrations; resumable (existing complete bags are skipped).
 
     ``augment`` is the CLIP-RT data augmentation done where it is cheap, in the simulator:
@@ -292,7 +388,8 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
     correction); ``'recovery'``: recovery pairs with a greedy, deterministic expert (one label
     per state, easier to learn); ``'none'`` (or False): the greedy expert alone.
     ``misplace``: the probability that a place or stack episode has one deliberate wrong
-    release for the expert to correct (Misplacement).
+    release for the expert to correct (Misplacement). ``relabel``: also write each place or
+    stack episode's relabelled twin (RelabellingExpert).
     """
     if not 0.0 <= misplace <= 1.0:
         raise ValueError(f'misplace is a probability in [0, 1], got {misplace}')
@@ -304,7 +401,8 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     start = time.perf_counter()
     results = map_episodes(_collect_one, todo, workers, _init_worker,
-                           (str(out), storage, image_size, augment, misplace), 'collect',
+                           (str(out), storage, image_size, augment, misplace, relabel),
+                           'collect',
                            progress)
     wall = time.perf_counter() - start
     steps = sum(r['steps'] for r in results)
@@ -318,6 +416,7 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
         'workers': workers, 'storage': storage, 'augment': augment,
         'perturbations': sum(r['perturbations'] for r in results),
         'misplacements': sum(r['misplacements'] for r in results),
+        'relabelled_twins': sum(r['relabelled'] for r in results),
     }
     manifest = out / 'collect_manifest.jsonl'
     with manifest.open('a', encoding='utf-8') as f:

@@ -18,9 +18,9 @@ templates and with reworded instructions alike; a step is not probed for a refer
 colour word does not appear exactly once.
 """
 
-import re
-
 import numpy as np
+
+from contrastive_vla.sim.tasks import rename_referent
 
 PHASES = ('fetch', 'carry')
 REFERENTS = ('block', 'zone', 'base')
@@ -28,15 +28,6 @@ REFERENTS = ('block', 'zone', 'base')
 
 class ProbeError(ValueError):
     """The policy cannot be probed (it does not score instructions)."""
-
-
-def rename_referent(instruction, colour, new_colour):
-    """``instruction`` with the colour word ``colour`` replaced, or None if it is not there
-    exactly once (as a whole word, any case)."""
-    pattern = re.compile(rf'\b{re.escape(colour)}\b', re.IGNORECASE)
-    if len(pattern.findall(instruction)) != 1:
-        return None
-    return pattern.sub(new_colour, instruction)
 
 
 def _counter():

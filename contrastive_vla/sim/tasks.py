@@ -8,6 +8,7 @@ Families: ``reach`` (TCP just above the block), ``push`` (block moved along a di
 
 from dataclasses import dataclass, field
 import os
+import re
 import string
 
 import numpy as np
@@ -42,6 +43,17 @@ def template_fields(template):
 
 
 EXTRA_TASKS_ENV = 'CONTRASTIVE_VLA_TASKS'
+
+
+def rename_referent(instruction, colour, new_colour):
+    """``instruction`` with the colour word ``colour`` replaced by ``new_colour``, or None if
+    the word is not there exactly once (as a whole word, any case): "put the red block in the
+    blue zone" -> "... in the green zone"; reworded instructions work as long as they name
+    the colour."""
+    pattern = re.compile(rf'\b{re.escape(colour)}\b', re.IGNORECASE)
+    if len(pattern.findall(instruction)) != 1:
+        return None
+    return pattern.sub(new_colour, instruction)
 
 
 def load_tasks(path=None):

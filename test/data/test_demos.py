@@ -148,3 +148,34 @@ def test_a_misplaced_block_is_fetched_back_and_only_the_correction_is_recorded(t
     # the expert's own steps only: one release at the end, after a second grasp
     assert names.count('open_gripper') == 1 and names[-1] == 'open_gripper'
     assert names.count('close_gripper') == 2 and len(names) == detour['steps'] > plain['steps']
+
+
+def test_a_relabelled_twin_names_the_other_zone_on_the_same_images(tmp_path, vocab):
+    from contrastive_vla.data.dataset import read_episode
+    from contrastive_vla.data.demos import RELABEL_SUFFIX, record_episode
+    from contrastive_vla.sim.env import TabletopEnv
+    from contrastive_vla.sim.expert import ScriptedExpert
+
+    expert = ScriptedExpert(greedy_probability=1.0, smaller_step_probability=0.0)
+    with TabletopEnv(image_size=(48, 48)) as env:
+        place = record_episode(env, expert, 'place_in_zone', 0, tmp_path, relabel=True)
+        spec = env.spec
+        reach = record_episode(env, expert, 'reach_block', 0, tmp_path, relabel=True)
+    assert place['relabelled'] and place['success'] and not reach['relabelled']
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [place['bag'], place['bag'] + RELABEL_SUFFIX, reach['bag']])
+    main, _, _ = read_episode(tmp_path / place['bag'], vocab, 32)
+    twin, success, _ = read_episode(tmp_path / (place['bag'] + RELABEL_SUFFIX), vocab, 32)
+    assert success and len(twin['labels']) == len(main['labels']) == place['steps']
+    np.testing.assert_array_equal(np.stack(twin['images']), np.stack(main['images']))
+    other = next(c for c in spec.zone_colours if c != spec.binding['zone'])
+    assert twin['instructions'][0] == spec.instruction.replace(spec.binding['zone'], other)
+    # the same block is fetched; once it is carried, the twin's expert heads elsewhere
+    same = np.equal(twin['labels'], main['labels'])
+    first_difference = int(np.argmin(same))
+    assert 0 < first_difference and not same.all()
+    assert [vocab[i].name for i in main['labels']].index('close_gripper') < first_difference
+    with open_bag(tmp_path / (place['bag'] + RELABEL_SUFFIX)) as reader:
+        events = [json.loads(m.msg.data) for m in reader.messages(['/episode'])]
+    assert events[-1]['relabelled'] is True
+    assert events[-1]['executed_instruction'] == spec.instruction

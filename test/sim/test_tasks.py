@@ -8,6 +8,7 @@ from contrastive_vla.sim.tasks import (
     TaskError,
     load_instruction_overrides,
     load_tasks,
+    rename_referent,
     resolve_task_ids,
     success,
 )
@@ -126,3 +127,14 @@ def test_extra_task_files_add_tasks_of_your_own(tmp_path, monkeypatch):
     monkeypatch.setenv(EXTRA_TASKS_ENV, str(tmp_path / 'missing.yaml'))
     with pytest.raises(TaskError, match='no task file'):
         load_tasks()
+
+
+@pytest.mark.parametrize('text, colour, expected', [
+    ('put the red block in the blue zone', 'blue', 'put the red block in the green zone'),
+    ('Blue zone, red block', 'blue', 'green zone, red block'),
+    ('put the red block in the bluest zone', 'blue', None),  # whole words only
+    ('the blue block on the blue one', 'blue', None),         # ambiguous
+    ('reach the crimson cube', 'red', None),                  # a synonym is not renamed
+])
+def test_rename_referent(text, colour, expected):
+    assert rename_referent(text, colour, 'green') == expected
