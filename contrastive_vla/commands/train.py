@@ -25,6 +25,10 @@ def add_arguments(parser):
                              'that adds modules to it, e.g. the robot state)')
     parser.add_argument('--init', default=None,
                         help='start from this checkpoint (fine-tuning or warm start)')
+    parser.add_argument('--new-lr-scale', type=float, default=1.0,
+                        help='with --init into a config that adds modules: their learning '
+                             'rate is --lr times this (they start at zero beside trained '
+                             'weights; e.g. 10 for token_attention)')
     parser.add_argument('--out', required=True, help='run directory (checkpoints, metrics)')
     parser.add_argument('--epochs', type=int, default=20)
     parser.add_argument('--batch-size', type=int, default=64)
@@ -52,6 +56,8 @@ def add_arguments(parser):
 def run(args):
     if args.epochs <= 0 or args.batch_size < 2:
         raise ValueError('--epochs must be positive and --batch-size at least 2')
+    if args.new_lr_scale <= 0:
+        raise ValueError('--new-lr-scale must be positive')
     if not 0 <= args.val_fraction < 1:
         raise ValueError('--val-fraction must be in [0, 1)')
     eval_tasks = None
@@ -64,7 +70,7 @@ def run(args):
                  eval_episodes=args.eval_episodes, init=args.init, threads=args.threads,
                  progress=not args.no_progress, resume=args.resume,
                  augment_images=not args.no_image_augmentation,
-                 include_failed=args.include_failed)
+                 include_failed=args.include_failed, new_lr_scale=args.new_lr_scale)
     print(f'best checkpoint: {best}')
     summary = best.parent / 'summary.json'
     if summary.exists():

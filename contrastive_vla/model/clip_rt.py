@@ -161,7 +161,8 @@ class Instruction(NamedTuple):
     """An encoded instruction prompt, what ``ClipRT.encode_context`` conditions on."""
 
     pooled: torch.Tensor            # (U, E) sentence embeddings
-    tokens: torch.Tensor = None     # (U, L, W) token features (token attention only)
+    tokens: torch.Tensor = None     # (U, L, 2W) token outputs and input embeddings (token
+    #                                 attention only)
     padding: torch.Tensor = None    # (U, L) True at padding positions
 
     def select(self, index):
@@ -177,31 +178,34 @@ class TokenAttention(nn.Module):
     red block on the blue block" and "... on the green block" to the same vector, so it never
     knew where to carry a block). Here the query comes from the sentence and the robot state
     together, so the state can pick the word that matters now (the block while fetching, the
-    zone while carrying): token-level fusion as CLIP-RT+ does it. The result is added to the
-    FiLM condition; its last layer starts at zero, so a model warm-started from one without
-    it computes the same function at first.
+    zone while carrying): token-level fusion as CLIP-RT+ does it. Each token is its text-tower
+    output (context: which word of the sentence it is) beside its input embedding (identity:
+    the tower's later layers had nearly erased "blue" vs "green" at the zone's position). The
+    result is added to the FiLM condition; its last layer starts at zero, so a model
+    warm-started from one without it computes the same function at first.
     """
 
-    def __init__(self, token_dim, cond_dim, state_dim=0, heads=4):
+    def __init__(self, token_dim, width, cond_dim, state_dim=0, heads=4):
         super().__init__()
-        if token_dim % heads:
-            raise ValueError(f'token width {token_dim} is not divisible by {heads} heads')
+        if width % heads:
+            raise ValueError(f'attention width {width} is not divisible by {heads} heads')
         self.heads = heads
-        self.query = nn.Sequential(nn.Linear(cond_dim + state_dim, token_dim), nn.ReLU(),
-                                   nn.Linear(token_dim, token_dim))
-        self.key = nn.Linear(token_dim, token_dim)
-        self.value = nn.Linear(token_dim, token_dim)
-        self.out = nn.Linear(token_dim, cond_dim)
+        self.query = nn.Sequential(nn.Linear(cond_dim + state_dim, width), nn.ReLU(),
+                                   nn.Linear(width, width))
+        self.key_proj = nn.Linear(token_dim, width)
+        self.value_proj = nn.Linear(token_dim, width)
+        self.out = nn.Linear(width, cond_dim)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
     def forward(self, sentence, tokens, padding, state=None):
-        b, length, width = tokens.shape
+        b, length, _ = tokens.shape
+        width = self.out.in_features
         h, d = self.heads, width // self.heads
         query = self.query(sentence if state is None else torch.cat([sentence, state], dim=-1))
         q = query.view(b, h, 1, d)
-        k = self.key(tokens).view(b, length, h, d).transpose(1, 2)
-        v = self.value(tokens).view(b, length, h, d).transpose(1, 2)
+        k = self.key_proj(tokens).view(b, length, h, d).transpose(1, 2)
+        v = self.value_proj(tokens).view(b, length, h, d).transpose(1, 2)
         keep = ~padding[:, None, None, :]  # (B, 1, 1, L); the start token is never padding
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
         return self.out(attended.reshape(b, width))
@@ -227,7 +231,8 @@ class ClipRT(nn.Module):
         self.token_attention = None
         if cfg.token_attention:
             self.text.output_tokens = True
-            self.token_attention = TokenAttention(self.text.width, e, cfg.state_dim)
+            width = self.text.width
+            self.token_attention = TokenAttention(2 * width, width, e, cfg.state_dim)
         vision = dict(cfg.vision)
         if vision.pop('type') == 'film_cnn':
             self.visual = FiLMCNN(vision.get('channels', [32, 64, 96, 128]), e, cfg.image_size,
@@ -296,7 +301,8 @@ class ClipRT(nn.Module):
         if self.token_attention is None:
             return Instruction(self.text(tokens))
         pooled, features = self.text(tokens)
-        return Instruction(pooled, features, tokens == 0)
+        identity = self.text.token_embedding(tokens)
+        return Instruction(pooled, torch.cat([features, identity], dim=-1), tokens == 0)
 
     def encode_context(self, images, instruction, state=None):
         """(B, 3, S, S) images + the Instruction of each sample (or (B, E) instruction

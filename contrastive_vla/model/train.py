@@ -46,7 +46,7 @@ class Trainer:
 
     def __init__(self, model, vocab, train_set, val_set, out_dir, loss='ce', batch_size=64,
                  lr=1e-3, weight_decay=0.01, seed=0, augment_images=True, rank=0,
-                 world_size=1, ddp_model=None, device='cpu'):
+                 world_size=1, ddp_model=None, device='cpu', new_lr_scale=1.0):
         if loss not in LOSSES:
             raise ValueError(f'loss must be one of {LOSSES}, got {loss!r}')
         self.model = model
@@ -61,7 +61,13 @@ class Trainer:
         self.augment_images = augment_images
         self.rank, self.world_size = rank, world_size
         self.device = torch.device(device)
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        # modules a warm start added (model.new_parameters) may learn faster: they start at zero
+        # beside trained ones and must catch up
+        new = set(getattr(model, 'new_parameters', ()))
+        groups = [{'params': [p for n, p in model.named_parameters() if (n in new) == added],
+                   'scale': new_lr_scale if added else 1.0} for added in (False, True)]
+        self.optimizer = torch.optim.AdamW([g for g in groups if g['params']], lr=lr,
+                                           weight_decay=weight_decay)
         self.base_lr = lr
         self.epoch = 0
         self.step = 0
@@ -200,7 +206,7 @@ class Trainer:
                 warmup = min(warmup_steps, max(1, total // 5))
                 lr = self.base_lr * _schedule(self.step, warmup, total)
                 for group in self.optimizer.param_groups:
-                    group['lr'] = lr
+                    group['lr'] = lr * group['scale']
                 loss, _ = self.loss_on(idx, self.train_set)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -317,7 +323,8 @@ def plot_metrics(metrics_path, out_png):
 def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
           lr=1e-3, weight_decay=0.01, loss='ce', val_fraction=0.1, seed=0, eval_every=5,
           eval_tasks=None, eval_episodes=3, init=None, threads=None, progress=True,
-          resume=False, augment_images=True, include_failed=False, topics=None):
+          resume=False, augment_images=True, include_failed=False, topics=None,
+          new_lr_scale=1.0):
     """Train a CLIP-RT model on the bags under ``data``; returns the best checkpoint path."""
     from contrastive_vla.data.dataset import load_demonstrations
 
@@ -364,7 +371,7 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
     trainer = Trainer(model, vocab, train_set, val_set, out, loss=loss, batch_size=batch_size,
                       lr=lr, weight_decay=weight_decay, seed=seed,
                       augment_images=augment_images, rank=rank, world_size=world_size,
-                      ddp_model=ddp_model, device=device)
+                      ddp_model=ddp_model, device=device, new_lr_scale=new_lr_scale)
     if resume and trainer.resume():
         from safetensors.torch import load_file
 
@@ -373,7 +380,8 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
     meta = {'data': [str(d) for d in data], 'samples': len(dataset),
             'episodes': len(dataset.episodes), 'train_samples': len(train_set),
             'val_samples': len(val_set), 'loss': loss, 'config': model.cfg.name,
-            'init': str(init) if init else None, 'lr': lr, 'batch_size': batch_size,
+            'init': str(init) if init else None, 'lr': lr, 'new_lr_scale': new_lr_scale,
+            'batch_size': batch_size,
             'seed': seed, 'eval_every': eval_every, 'eval_episodes': eval_episodes,
             'eval_tasks': ','.join(eval_tasks) if eval_tasks else 'none'}
     start = time.perf_counter()

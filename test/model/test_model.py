@@ -349,7 +349,11 @@ def test_token_attention_warm_starts_learns_and_round_trips(vocab, tmp_path):
     data.labels = np.array([2, 10])[words]
     data.states = np.full((64, 16), 0.02, np.float32)
     trainer = Trainer(model, vocab, data, data.subset(np.zeros(64, bool)), tmp_path / 'run',
-                      batch_size=32, lr=3e-3, augment_images=False)
+                      batch_size=32, lr=3e-3, augment_images=False, new_lr_scale=10)
+    trained, added = trainer.optimizer.param_groups
+    assert (trained['scale'], added['scale']) == (1.0, 10)  # the warm start's new modules
+    assert {id(p) for p in added['params']} == {id(p) for p in
+                                               model.token_attention.parameters()}
     idx = np.arange(32)
     before_loss = trainer.loss_on(idx, data)[0].item()
     for _ in range(20):
