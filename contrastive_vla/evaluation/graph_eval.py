@@ -195,13 +195,9 @@ class GraphDriver:
         return None
 
     def close(self):
-        import rclpy
+        from contrastive_vla.ros.runtime import close_spun_node
 
-        self.executor.shutdown()
-        self.thread.join(timeout=5)
-        self.node.destroy_node()
-        if self._owns_rclpy:
-            rclpy.try_shutdown()
+        close_spun_node(self.node, self.executor, self.thread, shutdown=self._owns_rclpy)
 
 
 def _drain(q):

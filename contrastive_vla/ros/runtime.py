@@ -1,6 +1,7 @@
 """Running a node process and the bits every node shares (diagnostics, throttled warnings)."""
 
 import sys
+import threading
 import time
 
 
@@ -31,6 +32,31 @@ def run_node(factory, args=None):
             node.destroy_node()
         rclpy.try_shutdown()
     return code
+
+
+def close_spun_node(node, executor, thread, context=None, shutdown=True, timeout=15.0):
+    """Tear down a node spun by ``executor`` in ``thread`` (an in-process helper node).
+
+    rclpy's ``destroy_node`` can block forever on a publisher it still counts as in use (seen
+    in teardown under full CPU load, with the spin thread already gone); a helper that is
+    closing must not hang its process for that, so a destroy that does not finish within
+    ``timeout`` s is abandoned (it runs in a daemon thread) and False is returned.
+    ``shutdown``: also shut down ``context`` (None: the default context).
+    """
+    import rclpy
+
+    executor.shutdown(timeout_sec=5)
+    thread.join(timeout=5)
+
+    def destroy():
+        node.destroy_node()
+        if shutdown:
+            rclpy.try_shutdown(context=context)
+
+    closer = threading.Thread(target=destroy, name='close_spun_node', daemon=True)
+    closer.start()
+    closer.join(timeout=timeout)
+    return not closer.is_alive()
 
 
 def diagnostics(node, name, level, message, values):

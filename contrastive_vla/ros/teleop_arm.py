@@ -293,12 +293,9 @@ class RosArm:
         return pinhole_intrinsics(width, height, self.fov_deg)
 
     def close(self):
-        self.executor.shutdown()
-        self.thread.join(timeout=5)
-        self.node.destroy_node()
-        import rclpy
+        from contrastive_vla.ros.runtime import close_spun_node
 
-        rclpy.try_shutdown(context=self.context)
+        close_spun_node(self.node, self.executor, self.thread, context=self.context)
 
     def __enter__(self):
         return self

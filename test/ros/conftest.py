@@ -177,10 +177,9 @@ class Probe:
                     f'{graph.logs_text() if graph else ""}')
 
     def close(self):
-        self.executor.shutdown()
-        self.thread.join(timeout=5)
-        self.node.destroy_node()
-        self.rclpy.try_shutdown(context=self.context)
+        from contrastive_vla.ros.runtime import close_spun_node
+
+        close_spun_node(self.node, self.executor, self.thread, context=self.context)
 
 
 @pytest.fixture
