@@ -27,10 +27,12 @@ def main():
                         help='a command that made the --init checkpoint (repeatable; recorded '
                              'in order before the final training command)')
     parser.add_argument('--notes', default='', help='a paragraph for the model README')
+    parser.add_argument('--checkpoint', default='best', choices=('best', 'last'),
+                        help='which checkpoint of the run (best: by the closed-loop check)')
     args = parser.parse_intermixed_args()
     run = args.run
     evals = [json.loads(Path(p).read_text()) | {'file': Path(p).name} for p in args.evals]
-    model, vocab, meta = load_model(run / 'best')
+    model, vocab, meta = load_model(run / args.checkpoint)
     summary = json.loads((run / 'summary.json').read_text())
     rows = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines()]
     out = ROOT / 'models' / 'clip_rt_default'
@@ -42,6 +44,8 @@ def main():
                              for e in evals])
     save_checkpoint(out, model, vocab, meta=meta, half=True)
     init = f' --init {summary["init"]}' if summary.get('init') else ''
+    if summary.get('new_lr_scale', 1) != 1:
+        init += f' --new-lr-scale {summary["new_lr_scale"]:g}'
     lines = ['# clip_rt_default', '',
              f'The shipped CLIP-RT model (`models/{summary["config"]}.json`). Weights are '
              'float16.', *([args.notes, ''] if args.notes else ['']),
@@ -52,16 +56,17 @@ def main():
              f'--eval-every {summary.get("eval_every", "N")} '
              f'--eval-tasks {summary.get("eval_tasks", "all")} '
              f'--eval-episodes {summary.get("eval_episodes", "N")} --threads 2',
-             f'python scripts/ship_default_model.py {run} --collect "..." {" ".join(args.evals)}',
+             f'python scripts/ship_default_model.py {run} --checkpoint {args.checkpoint} '
+             f'--collect "..." {" ".join(args.evals)}',
              '```', '',
              f'- data: {summary["episodes"]} successful expert episodes, {summary["samples"]} '
              f'samples ({summary["train_samples"]} train / {summary["val_samples"]} validation, '
              'split by episode)',
              f'- training time: {summary["train_seconds"] / 60:.1f} min on 2 CPU cores '
              '(2 torch threads)',
-             f'- best checkpoint: epoch {meta.get("epoch")} (closed-loop check, '
-             f'{summary.get("eval_episodes", "?")} episodes per task: '
-             f'{summary["best_closed_loop_success"]:.0%})',
+             f'- shipped checkpoint: {args.checkpoint}, epoch {meta.get("epoch")} (best '
+             f'closed-loop check of the run, {summary.get("eval_episodes", "?")} episodes per '
+             f'task: {summary["best_closed_loop_success"]:.0%})',
              f'- held-out accuracy: top-1 {summary["final_val"]["accuracy"]:.3f}, top-3 '
              f'{summary["final_val"]["top3_accuracy"]:.3f} (last epoch)', '']
     for e in evals:
