@@ -288,6 +288,7 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
     start = time.perf_counter()
     if relabel:
         expert = RelabellingExpert(expert, np.random.default_rng([seed, 37]))
+    twin_path = path.with_name(path.name + RELABEL_SUFFIX)
     twin = {'writer': None, 'recorder': None}
     try:
         with BagWriter(path, storage=storage) as writer:
@@ -318,7 +319,6 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
             def perturbations(env_):
                 return misplacement(env_) or perturb(env_)
 
-            twin_path = path.with_name(path.name + RELABEL_SUFFIX)
             result = run_episode(env, expert, task_id, seed, on_step=on_step,
                                  perturb=perturbations if recovery > 0 or misplace > 0 else None)
             if not state['started']:
@@ -333,8 +333,8 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
     finally:
         if twin['writer'] is not None:
             twin['writer'].abort()
-    size = sum(f.stat().st_size for bag in (path, path.with_name(path.name + RELABEL_SUFFIX))
-               if bag.is_dir() for f in bag.rglob('*') if f.is_file())
+    size = sum(f.stat().st_size for bag in (path, twin_path) if bag.is_dir()
+               for f in bag.rglob('*') if f.is_file())
     return {'bag': path.name, 'task': task_id, 'seed': seed, 'success': result.success,
             'steps': result.steps, 'perturbations': perturb.count,
             'misplacements': misplacement.count, 'relabelled': twin['recorder'] is not None,

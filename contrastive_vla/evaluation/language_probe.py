@@ -30,8 +30,21 @@ class ProbeError(ValueError):
     """The policy cannot be probed (it does not score instructions)."""
 
 
-def _counter():
-    return {'changed': 0, 'probed': 0}
+def _empty_stats():
+    """Counts of one episode (or their sum): agreement per phase, changes per referent and
+    phase."""
+    return {'agreement': {p: {'agree': 0, 'decisions': 0} for p in PHASES},
+            'renamed': {r: {p: {'changed': 0, 'probed': 0} for p in PHASES}
+                        for r in REFERENTS}}
+
+
+def _add(total, counts):
+    """Add the nested counts ``counts`` into ``total`` (same shape, from _empty_stats)."""
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            _add(total[key], value)
+        else:
+            total[key] += value
 
 
 class LanguageProbe:
@@ -58,8 +71,7 @@ class LanguageProbe:
         self.policy.reset(env, spec, seed=seed)
         self.expert.reset(env, spec)
         self._step = 0
-        self.stats = {'agreement': {p: {'agree': 0, 'decisions': 0} for p in PHASES},
-                      'renamed': {r: {p: _counter() for p in PHASES} for r in REFERENTS}}
+        self.stats = _empty_stats()
 
     def act(self, observation):
         primitive = self.policy.act(observation)
@@ -100,16 +112,7 @@ def summarise_probe(episodes):
         stats = episode.get('probe')
         if not stats:
             continue
-        task = per_task.setdefault(episode['task'], {
-            'agreement': {p: {'agree': 0, 'decisions': 0} for p in PHASES},
-            'renamed': {r: {p: _counter() for p in PHASES} for r in REFERENTS}})
-        for phase, row in stats['agreement'].items():
-            for key in row:
-                task['agreement'][phase][key] += row[key]
-        for referent, phases in stats['renamed'].items():
-            for phase, row in phases.items():
-                for key in row:
-                    task['renamed'][referent][phase][key] += row[key]
+        _add(per_task.setdefault(episode['task'], _empty_stats()), stats)
     out = {}
     for task_id, task in per_task.items():
         agreement = {p: _rate(r['agree'], r['decisions']) | {'decisions': r['decisions']}

@@ -51,16 +51,21 @@ def test_a_few_training_steps_reduce_the_loss(model, vocab, tmp_path):
     data = tiny_dataset()
     trainer = Trainer(model, vocab, data, data.subset(np.zeros(len(data), bool)), tmp_path,
                       batch_size=32, lr=3e-3, augment_images=False)
-    idx = np.arange(32)
     torch.manual_seed(0)
+    before, after = _train_steps(trainer, data, 30)
+    assert after < before * 0.7
+
+
+def _train_steps(trainer, data, steps, batch=32):
+    """(loss before, loss after) ``steps`` optimizer steps on the first ``batch`` samples."""
+    idx = np.arange(batch)
     before = trainer.loss_on(idx, data)[0].item()
-    for _ in range(30):
+    for _ in range(steps):
         loss, _ = trainer.loss_on(idx, data)
         trainer.optimizer.zero_grad()
         loss.backward()
         trainer.optimizer.step()
-    after = trainer.loss_on(idx, data)[0].item()
-    assert after < before * 0.7
+    return before, trainer.loss_on(idx, data)[0].item()
 
 
 def test_bce_loss_matches_a_hand_computed_example(model, vocab, tmp_path):
@@ -354,14 +359,8 @@ def test_token_attention_warm_starts_learns_and_round_trips(vocab, tmp_path):
     assert (trained['scale'], added['scale']) == (1.0, 10)  # the warm start's new modules
     assert {id(p) for p in added['params']} == {id(p) for p in
                                                model.token_attention.parameters()}
-    idx = np.arange(32)
-    before_loss = trainer.loss_on(idx, data)[0].item()
-    for _ in range(20):
-        loss, _ = trainer.loss_on(idx, data)
-        trainer.optimizer.zero_grad()
-        loss.backward()
-        trainer.optimizer.step()
-    assert trainer.loss_on(idx, data)[0].item() < before_loss
+    before, after = _train_steps(trainer, data, 20)
+    assert after < before
     assert model.token_attention.out.weight.abs().sum() > 0  # the new path was trained
     model.eval()
 
