@@ -180,7 +180,8 @@ class TokenAttention(nn.Module):
     together, so the state can pick the word that matters now (the block while fetching, the
     zone while carrying): token-level fusion as CLIP-RT+ does it. Each token is its text-tower
     output (context: which word of the sentence it is) beside its input embedding (identity:
-    the tower's later layers had nearly erased "blue" vs "green" at the zone's position). The
+    trained with attention over the outputs alone, the tower shrank "blue" vs "green" at the
+    zone's position from 3.0 to 0.1 in two epochs, norm ~11). The
     result is added to the FiLM condition; its last layer starts at zero, so a model
     warm-started from one without it computes the same function at first.
     """
