@@ -48,6 +48,11 @@ def add_arguments(parser):
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--resume', action='store_true', help='continue RUN_DIR/last')
     parser.add_argument('--no-image-augmentation', action='store_true')
+    parser.add_argument('--instruction-noise', type=float, default=0.0, metavar='P',
+                        help='reword this fraction of training instructions: insert 1-2 words '
+                             'no task uses and drop some articles, so a text tower trained '
+                             'from scratch learns to read the words that matter rather than '
+                             'the templates (0 = off)')
     parser.add_argument('--include-failed', action='store_true',
                         help='also learn from episodes marked as failed')
     parser.add_argument('--no-progress', action='store_true')
@@ -58,6 +63,8 @@ def run(args):
         raise ValueError('--epochs must be positive and --batch-size at least 2')
     if args.new_lr_scale <= 0:
         raise ValueError('--new-lr-scale must be positive')
+    if not 0 <= args.instruction_noise <= 1:
+        raise ValueError('--instruction-noise must be in [0, 1]')
     if not 0 <= args.val_fraction < 1:
         raise ValueError('--val-fraction must be in [0, 1)')
     eval_tasks = None
@@ -70,7 +77,8 @@ def run(args):
                  eval_episodes=args.eval_episodes, init=args.init, threads=args.threads,
                  progress=not args.no_progress, resume=args.resume,
                  augment_images=not args.no_image_augmentation,
-                 include_failed=args.include_failed, new_lr_scale=args.new_lr_scale)
+                 include_failed=args.include_failed, new_lr_scale=args.new_lr_scale,
+                 instruction_noise=args.instruction_noise)
     print(f'best checkpoint: {best}')
     summary = best.parent / 'summary.json'
     if summary.exists():

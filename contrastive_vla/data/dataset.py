@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contrastive_vla.data.demos import RELABEL_SUFFIX
 from contrastive_vla.topics import load_topics
 
 log = logging.getLogger(__name__)
@@ -78,13 +79,36 @@ class DemoDataset:
                            None if self.states is None else self.states[idx], image_rows=rows)
 
     def split_by_episode(self, val_fraction, seed=0):
-        """(train, val): whole episodes held out, so validation measures generalisation."""
+        """(train, val): whole episodes held out, so validation measures generalisation.
+
+        A relabelled twin (``collect --relabel``: the same images as its original, another
+        instruction) goes to the same side as its original, so no held-out image was trained
+        on. Without twins every episode is its own group and the split is a plain permutation
+        of the episodes.
+        """
         n = len(self.episodes)
         rng = np.random.default_rng(seed)
         n_val = int(round(n * val_fraction)) if n > 1 else 0
-        val_eps = set(rng.permutation(n)[:n_val].tolist())
+        group_of, members = {}, []
+        for e, name in enumerate(self.episodes):
+            key = episode_group(name)
+            if key not in group_of:
+                group_of[key] = len(members)
+                members.append([])
+            members[group_of[key]].append(e)
+        val_eps = set()
+        for g in rng.permutation(len(members)).tolist():
+            if len(val_eps) >= n_val:
+                break
+            val_eps.update(members[g])
         is_val = np.array([e in val_eps for e in self.episode_index], dtype=bool)
         return self.subset(~is_val), self.subset(is_val)
+
+
+def episode_group(name):
+    """The episode a bag was made from: its own name, or a relabelled twin's original."""
+    name = str(name)
+    return name[:-len(RELABEL_SUFFIX)] if name.endswith(RELABEL_SUFFIX) else name
 
 
 def find_bags(paths):

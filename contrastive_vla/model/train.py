@@ -46,7 +46,8 @@ class Trainer:
 
     def __init__(self, model, vocab, train_set, val_set, out_dir, loss='ce', batch_size=64,
                  lr=1e-3, weight_decay=0.01, seed=0, augment_images=True, rank=0,
-                 world_size=1, ddp_model=None, device='cpu', new_lr_scale=1.0):
+                 world_size=1, ddp_model=None, device='cpu', new_lr_scale=1.0,
+                 instruction_noise=0.0):
         if loss not in LOSSES:
             raise ValueError(f'loss must be one of {LOSSES}, got {loss!r}')
         self.model = model
@@ -59,6 +60,12 @@ class Trainer:
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed + rank)
         self.augment_images = augment_images
+        self.instruction_noise = None
+        if instruction_noise > 0:
+            from contrastive_vla.model import instruction_noise as noise
+
+            self.instruction_noise = noise.for_model(model, instruction_noise, self.rng,
+                                                     vocab=vocab)
         self.rank, self.world_size = rank, world_size
         self.device = torch.device(device)
         # modules a warm start added (model.new_parameters) may learn faster: they start at zero
@@ -121,10 +128,7 @@ class Trainer:
             dataset.image_batch(idx))
         images = images.to(self.device)
         labels = torch.from_numpy(dataset.labels[idx]).to(self.device)
-        prompt_ids = np.array([self.prompt_index[dataset.instructions[i]] for i in idx])
-        unique, inverse = np.unique(prompt_ids, return_inverse=True)
-        instr_tokens = self.prompt_tokens[unique]
-        inverse = torch.from_numpy(inverse).to(self.device)
+        instr_tokens, inverse = self._instruction_batch(dataset, idx, train)
         state = self._state(dataset, idx)
         if self.cfg.head == 'regress':
             context, _ = self.net(images, instr_tokens, inverse, None, state)
@@ -141,6 +145,20 @@ class Trainer:
         logits = self.model.scores(context, text) + self.model.logit_bias
         target = (labels[:, None] == labels[None, :]).float()
         return F.binary_cross_entropy_with_logits(logits, target), None
+
+    def _instruction_batch(self, dataset, idx, train):
+        """(unique prompt tokens (U, L), index (B,) into them) for samples ``idx``; in training
+        with instruction noise, some instructions are reworded (tokenised per batch)."""
+        if train and self.instruction_noise is not None:
+            texts = [self.instruction_noise(dataset.instructions[i]) for i in idx]
+            unique, inverse = np.unique(texts, return_inverse=True)
+            tokens = self.model.tokenize([self.cfg.prompt.format(instruction=t)
+                                          for t in unique]).to(self.device)
+        else:
+            prompt_ids = np.array([self.prompt_index[dataset.instructions[i]] for i in idx])
+            unique, inverse = np.unique(prompt_ids, return_inverse=True)
+            tokens = self.prompt_tokens[unique]
+        return tokens, torch.from_numpy(inverse.reshape(-1)).to(self.device)
 
     def _state(self, dataset, idx):
         if not self.cfg.state_dim:
@@ -324,7 +342,7 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
           lr=1e-3, weight_decay=0.01, loss='ce', val_fraction=0.1, seed=0, eval_every=5,
           eval_tasks=None, eval_episodes=3, init=None, threads=None, progress=True,
           resume=False, augment_images=True, include_failed=False, topics=None,
-          new_lr_scale=1.0):
+          new_lr_scale=1.0, instruction_noise=0.0):
     """Train a CLIP-RT model on the bags under ``data``; returns the best checkpoint path."""
     from contrastive_vla.data.dataset import load_demonstrations
 
@@ -371,7 +389,8 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
     trainer = Trainer(model, vocab, train_set, val_set, out, loss=loss, batch_size=batch_size,
                       lr=lr, weight_decay=weight_decay, seed=seed,
                       augment_images=augment_images, rank=rank, world_size=world_size,
-                      ddp_model=ddp_model, device=device, new_lr_scale=new_lr_scale)
+                      ddp_model=ddp_model, device=device, new_lr_scale=new_lr_scale,
+                      instruction_noise=instruction_noise)
     if resume and trainer.resume():
         from safetensors.torch import load_file
 
@@ -381,7 +400,7 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
             'episodes': len(dataset.episodes), 'train_samples': len(train_set),
             'val_samples': len(val_set), 'loss': loss, 'config': model.cfg.name,
             'init': str(init) if init else None, 'lr': lr, 'new_lr_scale': new_lr_scale,
-            'batch_size': batch_size,
+            'batch_size': batch_size, 'instruction_noise': instruction_noise,
             'seed': seed, 'eval_every': eval_every, 'eval_episodes': eval_episodes,
             'eval_tasks': ','.join(eval_tasks) if eval_tasks else 'none'}
     start = time.perf_counter()

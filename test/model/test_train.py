@@ -41,6 +41,11 @@ def test_train_writes_checkpoints_metrics_and_resumes(bags, tmp_path):
     # every bag, relabelled twins included, is read like any demonstration
     assert any(bags.glob('*_relabel'))
     assert summary['episodes'] == len(list(bags.glob('*_s0*')))
+    held_out = set((run / 'val_episodes.txt').read_text().split())
+    assert held_out
+    for name in held_out:  # a twin is held out with its original (same images)
+        twin = name[:-len('_relabel')] if name.endswith('_relabel') else name + '_relabel'
+        assert twin in held_out or not (bags / twin).exists()
     assert _train(bags, run, '--config', 'clip_rt_tiny', '--epochs', '3', '--resume') == 0
     assert _epochs(run) == [1, 2, 3]
 
@@ -51,15 +56,18 @@ def test_warm_start_into_token_attention(bags, tmp_path, capsys):
     config = json.loads((tmp_path / 'plain' / 'last' / 'config.json').read_text())
     tokens.write_text(json.dumps(config | {'name': 'tiny_tokens', 'token_attention': True}))
     assert _train(bags, tmp_path / 'tokens', '--config', str(tokens), '--epochs', '1',
-                  '--init', str(tmp_path / 'plain' / 'last'), '--new-lr-scale', '10') == 0
+                  '--init', str(tmp_path / 'plain' / 'last'), '--new-lr-scale', '10',
+                  '--instruction-noise', '0.5') == 0
     model, _, meta = load_model(tmp_path / 'tokens' / 'last')
     assert model.cfg.token_attention
-    assert json.loads((tmp_path / 'tokens' / 'summary.json').read_text())['new_lr_scale'] == 10
+    summary = json.loads((tmp_path / 'tokens' / 'summary.json').read_text())
+    assert summary['new_lr_scale'] == 10 and summary['instruction_noise'] == 0.5
 
 
 @pytest.mark.parametrize('args, message', [
     (['--epochs', '0'], '--epochs must be positive'),
     (['--new-lr-scale', '0'], '--new-lr-scale must be positive'),
+    (['--instruction-noise', '1.5'], '--instruction-noise must be in [0, 1]'),
 ])
 def test_bad_training_arguments(bags, tmp_path, capsys, args, message):
     assert _train(bags, tmp_path / 'run', *args) == 2
