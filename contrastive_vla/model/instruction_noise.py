@@ -12,8 +12,8 @@ that the rest may be ignored.
 What is never inserted: any word of the task templates (config/tasks.yaml and the user's
 task files), of the primitive vocabulary's phrases, of the sentence mapper's motion words,
 colour names and negations. The held-out reworded instructions (config/instructions_unseen.yaml)
-are neither excluded nor targeted: the filler pool is the tokenizer's ~20,000 most frequent
-whole words.
+are neither excluded nor targeted: the filler pool is every whole word among the tokenizer's
+20,000 most frequent tokens (about 11,600 once the protected words are gone).
 """
 
 import re
