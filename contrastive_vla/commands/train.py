@@ -11,6 +11,8 @@ Examples::
 """
 
 import json
+import os
+from pathlib import Path
 
 from contrastive_vla.model.train import LOSSES, train
 from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
@@ -39,6 +41,11 @@ def add_arguments(parser):
                              'bce: CLIP-RT multi-label in-batch')
     parser.add_argument('--val-fraction', type=float, default=0.1,
                         help='fraction of episodes held out for validation')
+    parser.add_argument('--val-episodes', default=None, metavar='FILE',
+                        help='hold out exactly the bags named in FILE (one per line), e.g. '
+                             'the val_episodes.txt of the run --init comes from, so a '
+                             'fine-tune is validated on episodes it never saw (overrides '
+                             '--val-fraction)')
     parser.add_argument('--eval-every', type=int, default=5,
                         help='closed-loop check in the simulator every N epochs')
     parser.add_argument('--eval-tasks', default='all',
@@ -67,6 +74,11 @@ def run(args):
         raise ValueError('--instruction-noise must be in [0, 1]')
     if not 0 <= args.val_fraction < 1:
         raise ValueError('--val-fraction must be in [0, 1)')
+    val_episodes = None
+    if args.val_episodes:
+        if not os.path.isfile(args.val_episodes):
+            raise ValueError(f'--val-episodes: no file {args.val_episodes!r}')
+        val_episodes = Path(args.val_episodes).read_text().split()
     eval_tasks = None
     if args.eval_tasks != 'none':
         eval_tasks = resolve_task_ids(args.eval_tasks, load_tasks())
@@ -78,7 +90,7 @@ def run(args):
                  progress=not args.no_progress, resume=args.resume,
                  augment_images=not args.no_image_augmentation,
                  include_failed=args.include_failed, new_lr_scale=args.new_lr_scale,
-                 instruction_noise=args.instruction_noise)
+                 instruction_noise=args.instruction_noise, val_episodes=val_episodes)
     print(f'best checkpoint: {best}')
     summary = best.parent / 'summary.json'
     if summary.exists():

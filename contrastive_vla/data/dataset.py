@@ -104,6 +104,19 @@ class DemoDataset:
         is_val = np.array([e in val_eps for e in self.episode_index], dtype=bool)
         return self.subset(~is_val), self.subset(is_val)
 
+    def split_by_names(self, held_out):
+        """(train, val) with exactly the episodes named in ``held_out`` (bag names, e.g. a
+        previous run's val_episodes.txt) held out: a fine-tune keeps its source's split, so
+        its validation never scores episodes the source was trained on. Names that are not
+        in the data are ignored; if none is, ValueError."""
+        held_out = set(held_out)
+        val_eps = {e for e, name in enumerate(self.episodes) if name in held_out}
+        if held_out and not val_eps:
+            raise ValueError(f'none of the {len(held_out)} held-out episodes named is in the '
+                             'data')
+        is_val = np.array([e in val_eps for e in self.episode_index], dtype=bool)
+        return self.subset(~is_val), self.subset(is_val)
+
 
 def episode_group(name):
     """The episode a bag was made from: its own name, or a relabelled twin's original."""

@@ -342,7 +342,7 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
           lr=1e-3, weight_decay=0.01, loss='ce', val_fraction=0.1, seed=0, eval_every=5,
           eval_tasks=None, eval_episodes=3, init=None, threads=None, progress=True,
           resume=False, augment_images=True, include_failed=False, topics=None,
-          new_lr_scale=1.0, instruction_noise=0.0):
+          new_lr_scale=1.0, instruction_noise=0.0, val_episodes=None):
     """Train a CLIP-RT model on the bags under ``data``; returns the best checkpoint path."""
     from contrastive_vla.data.dataset import load_demonstrations
 
@@ -372,7 +372,10 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
                                   include_failed=include_failed, progress=progress and rank == 0)
     for note in dataset.skipped[:20]:
         log.warning('%s', note)
-    train_set, val_set = dataset.split_by_episode(val_fraction, seed=seed)
+    if val_episodes is not None:
+        train_set, val_set = dataset.split_by_names(val_episodes)
+    else:
+        train_set, val_set = dataset.split_by_episode(val_fraction, seed=seed)
     log.info('%d samples from %d episodes (%d train, %d validation); model %s, %.2fM '
              'parameters', len(dataset), len(dataset.episodes), len(train_set), len(val_set),
              model.cfg.name, sum(p.numel() for p in model.parameters()) / 1e6)

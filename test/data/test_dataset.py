@@ -1,6 +1,7 @@
 """The training data module's pure parts, on synthetic datasets (bags: test_demos.py)."""
 
 import numpy as np
+import pytest
 
 from contrastive_vla.data.dataset import DemoDataset, episode_group
 from contrastive_vla.data.demos import RELABEL_SUFFIX
@@ -48,3 +49,13 @@ def test_episode_group_strips_only_the_twin_suffix():
     assert episode_group(f'stack_blocks_s7{RELABEL_SUFFIX}') == 'stack_blocks_s7'
     assert episode_group('stack_blocks_s7') == 'stack_blocks_s7'
     assert episode_group('relabel_me') == 'relabel_me'
+
+
+def test_a_named_split_holds_out_exactly_those_episodes():
+    names = [f'lift_block_s{i}' for i in range(10)]
+    data = _dataset(names)
+    train, val = data.split_by_names(['lift_block_s3', 'lift_block_s7', 'elsewhere_s1'])
+    assert _held_out(val) == {'lift_block_s3', 'lift_block_s7'}
+    assert len(train) + len(val) == len(data)
+    with pytest.raises(ValueError, match='none of the 1 held-out'):
+        data.split_by_names(['elsewhere_s1'])

@@ -50,6 +50,16 @@ def test_train_writes_checkpoints_metrics_and_resumes(bags, tmp_path):
     assert _epochs(run) == [1, 2, 3]
 
 
+def test_a_fine_tune_keeps_the_held_out_episodes_it_is_given(bags, tmp_path):
+    names = sorted(p.name for p in bags.iterdir())
+    chosen = [n for n in names if n.startswith('reach_block')][:1]
+    (tmp_path / 'val.txt').write_text(''.join(f'{n}\n' for n in chosen + ['not_a_bag']))
+    run = tmp_path / 'run'
+    assert _train(bags, run, '--config', 'clip_rt_tiny', '--epochs', '1', '--eval-tasks',
+                  'none', '--val-episodes', str(tmp_path / 'val.txt')) == 0
+    assert (run / 'val_episodes.txt').read_text().split() == chosen
+
+
 def test_warm_start_into_token_attention(bags, tmp_path, capsys):
     assert _train(bags, tmp_path / 'plain', '--config', 'clip_rt_tiny', '--epochs', '1') == 0
     tokens = tmp_path / 'tiny_tokens.json'
@@ -68,6 +78,7 @@ def test_warm_start_into_token_attention(bags, tmp_path, capsys):
     (['--epochs', '0'], '--epochs must be positive'),
     (['--new-lr-scale', '0'], '--new-lr-scale must be positive'),
     (['--instruction-noise', '1.5'], '--instruction-noise must be in [0, 1]'),
+    (['--val-episodes', '/nonexistent/val.txt'], '--val-episodes: no file'),
 ])
 def test_bad_training_arguments(bags, tmp_path, capsys, args, message):
     assert _train(bags, tmp_path / 'run', *args) == 2
