@@ -46,6 +46,8 @@ def main():
     init = f' --init {summary["init"]}' if summary.get('init') else ''
     if summary.get('new_lr_scale', 1) != 1:
         init += f' --new-lr-scale {summary["new_lr_scale"]:g}'
+    if summary.get('instruction_noise'):
+        init += f' --instruction-noise {summary["instruction_noise"]:g}'
     lines = ['# clip_rt_default', '',
              f'The shipped CLIP-RT model (`models/{summary["config"]}.json`). Weights are '
              'float16.', *([args.notes, ''] if args.notes else ['']),
