@@ -48,6 +48,8 @@ def main():
         init += f' --new-lr-scale {summary["new_lr_scale"]:g}'
     if summary.get('instruction_noise'):
         init += f' --instruction-noise {summary["instruction_noise"]:g}'
+    if summary.get('val_episodes'):
+        init += f' --val-episodes {summary["val_episodes"]}'
     lines = ['# clip_rt_default', '',
              f'The shipped CLIP-RT model (`models/{summary["config"]}.json`). Weights are '
              'float16.', *([args.notes, ''] if args.notes else ['']),

@@ -12,7 +12,6 @@ Examples::
 
 import json
 import os
-from pathlib import Path
 
 from contrastive_vla.model.train import LOSSES, train
 from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
@@ -74,11 +73,8 @@ def run(args):
         raise ValueError('--instruction-noise must be in [0, 1]')
     if not 0 <= args.val_fraction < 1:
         raise ValueError('--val-fraction must be in [0, 1)')
-    val_episodes = None
-    if args.val_episodes:
-        if not os.path.isfile(args.val_episodes):
-            raise ValueError(f'--val-episodes: no file {args.val_episodes!r}')
-        val_episodes = Path(args.val_episodes).read_text().split()
+    if args.val_episodes and not os.path.isfile(args.val_episodes):
+        raise ValueError(f'--val-episodes: no file {args.val_episodes!r}')
     eval_tasks = None
     if args.eval_tasks != 'none':
         eval_tasks = resolve_task_ids(args.eval_tasks, load_tasks())
@@ -90,7 +86,8 @@ def run(args):
                  progress=not args.no_progress, resume=args.resume,
                  augment_images=not args.no_image_augmentation,
                  include_failed=args.include_failed, new_lr_scale=args.new_lr_scale,
-                 instruction_noise=args.instruction_noise, val_episodes=val_episodes)
+                 instruction_noise=args.instruction_noise,
+                 val_episodes=args.val_episodes)
     print(f'best checkpoint: {best}')
     summary = best.parent / 'summary.json'
     if summary.exists():

@@ -101,8 +101,7 @@ class DemoDataset:
             if len(val_eps) >= n_val:
                 break
             val_eps.update(members[g])
-        is_val = np.array([e in val_eps for e in self.episode_index], dtype=bool)
-        return self.subset(~is_val), self.subset(is_val)
+        return self._split(val_eps)
 
     def split_by_names(self, held_out):
         """(train, val) with exactly the episodes named in ``held_out`` (bag names, e.g. a
@@ -114,6 +113,10 @@ class DemoDataset:
         if held_out and not val_eps:
             raise ValueError(f'none of the {len(held_out)} held-out episodes named is in the '
                              'data')
+        return self._split(val_eps)
+
+    def _split(self, val_eps):
+        """(train, val): the samples of episodes ``val_eps`` (indices) held out."""
         is_val = np.array([e in val_eps for e in self.episode_index], dtype=bool)
         return self.subset(~is_val), self.subset(is_val)
 

@@ -343,7 +343,10 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
           eval_tasks=None, eval_episodes=3, init=None, threads=None, progress=True,
           resume=False, augment_images=True, include_failed=False, topics=None,
           new_lr_scale=1.0, instruction_noise=0.0, val_episodes=None):
-    """Train a CLIP-RT model on the bags under ``data``; returns the best checkpoint path."""
+    """Train a CLIP-RT model on the bags under ``data``; returns the best checkpoint path.
+
+    ``val_episodes``: a file naming the bags to hold out (one per line), instead of a random
+    ``val_fraction`` of the episodes."""
     from contrastive_vla.data.dataset import load_demonstrations
 
     rank, world_size = _init_distributed()
@@ -373,7 +376,7 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
     for note in dataset.skipped[:20]:
         log.warning('%s', note)
     if val_episodes is not None:
-        train_set, val_set = dataset.split_by_names(val_episodes)
+        train_set, val_set = dataset.split_by_names(Path(val_episodes).read_text().split())
     else:
         train_set, val_set = dataset.split_by_episode(val_fraction, seed=seed)
     log.info('%d samples from %d episodes (%d train, %d validation); model %s, %.2fM '
@@ -404,6 +407,7 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
             'val_samples': len(val_set), 'loss': loss, 'config': model.cfg.name,
             'init': str(init) if init else None, 'lr': lr, 'new_lr_scale': new_lr_scale,
             'batch_size': batch_size, 'instruction_noise': instruction_noise,
+            'val_episodes': str(val_episodes) if val_episodes is not None else None,
             'seed': seed, 'eval_every': eval_every, 'eval_episodes': eval_episodes,
             'eval_tasks': ','.join(eval_tasks) if eval_tasks else 'none'}
     start = time.perf_counter()

@@ -58,6 +58,8 @@ def test_a_fine_tune_keeps_the_held_out_episodes_it_is_given(bags, tmp_path):
     assert _train(bags, run, '--config', 'clip_rt_tiny', '--epochs', '1', '--eval-tasks',
                   'none', '--val-episodes', str(tmp_path / 'val.txt')) == 0
     assert (run / 'val_episodes.txt').read_text().split() == chosen
+    summary = json.loads((run / 'summary.json').read_text())
+    assert summary['val_episodes'] == str(tmp_path / 'val.txt')  # the ship script repeats it
 
 
 def test_warm_start_into_token_attention(bags, tmp_path, capsys):
