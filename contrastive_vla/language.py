@@ -69,6 +69,16 @@ _OPEN = ('open', 'release', 'let go', 'let it go', 'ungrip', 'drop it')
 _CLOSE = ('close', 'grip', 'grasp', 'grab', 'squeeze', 'pinch', 'clamp', 'hold it')
 
 
+
+def motion_words():
+    """Every word the parser reads as a motion, a gripper action or an amount qualifier."""
+    phrases = [w for _, _, words in _TRANSLATIONS for w in words]
+    phrases += [keyword for keyword, _ in _ROTATIONS]
+    phrases += [w for _, directions in _ROTATIONS for w, _ in directions]
+    phrases += [w for w, _ in _WRIST]
+    phrases += list(_OPEN + _CLOSE + _SMALL + _LARGE)
+    return {w for phrase in phrases for w in re.findall(r'[a-z]+', phrase.lower())}
+
 @dataclass
 class Interpretation:
     primitive: object = None          # the Primitive chosen (None: not understood)

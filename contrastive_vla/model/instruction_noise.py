@@ -48,11 +48,7 @@ def protected_words(tasks=None, vocab=None):
     vocab = PrimitiveVocabulary.load() if vocab is None else vocab
     texts = [t for task in tasks.values() for t in task.templates]
     texts += [t for p in vocab for t in p.texts]
-    for group in (language._TRANSLATIONS, language._ROTATIONS, language._WRIST):
-        texts += [w for entry in group for words in entry if isinstance(words, tuple)
-                  for w in words]
-    texts += list(language._OPEN + language._CLOSE + language._SMALL + language._LARGE)
-    words = {w for t in texts for w in _WORD.findall(t.lower())}
+    words = {w for t in texts for w in _WORD.findall(t.lower())} | language.motion_words()
     return frozenset(words | COLOUR_WORDS | NEGATIONS | DIRECTION_WORDS | ARTICLES)
 
 
