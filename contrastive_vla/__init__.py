@@ -2,7 +2,7 @@
 
 The package is organised in rooms, each with one entry point:
 
-- ``contrastive_vla.primitives``: the motion-primitive vocabulary (the action space).
+- ``contrastive_vla.core.vocabulary``: the motion-primitive vocabulary (the action space).
 - ``contrastive_vla.sim``: the MuJoCo tabletop, task suite and scripted expert.
 - ``contrastive_vla.model``: the CLIP-RT policy and its training.
 - ``contrastive_vla.data``: rosbag2 reading/writing and training datasets.

@@ -91,7 +91,7 @@ def main(argv=None):
 
 
 def _is_user_error(exc):
-    from contrastive_vla.primitives import VocabularyError
+    from contrastive_vla.core.vocabulary import VocabularyError
 
     return getattr(exc, 'user_facing', False) or isinstance(
         exc, (UsageError, VocabularyError, FileNotFoundError, ValueError, KeyError))

@@ -45,10 +45,10 @@ log 'installing pinned dependencies (requirements/pip-only.txt)'
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements/no-deps.txt
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 
-# 3. torchvision compatibility hook (see contrastive_vla/compat.py), for this venv only, so that
+# 3. torchvision compatibility hook (see contrastive_vla/model/compat.py), for this venv only, so that
 #    a plain `import open_clip` works without extra environment variables.
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-echo 'import contrastive_vla.compat as _cvla; _cvla.install_torchvision_import_hook()' \
+echo 'import contrastive_vla.model.compat as _cvla; _cvla.install_torchvision_import_hook()' \
   > "$site/zz_contrastive_vla_compat.pth"
 
 "$VENV/bin/python" -c 'import rclpy, torch, open_clip, mujoco, cv2, rosbags' \

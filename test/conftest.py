@@ -10,7 +10,7 @@ SHARED = REPO.parent / 'shared'
 
 @pytest.fixture(scope='session')
 def vocab():
-    from contrastive_vla.primitives import PrimitiveVocabulary
+    from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 
     return PrimitiveVocabulary.load()
 

@@ -38,7 +38,7 @@ def test_user_errors_are_one_line_messages_with_nonzero_exit(tmp_path):
 
 
 def test_vocab_check_accepts_the_shipped_file(capsys):
-    from contrastive_vla.resources import config_path
+    from contrastive_vla.core.resources import config_path
 
     assert main(['vocab', 'check', str(config_path('primitives.yaml'))]) == 0
     assert '58 primitives' in capsys.readouterr().out

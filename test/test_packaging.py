@@ -83,7 +83,7 @@ def test_installed_package_finds_its_share_dir_through_the_ament_index(colcon_in
     env = dict(os.environ)
     env['PYTHONPATH'] = f'{site}{os.pathsep}{env.get("PYTHONPATH", "")}'
     env['AMENT_PREFIX_PATH'] = f'{colcon_install}{os.pathsep}{env.get("AMENT_PREFIX_PATH", "")}'
-    code = ('import contrastive_vla, contrastive_vla.resources as r; '
+    code = ('import contrastive_vla, contrastive_vla.core.resources as r; '
             'print(contrastive_vla.__file__); print(r.share_dir())')
     result = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
                             text=True, cwd=str(colcon_install), timeout=60)

@@ -40,7 +40,7 @@ def run(args):
     if args.only in (None, 'sim'):
         result['sim'] = bench_sim()
     if args.only in (None, 'graph'):
-        from contrastive_vla.evaluation.bench_graph import bench_graph
+        from contrastive_vla.ros.bench_graph import bench_graph
 
         result['graph'] = [bench_graph(args.model, w, h, duration=args.graph_seconds,
                                        reliable=reliable)

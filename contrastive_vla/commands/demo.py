@@ -49,8 +49,8 @@ def run(args):
     task_ids = resolve_task_ids(args.tasks, tasks)
     if args.domain_id is not None:
         os.environ['ROS_DOMAIN_ID'] = str(args.domain_id)
-    from contrastive_vla.evaluation.graph_eval import GraphDriver, percentiles
     from contrastive_vla.evaluation.sim_eval import format_table, summarise
+    from contrastive_vla.ros.graph_driver import GraphDriver, percentiles
     from contrastive_vla.ros.launcher import GraphProcesses
 
     overrides = {'model': args.model, 'task': task_ids[0], 'seed': str(args.seed),

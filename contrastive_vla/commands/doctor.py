@@ -3,8 +3,8 @@
 import importlib
 import time
 
-from contrastive_vla.primitives import PrimitiveVocabulary
-from contrastive_vla.resources import share_dir
+from contrastive_vla.core.resources import share_dir
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 
 MODULES = ['numpy', 'yaml', 'cv2', 'torch', 'open_clip', 'mujoco', 'rosbags', 'rclpy',
            'sensor_msgs.msg', 'std_msgs.msg', 'trajectory_msgs.msg', 'geometry_msgs.msg']

@@ -48,7 +48,7 @@ def run(args):
         only = [ln.strip() for ln in Path(args.episodes_file).read_text().splitlines()
                 if ln.strip()]
     if args.live:
-        from contrastive_vla.evaluation.bag_eval import live_replay
+        from contrastive_vla.ros.live_replay import live_replay
 
         if only is not None:
             raise ValueError('--episodes-file is not supported with --live; pass the bags')

@@ -15,7 +15,7 @@ import shutil
 import signal
 import time
 
-from contrastive_vla.topics import load_topics
+from contrastive_vla.core.topics import load_topics
 
 DEFAULT_KEYS = ('image', 'camera_info', 'instruction', 'active_instruction', 'primitive',
                 'primitive_delta', 'primitive_status', 'supervision', 'joint_states', 'episode',
@@ -39,7 +39,7 @@ def _interrupt(signum, frame):
 
 
 def recover(out, storage):
-    from contrastive_vla.data.bags import partial_recordings, recover_bag
+    from contrastive_vla.bag.bags import partial_recordings, recover_bag
 
     partials = partial_recordings(out)
     if not partials:
@@ -63,7 +63,7 @@ def run(args):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from contrastive_vla.data.bags import partial_recordings
+    from contrastive_vla.bag.bags import partial_recordings
     from contrastive_vla.ros.nodes.recorder import BagRecorder
 
     if args.recover:

@@ -82,7 +82,7 @@ def _open_arm(args):
 
 
 def run(args):
-    from contrastive_vla.data.teleop import TeleopSession
+    from contrastive_vla.teleop.session import TeleopSession
 
     if args.operator == 'scripted':
         if args.script:
@@ -126,7 +126,7 @@ def run(args):
 
 
 def _scripted(args):
-    from contrastive_vla.data.teleop import ScriptedOperator, TeleopSession
+    from contrastive_vla.teleop.session import ScriptedOperator, TeleopSession
 
     saved = []
     with _open_arm(args) as env:

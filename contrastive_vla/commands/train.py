@@ -13,8 +13,8 @@ Examples::
 import json
 import os
 
-from contrastive_vla.model.train import LOSSES, train
 from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
+from contrastive_vla.training.train import LOSSES, train
 
 
 def add_arguments(parser):

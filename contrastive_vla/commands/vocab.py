@@ -11,7 +11,7 @@ Examples::
 
 import math
 
-from contrastive_vla.primitives import PrimitiveVocabulary
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 
 
 def add_arguments(parser):

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from contrastive_vla.control import safety
-from contrastive_vla.primitives import GRIPPER_INDEX
-from contrastive_vla.sim import kinematics as kin
+from contrastive_vla.core.status import Outcome
+from contrastive_vla.core.vocabulary import GRIPPER_INDEX
+from contrastive_vla.robot import kinematics as kin
 
 
 @dataclass
 class JointPlan:
-    status: str                 # kinematics.DONE / CLAMPED / UNREACHABLE / REJECTED
+    status: Outcome             # DONE / CLAMPED / UNREACHABLE / REJECTED
     message: str
     points: np.ndarray = None   # (k, n) joint positions
     times: np.ndarray = None    # (k,) seconds from the start
@@ -62,10 +63,10 @@ class JointMotionPlanner:
             d = safety.check_delta(delta, self.limits)
             q_now = safety.check_joint_positions(q_now, self.limits, what='current joint state')
         except safety.SafetyError as exc:
-            return JointPlan(kin.REJECTED, str(exc))
+            return JointPlan(Outcome.REJECTED, str(exc))
         gripper = kin.gripper_command(d)
         if not np.any(d[:GRIPPER_INDEX] != 0):
-            return JointPlan(kin.DONE, '', None, None, gripper)
+            return JointPlan(Outcome.DONE, '', None, None, gripper)
         result, waypoints = kin.plan_motion(self.kin, q_now, d, self.limits.workspace,
                                             self.control, self.limits.joint_velocity)
         if waypoints is None:
@@ -78,7 +79,7 @@ class JointMotionPlanner:
                 raise safety.SafetyError(f'planned end point {np.round(end, 3).tolist()} '
                                              'is outside the workspace box')
         except safety.SafetyError as exc:
-            return JointPlan(kin.REJECTED, str(exc))
+            return JointPlan(Outcome.REJECTED, str(exc))
         return JointPlan(result.status, result.message, waypoints, times, gripper)
 
     def tracking_error(self, q_goal, q_now):

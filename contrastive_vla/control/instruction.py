@@ -9,7 +9,7 @@ not empty, not longer than the limit) and normalised (whitespace collapsed).
 from dataclasses import dataclass
 import re
 
-from contrastive_vla.model.preprocess import InputError, clean_instruction
+from contrastive_vla.core.text import InputError, clean_instruction
 
 DEFAULT_STOP_WORDS = ('stop', 'halt', 'freeze')
 _FIRST_WORD = re.compile(r'[^\W_]+', re.UNICODE)

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from contrastive_vla.primitives import DELTA_LAYOUT, GRIPPER_INDEX
+from contrastive_vla.core.vocabulary import DELTA_LAYOUT, GRIPPER_INDEX
 
 N_DELTA = len(DELTA_LAYOUT)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from contrastive_vla.core.topics import load_topics
 from contrastive_vla.data.demos import RELABEL_SUFFIX
-from contrastive_vla.topics import load_topics
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 3
@@ -148,9 +148,13 @@ def find_bags(paths):
 
 def read_episode(bag_path, vocab, image_size, topics=None):
     """Samples of one bag: dict of arrays/lists plus 'success' and 'skipped' notes."""
-    from contrastive_vla.data.bags import open_bag
-    from contrastive_vla.data.images import ImageError, compressed_to_rgb, image_to_rgb
-    from contrastive_vla.model.preprocess import resize_square
+    from contrastive_vla.bag.bags import open_bag
+    from contrastive_vla.core.images import (
+        ImageError,
+        compressed_to_rgb,
+        image_to_rgb,
+        resize_square,
+    )
 
     topics = topics or TopicMap()
     samples = {'images': [], 'labels': [], 'instructions': [], 'supervisions': [],
@@ -243,7 +247,7 @@ POOL_MIN_BAGS = 16  # fewer bags than this decode in-process (a worker imports t
 
 
 def _init_decoder(vocab_dict, image_size, topics):
-    from contrastive_vla.primitives import PrimitiveVocabulary
+    from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 
     _DECODE.update(vocab=PrimitiveVocabulary.from_dict(vocab_dict), image_size=image_size,
                    topics=topics)
@@ -278,7 +282,7 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
     """
     from tqdm import tqdm
 
-    from contrastive_vla.workers import map_episodes
+    from contrastive_vla.core.workers import map_episodes
 
     topics = topics or TopicMap()
     bags = find_bags(paths)

@@ -20,8 +20,9 @@ import time
 
 import numpy as np
 
-from contrastive_vla.topics import load_topics
-from contrastive_vla.workers import map_episodes
+from contrastive_vla.core.status import Outcome
+from contrastive_vla.core.topics import load_topics
+from contrastive_vla.core.workers import map_episodes
 
 DECISION_DELAY_NS = 1_000_000
 RECOVERY_PROBABILITY = 0.15
@@ -36,7 +37,7 @@ class EpisodeBagRecorder:
     """Turns the episode runner's step callbacks into bag messages."""
 
     def __init__(self, writer, env, rng, topics=None):
-        from contrastive_vla.data import bags
+        from contrastive_vla.bag import bags
 
         self.bags = bags
         self.writer = writer
@@ -253,10 +254,13 @@ class RelabellingExpert:
         self.spec = None
         self.alternative = None
 
-    def reset(self, env, spec=None, seed=None):
+    def attach(self, env):
         self.env = env
-        self.expert.reset(env, spec, seed=seed)
-        self.spec = relabelled_spec(env, env.spec, self.rng)
+        self.expert.attach(env)
+
+    def reset(self, task=None, seed=None):
+        self.expert.reset(task, seed=seed)
+        self.spec = relabelled_spec(self.env, self.env.spec, self.rng)
         self.alternative = None
 
     def act(self, observation=None):
@@ -280,8 +284,8 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
     ``relabel``: also write the episode's relabelled twin ``<name>_relabel`` where the task
     has a second referent (RelabellingExpert).
     """
-    from contrastive_vla.data.bags import BagWriter
-    from contrastive_vla.evaluation.rollout import StepRecord, run_episode
+    from contrastive_vla.bag.bags import BagWriter
+    from contrastive_vla.sim.rollout import StepRecord, run_episode
 
     path = Path(out_dir) / episode_name(task_id, seed)
     rng = np.random.default_rng([seed, 17])
@@ -309,7 +313,7 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
                 if twin['recorder'] is not None and expert.alternative is not None:
                     twin['recorder'].observation(record.observation)
                     twin['recorder'].step(StepRecord(
-                        record.observation, expert.alternative, 'relabelled',
+                        record.observation, expert.alternative, Outcome.RELABELLED,
                         'the expert decision for the relabelled instruction (not executed)',
                         0.0), env.now())
 

@@ -67,10 +67,10 @@ def bench_models(default_model, extra_configs=('ViT-B-32',), n_cached=200, devic
     """One entry per model: 'default' (the shipped checkpoint) and each extra config."""
     import torch
 
+    from contrastive_vla.core.vocabulary import PrimitiveVocabulary
     from contrastive_vla.model.clip_rt import ClipRT
     from contrastive_vla.model.config import ModelConfig
     from contrastive_vla.model.policy import ClipRTPolicy, load_model
-    from contrastive_vla.primitives import PrimitiveVocabulary
 
     results = {}
     model, vocab, _ = load_model(default_model, device)

@@ -66,10 +66,13 @@ class LanguageProbe:
         self.env = None
         self.stats = None
 
-    def reset(self, env, spec=None, seed=None):
+    def attach(self, env):
         self.env = env
-        self.policy.reset(env, spec, seed=seed)
-        self.expert.reset(env, spec)
+        self.expert.attach(env)
+
+    def reset(self, task=None, seed=None):
+        self.policy.reset(task, seed=seed)
+        self.expert.reset(task)
         self._step = 0
         self.stats = _empty_stats()
 

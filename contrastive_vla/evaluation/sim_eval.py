@@ -12,8 +12,9 @@ import time
 
 import numpy as np
 
-from contrastive_vla.evaluation.rollout import run_episode
-from contrastive_vla.workers import map_episodes
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+from contrastive_vla.core.workers import map_episodes
+from contrastive_vla.sim.rollout import run_episode
 
 
 def wilson_interval(successes, n, z=1.96):
@@ -33,17 +34,16 @@ class RandomPolicy:
     name = 'random'
     needs_images = False
 
-    def __init__(self, seed=0):
+    def __init__(self, seed=0, vocab=None):
         self.rng = np.random.default_rng(seed)
-        self.env = None
+        self.vocab = vocab if vocab is not None else PrimitiveVocabulary.load()
 
-    def reset(self, env, spec=None, seed=None):
-        self.env = env
+    def reset(self, task=None, seed=None):
         if seed is not None:
             self.rng = np.random.default_rng(seed + 7919)
 
     def act(self, observation):
-        return self.env.vocab[int(self.rng.integers(len(self.env.vocab)))]
+        return self.vocab[int(self.rng.integers(len(self.vocab)))]
 
 
 def make_policy(spec):

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from contrastive_vla import compat
+from contrastive_vla.model import compat
 from contrastive_vla.model.config import ModelConfig
 from contrastive_vla.model.preprocess import tokenize
 

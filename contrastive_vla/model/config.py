@@ -1,11 +1,11 @@
 """Model configuration: one JSON file per architecture in models/ (open_clip style)."""
 
 from dataclasses import asdict, dataclass, field
-import functools
 import json
 from pathlib import Path
 
-from contrastive_vla.resources import models_dir
+from contrastive_vla.core.resources import models_dir
+from contrastive_vla.robot import description
 
 CLIP_RT_PROMPT = ("what motion should the robot arm perform to complete the instruction "
                   "'{instruction}'?")
@@ -20,18 +20,10 @@ class ConfigError(ValueError):
     """A model configuration that cannot be built."""
 
 
-@functools.lru_cache(maxsize=1)
-def _state_joint_names():
-    from contrastive_vla.sim.scene import load_sim_config
-
-    robot = load_sim_config()['robot']
-    return tuple(robot['joint_names']) + tuple(robot['gripper_joint_names'])
-
-
 def state_joint_names():
     """Joint names of the robot state vector, in order: the packaged arm description's arm
     joints, then its finger joints (the order the VLA node and the data module use)."""
-    return list(_state_joint_names())
+    return description.state_joint_names()
 
 
 @dataclass

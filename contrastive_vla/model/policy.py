@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from contrastive_vla.core.resources import models_dir
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary, VocabularyError
 from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
 from contrastive_vla.model.config import ModelConfig
 from contrastive_vla.model.preprocess import (
@@ -29,8 +31,6 @@ from contrastive_vla.model.preprocess import (
     images_to_tensor,
     resize_square,
 )
-from contrastive_vla.primitives import PrimitiveVocabulary, VocabularyError
-from contrastive_vla.resources import models_dir
 
 
 class CheckpointError(ValueError):
@@ -263,7 +263,7 @@ class ClipRTPolicy:
         return [(self.vocab[int(i)], float(s[i])) for i in order]
 
     # ---- the episode runner's policy API ---------------------------------------------------
-    def reset(self, env=None, spec=None, seed=None):
+    def reset(self, task=None, seed=None):
         self.last_scores = None
 
     def act(self, observation):

@@ -8,7 +8,7 @@ without ``ros2 launch``) are built from it, so there is no second copy of the gr
 
 from dataclasses import dataclass, field, replace
 
-from contrastive_vla.resources import config_path
+from contrastive_vla.core.resources import config_path
 
 PACKAGE = 'contrastive_vla'
 

@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
-from contrastive_vla.data.images import pinhole_intrinsics, rgb_to_image_fields
-from contrastive_vla.primitives import DELTA_LAYOUT
-from contrastive_vla.topics import topic
+from contrastive_vla.core.images import pinhole_intrinsics, rgb_to_image_fields
+from contrastive_vla.core.topics import topic
+from contrastive_vla.core.vocabulary import DELTA_LAYOUT
 
 
 def type_class(type_name):

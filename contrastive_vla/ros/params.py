@@ -10,7 +10,7 @@ import functools
 
 import yaml
 
-from contrastive_vla.resources import config_path
+from contrastive_vla.core.resources import config_path
 
 
 @functools.lru_cache(maxsize=None)

@@ -23,9 +23,9 @@ import time
 
 import numpy as np
 
-from contrastive_vla.data.teleop import NOT_EXECUTED
-from contrastive_vla.sim.env import EpisodeSpec, Observation, StepResult
-from contrastive_vla.topics import topic
+from contrastive_vla.core.status import NOT_EXECUTED, Outcome
+from contrastive_vla.core.topics import topic
+from contrastive_vla.core.types import EpisodeSpec, Observation, StepResult
 
 HEARTBEAT_PERIOD = 0.25  # s between "alive" messages while a step runs
 
@@ -50,7 +50,7 @@ class RosArm:
         from rclpy.executors import SingleThreadedExecutor
         from std_msgs.msg import Float64MultiArray, String
 
-        from contrastive_vla.primitives import PrimitiveVocabulary
+        from contrastive_vla.core.vocabulary import PrimitiveVocabulary
         from contrastive_vla.ros import messages, qos
 
         self.vocab = vocab or PrimitiveVocabulary.load()
@@ -96,7 +96,7 @@ class RosArm:
 
     # ---- inputs (spin thread) --------------------------------------------------------------
     def _on_image(self, msg):
-        from contrastive_vla.data.images import ImageError, image_to_rgb
+        from contrastive_vla.core.images import ImageError, image_to_rgb
 
         try:
             rgb = image_to_rgb(msg)
@@ -253,7 +253,7 @@ class RosArm:
             outcome = self.outcomes.pop(decision)
         status = str(outcome.get('status', '?'))
         message = str(outcome.get('message') or '')
-        if status == 'dry_run':
+        if status == Outcome.DRY_RUN:
             message = ('the bridge is in dry run (enable_actuation:=false): nothing moved. '
                        'Restart the graph with enable_actuation:=true to teach the arm')
         if status not in NOT_EXECUTED:
@@ -278,7 +278,7 @@ class RosArm:
                            self.spec.instruction if self.spec else '', stamp)
 
     def render(self, size=None):
-        from contrastive_vla.data.images import resize_rgb
+        from contrastive_vla.core.images import resize_rgb
 
         with self.lock:
             rgb = self.frame[0]
@@ -286,7 +286,7 @@ class RosArm:
 
     def camera_intrinsics(self, width, height):
         """fx, fy, cx, cy of the camera (its camera_info; else an ideal pinhole)."""
-        from contrastive_vla.data.images import pinhole_intrinsics
+        from contrastive_vla.core.images import pinhole_intrinsics
 
         if self.intrinsics and self.intrinsics[:2] == (width, height):
             return self.intrinsics[2:]

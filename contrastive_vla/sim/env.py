@@ -16,9 +16,11 @@ import math
 
 import numpy as np
 
-from contrastive_vla.data.images import pinhole_intrinsics
-from contrastive_vla.primitives import Primitive, PrimitiveVocabulary
-from contrastive_vla.sim import kinematics as kin
+from contrastive_vla.core.images import pinhole_intrinsics
+from contrastive_vla.core.status import Outcome
+from contrastive_vla.core.types import EpisodeSpec, Observation, StepResult
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+from contrastive_vla.robot import kinematics as kin
 from contrastive_vla.sim.rendering import import_mujoco
 from contrastive_vla.sim.scene import build_mjcf, load_sim_config
 from contrastive_vla.sim.tasks import TaskError, load_tasks, success
@@ -26,26 +28,6 @@ from contrastive_vla.sim.tasks import TaskError, load_tasks, success
 # Home orientation of the TCP: approach axis straight down, fingers opening along world y.
 HOME_ROTATION = np.array([[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]])
 MAX_SEED = 2 ** 63 - 1
-
-
-@dataclass
-class Observation:
-    image: np.ndarray          # (H, W, 3) uint8 RGB from the scene camera
-    joint_names: list
-    joint_positions: np.ndarray  # arm joints (rad) then finger joints (m)
-    joint_velocities: np.ndarray
-    tcp_position: np.ndarray
-    tcp_rotation: np.ndarray
-    instruction: str
-    time: float                # simulation time (s)
-
-
-@dataclass
-class StepResult:
-    status: str                # see contrastive_vla.sim.kinematics (done, clamped, ...)
-    message: str
-    primitive: Primitive = None
-    success: bool = False
 
 
 @dataclass
@@ -78,16 +60,6 @@ class SceneState:
 
     def grasped(self, colour):
         return colour in self.grasped_colours
-
-
-@dataclass
-class EpisodeSpec:
-    task_id: str
-    seed: int
-    instruction: str
-    binding: dict
-    block_colours: list
-    zone_colours: list
 
 
 class TabletopEnv:
@@ -263,7 +235,7 @@ class TabletopEnv:
             try:
                 primitive = self.vocab.resolve(action)
             except (KeyError, IndexError) as exc:
-                return StepResult(kin.REJECTED, f'unknown primitive {action!r}: {exc}')
+                return StepResult(Outcome.REJECTED, f'unknown primitive {action!r}: {exc}')
             delta = primitive.delta_array()
         result = self.execute_delta(delta)
         return StepResult(result.status, result.message, primitive, self.success())
@@ -272,10 +244,10 @@ class TabletopEnv:
         """Move by an 8-D delta: gripper commands and/or Cartesian motion. Returns MotionResult."""
         d = np.asarray(delta, dtype=np.float64).reshape(-1)
         if d.shape[0] != 8 or not np.all(np.isfinite(d)):
-            return kin.MotionResult(kin.REJECTED, f'invalid delta {d.tolist()}: need 8 finite '
+            return kin.MotionResult(Outcome.REJECTED, f'invalid delta {d.tolist()}: need 8 finite '
                                                   'numbers')
         gripper = kin.gripper_command(d)
-        result = kin.MotionResult(kin.DONE)
+        result = kin.MotionResult(Outcome.DONE)
         if np.any(d[:7] != 0):
             q_now = self.data.qpos[self._arm_qpos].copy()
             result, waypoints = kin.plan_motion(
@@ -292,7 +264,7 @@ class TabletopEnv:
             if why:
                 # contact held the arm back: re-target where it is, so it stops pushing
                 self.data.ctrl[:6] = self.data.qpos[self._arm_qpos]
-                result = kin.MotionResult(kin.OBSTRUCTED, f'{why} (contact)', result.ticks)
+                result = kin.MotionResult(Outcome.OBSTRUCTED, f'{why} (contact)', result.ticks)
         if gripper != 0:
             self._set_gripper(open_=gripper > 0)
             self.advance(self.cfg['control']['gripper_ticks'])

@@ -39,8 +39,10 @@ class ScriptedExpert:
         self.smaller_step_probability = smaller_step_probability
         self.env = None
 
-    def reset(self, env, spec=None, seed=None):
+    def attach(self, env):
         self.env = env
+
+    def reset(self, task=None, seed=None):
         if seed is not None:
             self.rng = np.random.default_rng(seed)
 

@@ -4,33 +4,9 @@ MuJoCo reads ``MUJOCO_GL`` when it is first imported, so :func:`configure_gl` mu
 ``import mujoco``; every simulator module imports mujoco through :func:`import_mujoco`.
 """
 
-import ctypes.util
-import os
 import time
 
-_BACKEND_LIBRARIES = (('egl', 'EGL'), ('osmesa', 'OSMesa'))
-
-
-def configure_gl():
-    """Pick a headless GL backend unless the user chose one; returns the backend name."""
-    chosen = os.environ.get('MUJOCO_GL')
-    if chosen:
-        return chosen
-    for backend, library in _BACKEND_LIBRARIES:
-        if ctypes.util.find_library(library):
-            os.environ['MUJOCO_GL'] = backend
-            if backend == 'osmesa':
-                os.environ.setdefault('PYOPENGL_PLATFORM', 'osmesa')
-            return backend
-    os.environ['MUJOCO_GL'] = 'egl'
-    return 'egl'
-
-
-def import_mujoco():
-    configure_gl()
-    import mujoco
-
-    return mujoco
+from contrastive_vla.robot.mjcf import configure_gl, import_mujoco
 
 
 def render_probe(size=224):

@@ -14,7 +14,7 @@ import string
 import numpy as np
 import yaml
 
-from contrastive_vla.resources import config_path
+from contrastive_vla.core.resources import config_path
 
 FAMILIES = ('reach', 'push', 'lift', 'place', 'stack')
 _PLACEHOLDERS = {'block', 'zone', 'base'}

@@ -7,7 +7,8 @@ from contrastive_vla.control.arm_commands import (
     JointMotionPlanner,
     limits_from_config,
 )
-from contrastive_vla.sim import kinematics as kin
+from contrastive_vla.core.status import Outcome
+from contrastive_vla.robot import kinematics as kin
 
 
 @pytest.fixture(scope='module')
@@ -31,7 +32,7 @@ def test_plan_matches_the_simulator_and_respects_limits(env, planner, vocab):
     q = env.joint_positions()[:6]
     left = vocab.from_phrase('move the arm to the left by five centimeters').delta_array()
     plan = planner.plan(q, left)
-    assert plan.status == kin.DONE and plan.moves
+    assert plan.status == Outcome.DONE and plan.moves
     assert np.all(np.diff(plan.times) > 0)
     _, reference = kin.plan_motion(env.kin, q, left, env.cfg['workspace'], env.cfg['control'],
                                    env.cfg['robot']['joint_velocity'])
@@ -45,22 +46,22 @@ def test_gripper_only_and_clamped_and_rejected(env, planner, vocab):
     env.reset('reach_block', 0)
     q = env.joint_positions()[:6]
     close = planner.plan(q, vocab.from_phrase('close the gripper').delta_array())
-    assert close.status == kin.DONE and not close.moves and close.gripper == -1
+    assert close.status == Outcome.DONE and not close.moves and close.gripper == -1
     down = np.zeros(8)
     down[2] = -0.2
     for _ in range(3):  # walk down to the table: the box stops it
         plan = planner.plan(q, down)
         if plan.moves:
             q = plan.points[-1]
-    assert plan.status == kin.CLAMPED
+    assert plan.status == Outcome.CLAMPED
     assert env.kin.fk(q)[0][2] >= planner.limits.workspace_lower[2] - 2e-3
     nan = planner.plan(q, [np.nan] * 8)
-    assert nan.status == kin.REJECTED and 'non-finite' in nan.message
+    assert nan.status == Outcome.REJECTED and 'non-finite' in nan.message
     huge = np.zeros(8)
     huge[0] = 0.5
     assert 'exceeds the per-step limit' in planner.plan(q, huge).message
     bad_state = planner.plan([0.0] * 5, down)
-    assert bad_state.status == kin.REJECTED and 'current joint state' in bad_state.message
+    assert bad_state.status == Outcome.REJECTED and 'current joint state' in bad_state.message
 
 
 def test_obstruction_rule():

@@ -6,17 +6,17 @@ import pytest
 import torch
 
 from contrastive_vla.cli import main
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.evaluation.language_probe import (
     LanguageProbe,
     ProbeError,
     summarise_probe,
 )
-from contrastive_vla.evaluation.rollout import run_episode
 from contrastive_vla.model.clip_rt import ClipRT
 from contrastive_vla.model.config import ModelConfig
 from contrastive_vla.model.policy import ClipRTPolicy, save_checkpoint
-from contrastive_vla.primitives import PrimitiveVocabulary
 from contrastive_vla.sim.env import TabletopEnv
+from contrastive_vla.sim.rollout import run_episode
 
 
 @pytest.fixture(scope='module')

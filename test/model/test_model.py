@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.model.clip_rt import ClipRT
 from contrastive_vla.model.config import ConfigError, ModelConfig
 from contrastive_vla.model.policy import CheckpointError, ClipRTPolicy, load_model, save_checkpoint
 from contrastive_vla.model.preprocess import InputError
-from contrastive_vla.model.train import Trainer
-from contrastive_vla.primitives import PrimitiveVocabulary
+from contrastive_vla.training.train import Trainer
 
 TINY = ModelConfig.load('clip_rt_tiny')
 

@@ -3,8 +3,9 @@
 import pytest
 
 from contrastive_vla.data.demos import collect
-from contrastive_vla.evaluation.bag_eval import evaluate_bags, live_replay
+from contrastive_vla.evaluation.bag_eval import evaluate_bags
 from contrastive_vla.model.policy import ClipRTPolicy
+from contrastive_vla.ros.live_replay import live_replay
 
 pytestmark = pytest.mark.ros
 

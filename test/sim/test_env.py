@@ -3,8 +3,9 @@ import math
 import numpy as np
 import pytest
 
+from contrastive_vla.core.status import Outcome
 from contrastive_vla.evaluation.sim_eval import RandomPolicy
-from contrastive_vla.sim import kinematics as kin
+from contrastive_vla.robot import kinematics as kin
 from contrastive_vla.sim.env import TabletopEnv
 from contrastive_vla.sim.tasks import TaskError
 
@@ -39,15 +40,15 @@ def test_primitives_move_the_tcp_by_their_delta(env):
                            ('forward_1cm', [0.01, 0, 0]), ('backward_20cm', [-0.2, 0, 0])):
         before = env.tcp_pose()[0]
         result = env.step(name)
-        assert result.status in (kin.DONE, kin.CLAMPED), result.message
-        if result.status == kin.DONE:
+        assert result.status in (Outcome.DONE, Outcome.CLAMPED), result.message
+        if result.status == Outcome.DONE:
             np.testing.assert_allclose(env.tcp_pose()[0] - before, expected, atol=0.004)
 
 
 def test_rotation_primitive_keeps_the_tcp_in_place(env):
     env.reset('reach_block', 2)
     before_pos, before_rot = env.tcp_pose()
-    assert env.step('yaw_left_45deg').status == kin.DONE
+    assert env.step('yaw_left_45deg').status == Outcome.DONE
     pos, rot = env.tcp_pose()
     np.testing.assert_allclose(pos, before_pos, atol=0.004)
     angle = math.degrees(np.linalg.norm(kin.matrix_to_rotvec(rot @ before_rot.T)))
@@ -58,8 +59,8 @@ def test_workspace_box_clamps_and_reports(env):
     env.reset('reach_block', 3)
     for _ in range(3):
         result = env.step('down_20cm')
-    assert result.status == kin.CLAMPED or any(
-        env.step('down_20cm').status == kin.CLAMPED for _ in range(2))
+    assert result.status == Outcome.CLAMPED or any(
+        env.step('down_20cm').status == Outcome.CLAMPED for _ in range(2))
     assert env.tcp_pose()[0][2] >= env.cfg['workspace']['lower'][2] - 0.004
     assert 'workspace' in env.step('down_1cm').message
 
@@ -69,7 +70,7 @@ def test_invalid_and_unknown_actions_are_refused_without_motion(env):
     q = env.joint_positions().copy()
     for action in ([math.nan] * 8, [0.0] * 5, 'do a backflip', 999):
         result = env.step(action)
-        assert result.status == kin.REJECTED
+        assert result.status == Outcome.REJECTED
     np.testing.assert_allclose(env.joint_positions(), q, atol=1e-6)
 
 
@@ -79,7 +80,7 @@ def test_unreachable_target_is_refused_without_motion():
     env.reset('reach_block', 0)
     q = env.joint_positions().copy()
     result = env.step([2.0, 0, 0, 0, 0, 0, 0, 0])
-    assert result.status == kin.UNREACHABLE and 'IK' in result.message
+    assert result.status == Outcome.UNREACHABLE and 'IK' in result.message
     np.testing.assert_allclose(env.joint_positions(), q, atol=1e-4)
     env.close()
 
@@ -106,7 +107,7 @@ def test_random_primitives_never_exceed_joint_limits_or_go_through_the_table(env
     try:
         for seed in range(3):
             env.reset('lift_block', seed)
-            policy.reset(env, seed=seed)
+            policy.reset(env.spec, seed=seed)
             for _ in range(40):
                 env.step(policy.act(None))
     finally:
@@ -120,7 +121,8 @@ def test_gripper_grasps_by_friction(env):
     from contrastive_vla.sim.expert import ScriptedExpert
 
     expert = ScriptedExpert()
-    expert.reset(env, seed=0)
+    expert.attach(env)
+    expert.reset(env.spec, seed=0)
     for _ in range(35):
         if env.step(expert.act()).success:
             break

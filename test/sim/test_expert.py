@@ -1,7 +1,7 @@
 import pytest
 
-from contrastive_vla.evaluation.rollout import run_episode
 from contrastive_vla.sim.expert import ScriptedExpert
+from contrastive_vla.sim.rollout import run_episode
 from contrastive_vla.sim.tasks import load_tasks
 
 
@@ -24,7 +24,7 @@ def test_expert_speaks_only_vocabulary_primitives_and_varies(env):
 
 
 def test_expert_lifts_as_high_as_the_task_asks(env, monkeypatch):
-    from contrastive_vla.resources import config_path
+    from contrastive_vla.core.resources import config_path
 
     monkeypatch.setenv('CONTRASTIVE_VLA_TASKS', str(config_path('tasks_new_example.yaml')))
     monkeypatch.setattr(env, 'tasks', load_tasks())

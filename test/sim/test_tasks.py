@@ -112,7 +112,7 @@ def test_instruction_overrides(tmp_path):
 
 
 def test_extra_task_files_add_tasks_of_your_own(tmp_path, monkeypatch):
-    from contrastive_vla.resources import config_path
+    from contrastive_vla.core.resources import config_path
     from contrastive_vla.sim.tasks import EXTRA_TASKS_ENV
 
     monkeypatch.setenv(EXTRA_TASKS_ENV, str(config_path('tasks_new_example.yaml')))

@@ -19,10 +19,13 @@ from contrastive_vla.control.arm_commands import (
     JointMotionPlanner,
     limits_from_config,
 )
+from contrastive_vla.core.status import Outcome
+from contrastive_vla.core.topics import topic
+from contrastive_vla.robot import kinematics as kin
+from contrastive_vla.robot.description import load_arm_config
+from contrastive_vla.robot.mjcf import arm_model, import_mujoco
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.runtime import NodeStartupError, diagnostics, run_node
-from contrastive_vla.sim import kinematics as kin
-from contrastive_vla.topics import topic
 
 PARAMETERS = {
     'mode': "'joint_trajectory' (ros2_control controller, IK here) or 'servo' (MoveIt Servo "
@@ -49,21 +52,18 @@ class ArmBridge(Node):
         if self.p['mode'] not in MODES:
             raise NodeStartupError(f'arm_bridge: mode must be one of {MODES}, got '
                                    f'{self.p["mode"]!r}')
-        from contrastive_vla.sim.rendering import import_mujoco
-        from contrastive_vla.sim.scene import build_mjcf, load_sim_config
-
         try:
-            self.arm = load_sim_config(self.p['arm_config'] or None)
+            self.arm = load_arm_config(self.p['arm_config'] or None)
             self.limits = limits_from_config(self.arm, self.p)
         except (OSError, ValueError, KeyError) as exc:
             raise NodeStartupError(f'arm_bridge: bad arm description: {exc}') from None
         mj = import_mujoco()
-        model = mj.MjModel.from_xml_string(build_mjcf(self.arm))
         robot = self.arm['robot']
         self.joint_names = list(robot['joint_names'])
         self.planner = JointMotionPlanner(
-            kin.ArmKinematics(mj, model, self.joint_names, robot['joint_lower'],
-                              robot['joint_upper']), self.limits, self.arm['control'])
+            kin.ArmKinematics(mj, arm_model(self.arm, mj), self.joint_names,
+                              robot['joint_lower'], robot['joint_upper']),
+            self.limits, self.arm['control'])
         self.gripper_positions = {1: robot['finger_open'], -1: robot['finger_closed']}
         self.gripper_time = self.arm['control']['gripper_ticks'] * self.arm['control']['tick']
         self.watchdog = safety.CommandWatchdog(self.p['command_timeout'])
@@ -139,14 +139,15 @@ class ArmBridge(Node):
         if image_stamp is not None:
             info['latency_ms'] = round((now - image_stamp) * 1e3, 3)
         if self.estop:
-            return self.finish(info, 'refused', 'the e-stop is raised')
+            return self.finish(info, Outcome.REFUSED, 'the e-stop is raised')
         if self.active is not None:
-            return self.finish(info, 'refused', f'busy with decision {self.active["decision"]}')
+            return self.finish(info, Outcome.REFUSED,
+                               f'busy with decision {self.active["decision"]}')
         if self.q is None or now - self.q_time > self.p['joint_state_timeout']:
-            return self.finish(info, 'refused', 'no fresh joint_states (is the arm driver '
-                                                'running?)')
+            return self.finish(info, Outcome.REFUSED,
+                               'no fresh joint_states (is the arm driver running?)')
         plan = self.planner.plan(self.q, delta)
-        if plan.status in (kin.REJECTED, kin.UNREACHABLE):
+        if plan.status in (Outcome.REJECTED, Outcome.UNREACHABLE):
             self.get_logger().warning(f'primitive {plan.status}: {plan.message}',
                                       throttle_duration_sec=1.0)
             return self.finish(info, plan.status, plan.message)
@@ -206,14 +207,14 @@ class ArmBridge(Node):
             if self.p['enable_actuation'] and self.q is not None and a['goal'] is not None:
                 why = kin.obstruction(*self.planner.tracking_error(a['goal'], self.q))
                 if why:
-                    a['status'], a['message'] = kin.OBSTRUCTED, why
+                    a['status'], a['message'] = Outcome.OBSTRUCTED, why
                     self.hold()
             return self.start_gripper(now)
         self.complete()
 
     def complete(self):
         a, self.active = self.active, None
-        status = a['status'] if self.p['enable_actuation'] else 'dry_run'
+        status = a['status'] if self.p['enable_actuation'] else Outcome.DRY_RUN
         self.finish(a, status, a['message'])
 
     def halt(self, reason):
@@ -222,7 +223,7 @@ class ArmBridge(Node):
         a, self.active = self.active, None
         self.get_logger().warning(f'HALT: {reason}')
         if a is not None:
-            self.finish(a, 'halted', reason)
+            self.finish(a, Outcome.HALTED, reason)
 
     def hold(self):
         """Stop where the arm is: a one-point trajectory at the current joints / zero twist."""

@@ -5,10 +5,10 @@ import time
 
 from rclpy.node import Node
 
+from contrastive_vla.core.topics import topic
 from contrastive_vla.data import camera as sources
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.runtime import NodeStartupError, RateMeter, diagnostics, run_node
-from contrastive_vla.topics import topic
 
 PARAMETERS = {
     'source': "V4L2 index ('0') or device path (/dev/video0), a video file, or a directory of "

@@ -9,9 +9,9 @@ True). Rejected sentences are logged with the reason and change nothing.
 from rclpy.node import Node
 
 from contrastive_vla.control.instruction import InstructionError, interpret
+from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.runtime import run_node
-from contrastive_vla.topics import topic
 
 PARAMETERS = {
     'stop_words': 'an instruction whose first word is one of these halts the arm at once',

@@ -8,11 +8,11 @@ import time
 
 from rclpy.node import Node
 
-from contrastive_vla.data.bags import BagError, open_bag
+from contrastive_vla.bag.bags import BagError, open_bag
+from contrastive_vla.core.topics import topic
 from contrastive_vla.data.dataset import find_bags
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.runtime import NodeStartupError, run_node
-from contrastive_vla.topics import topic
 
 PARAMETERS = {
     'bag': 'the rosbag2 bag to play, or a directory of bags (played one after the other)',

@@ -12,10 +12,10 @@ It is the clock of the graph: it steps the physics one control tick per timer pe
 import numpy as np
 from rclpy.node import Node
 
+from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.runtime import NodeStartupError, RateMeter, diagnostics, run_node
 from contrastive_vla.sim.controller import JointTrajectoryFollower, TrajectoryError
-from contrastive_vla.topics import topic
 
 PARAMETERS = {
     'task': 'task of the first episode (later ones come on episode_request)',

@@ -19,11 +19,11 @@ from contrastive_vla.control.decision import (
     DecisionGate,
     state_freshness,
 )
-from contrastive_vla.data.images import ImageError, image_to_rgb
+from contrastive_vla.core.images import ImageError, image_to_rgb
+from contrastive_vla.core.topics import topic
 from contrastive_vla.model.preprocess import InputError
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.runtime import NodeStartupError, RateMeter, diagnostics, run_node
-from contrastive_vla.topics import topic
 
 PARAMETERS = {
     'model': 'trained model directory, or the name of one in the package models/ folder',

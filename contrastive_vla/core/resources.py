@@ -28,7 +28,7 @@ def share_dir():
             raise FileNotFoundError(
                 f'CONTRASTIVE_VLA_SHARE={override} has no config/primitives.yaml')
         return path
-    candidates = [Path(__file__).resolve().parent.parent]
+    candidates = [Path(__file__).resolve().parents[2]]
     try:
         from ament_index_python.packages import get_package_share_directory
 

@@ -14,26 +14,19 @@ import math
 
 import numpy as np
 
-from contrastive_vla.primitives import DELTA_LAYOUT, GRIPPER_INDEX, axis_rotation
-
-# Primitive execution outcomes.
-DONE = 'done'                # reached the target
-CLAMPED = 'clamped'          # moved, but stopped at the workspace boundary
-OBSTRUCTED = 'obstructed'    # moved, but contact kept the arm >1 cm / >5 deg from the target
-UNREACHABLE = 'unreachable'  # no motion: IK cannot reach the target within the joint limits
-REJECTED = 'rejected'        # no motion: the delta itself is invalid (NaN, wrong length)
-MOVED_STATUSES = (DONE, CLAMPED, OBSTRUCTED)
+from contrastive_vla.core.status import Outcome
+from contrastive_vla.core.vocabulary import DELTA_LAYOUT, GRIPPER_INDEX, axis_rotation
 
 
 @dataclass
 class MotionResult:
-    status: str
+    status: Outcome
     message: str = ''
     ticks: int = 0
 
     @property
     def ok(self):
-        return self.status in MOVED_STATUSES
+        return Outcome(self.status).moved
 
 
 def skew(v):
@@ -146,9 +139,9 @@ def plan_motion(kin, q_start, delta, workspace, control, velocity_limits):
     """
     d = np.asarray(delta, dtype=np.float64).reshape(-1)
     if d.shape[0] != len(DELTA_LAYOUT):
-        return MotionResult(REJECTED, f'delta has {d.shape[0]} values, expected 8'), None
+        return MotionResult(Outcome.REJECTED, f'delta has {d.shape[0]} values, expected 8'), None
     if not np.all(np.isfinite(d)):
-        return MotionResult(REJECTED, f'delta has non-finite values {d.tolist()}'), None
+        return MotionResult(Outcome.REJECTED, f'delta has non-finite values {d.tolist()}'), None
     start_pos, start_rot = kin.fk(q_start)
     goal_pos, goal_rot = target_pose(start_pos, start_rot, d)
     lower, upper = np.asarray(workspace['lower']), np.asarray(workspace['upper'])
@@ -159,9 +152,10 @@ def plan_motion(kin, q_start, delta, workspace, control, velocity_limits):
                    f'box; stopping at {np.round(goal_pos, 3).tolist()}')
     q_goal, pos_err, rot_err = kin.ik(goal_pos, goal_rot, q_start)
     if pos_err > control['ik_tolerance_m'] or rot_err > control['ik_tolerance_rad']:
-        return MotionResult(UNREACHABLE, f'IK cannot reach the target within the joint limits '
-                                         f'(residual {pos_err * 100:.1f} cm, '
-                                         f'{math.degrees(rot_err):.1f} deg)'), None
+        return MotionResult(Outcome.UNREACHABLE,
+                            f'IK cannot reach the target within the joint limits '
+                            f'(residual {pos_err * 100:.1f} cm, '
+                            f'{math.degrees(rot_err):.1f} deg)'), None
     distance = float(np.linalg.norm(goal_pos - start_pos))
     rotvec = matrix_to_rotvec(goal_rot @ start_rot.T)
     angle = float(np.linalg.norm(rotvec))
@@ -179,8 +173,9 @@ def plan_motion(kin, q_start, delta, workspace, control, velocity_limits):
             rot = rotvec_to_matrix(s * rotvec) @ start_rot
             q_next, pe, re = kin.ik(pos, rot, q, iterations=30)
             if pe > control['ik_tolerance_m'] or re > control['ik_tolerance_rad']:
-                return MotionResult(UNREACHABLE, 'the straight-line path leaves the reachable '
-                                                 f'space at {s:.0%} of the motion'), None
+                return MotionResult(Outcome.UNREACHABLE,
+                                    'the straight-line path leaves the reachable '
+                                    f'space at {s:.0%} of the motion'), None
             waypoints.append(q_next)
             q = q_next
         steps = np.abs(np.diff(np.vstack([q_start] + waypoints), axis=0))
@@ -190,8 +185,9 @@ def plan_motion(kin, q_start, delta, workspace, control, velocity_limits):
         ticks = math.ceil(ticks * needed * 1.05)
         ok = False
     if not ok:
-        return MotionResult(UNREACHABLE, 'the motion needs joint speeds above the limits'), None
-    status = CLAMPED if clamped else DONE
+        return MotionResult(Outcome.UNREACHABLE,
+                            'the motion needs joint speeds above the limits'), None
+    status = Outcome.CLAMPED if clamped else Outcome.DONE
     if clamped and distance < 1e-6 and angle < 1e-6:
         message = 'already at the workspace boundary: ' + message
     return MotionResult(status, message, ticks=len(waypoints)), np.vstack(waypoints)

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from contrastive_vla.evaluation.rollout import StepRecord
-from contrastive_vla.language import SentenceMapper
+from contrastive_vla.core.language import SentenceMapper
+from contrastive_vla.core.status import NOT_EXECUTED, Outcome
+from contrastive_vla.sim.rollout import StepRecord
 
 SUCCESS_WORDS = ('done', 'success', 'succeeded', 'finished', "that's it", 'task complete')
 FAILURE_WORDS = ('fail', 'failed', 'failure', 'give up', 'abort')
 UNDO_WORDS = ('undo', 'go back a step', 'take that back')
-# arm outcomes after which nothing moved: the step is not part of the demonstration
-NOT_EXECUTED = ('rejected', 'unreachable', 'refused', 'dry_run')
 CHOICES = {'yes': 1, '1': 1, '2': 2, '3': 3, 'one': 1, 'two': 2, 'three': 3}
 
 
@@ -58,7 +57,7 @@ class TeleopSession:
                      'or "failed" to finish.')
 
     def finish(self, success):
-        from contrastive_vla.data.bags import BagWriter
+        from contrastive_vla.bag.bags import BagWriter
         from contrastive_vla.data.demos import EpisodeBagRecorder, episode_name
 
         spec = self.env.spec
@@ -131,7 +130,7 @@ class TeleopSession:
         self.steps.append((before, record, finished, sentence))
         self.observation = self.env.observe()
         self._save_view()
-        extra = '' if result.status == 'done' else f' [{result.status}: {result.message}]'
+        extra = '' if result.status == Outcome.DONE else f' [{result.status}: {result.message}]'
         hint = ' The task looks done: say "done".' if result.success else ''
         return Reply(f'-> "{primitive.phrase}"{note}{extra}.{hint}')
 
@@ -224,7 +223,8 @@ class ScriptedOperator:
         """Teach one episode; returns the final Reply (the saved bag is ``reply.bag``)."""
         env = self.session.env
         echo(self.session.start(task_id, seed, instruction).text)
-        self.expert.reset(env, seed=seed)
+        self.expert.attach(env)
+        self.expert.reset(env.spec, seed=seed)
         budget = self.max_steps or 2 * env.tasks[task_id].step_budget
         for _ in range(budget):
             if env.success():

@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
+from contrastive_vla.core.topics import topic
 from contrastive_vla.ros.launcher import GraphError
-from contrastive_vla.topics import topic
 
 # subscribers that show the sim graph is up: listener, simulator, bridge
 SIM_GRAPH_INPUTS = ('instruction', 'episode_request', 'primitive_delta')
@@ -101,7 +101,7 @@ class GraphDriver:
             sink = self.frame_sink
             if sink is None:
                 return
-            from contrastive_vla.data.images import ImageError, image_to_rgb
+            from contrastive_vla.core.images import ImageError, image_to_rgb
             try:
                 sink(image_to_rgb(msg))
             except ImageError:

@@ -15,8 +15,8 @@ from pathlib import Path
 import tempfile
 import time
 
-from contrastive_vla.evaluation.graph_eval import GraphDriver, next_item, percentiles
 from contrastive_vla.ros import graph
+from contrastive_vla.ros.graph_driver import GraphDriver, next_item, percentiles
 from contrastive_vla.ros.launcher import GraphProcesses
 
 

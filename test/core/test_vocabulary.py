@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import yaml
 
-from contrastive_vla.primitives import (
+from contrastive_vla.core.resources import config_path
+from contrastive_vla.core.vocabulary import (
     AXES,
     PrimitiveVocabulary,
     VocabularyError,
     normalize_phrase,
     rotation_to_rpy,
 )
-from contrastive_vla.resources import config_path
 
 
 def test_default_vocabulary_has_the_58_clip_rt_primitives(vocab):

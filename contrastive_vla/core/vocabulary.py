@@ -21,7 +21,7 @@ import re
 import numpy as np
 import yaml
 
-from contrastive_vla.resources import config_path
+from contrastive_vla.core.resources import config_path
 
 DELTA_LAYOUT = ('dx', 'dy', 'dz', 'roll', 'pitch', 'yaw', 'wrist_rotate', 'gripper')
 MOTION_AXES = ('x', 'y', 'z', 'roll', 'pitch', 'yaw', 'wrist_rotate')

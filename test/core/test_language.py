@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from contrastive_vla.language import SentenceMapper, parse_amount, parse_motion
+from contrastive_vla.core.language import SentenceMapper, parse_amount, parse_motion
 
 
 @pytest.fixture(scope='module')

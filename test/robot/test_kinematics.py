@@ -3,8 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from contrastive_vla.primitives import axis_rotation
-from contrastive_vla.sim import kinematics as kin
+from contrastive_vla.core.status import Outcome
+from contrastive_vla.core.vocabulary import axis_rotation
+from contrastive_vla.robot import kinematics as kin
 from contrastive_vla.sim.env import HOME_ROTATION
 
 
@@ -37,42 +38,42 @@ def test_clamp_to_box():
     assert not kin.clamp_to_box(np.array([0.1, 0.1, 0.1]), np.zeros(3), np.ones(3))[1]
 
 
-def test_ik_reaches_random_reachable_targets(env):
+def test_ik_reaches_random_reachable_targets(arm):
     rng = np.random.default_rng(1)
-    k = env.kin
+    k = arm.kin
     for _ in range(40):
-        q_true = env.home_q + rng.uniform(-0.5, 0.5, size=6)
+        q_true = arm.home_q + rng.uniform(-0.5, 0.5, size=6)
         q_true = np.clip(q_true, k.lower, k.upper)
         pos, rot = k.fk(q_true)
-        q, pos_err, rot_err = k.ik(pos, rot, env.home_q, iterations=200)
+        q, pos_err, rot_err = k.ik(pos, rot, arm.home_q, iterations=200)
         assert pos_err < 1e-3 and rot_err < 1e-2
         assert np.all(q >= k.lower) and np.all(q <= k.upper)
         got_pos, got_rot = k.fk(q)
         np.testing.assert_allclose(got_pos, pos, atol=1e-3)
 
 
-def test_ik_respects_joint_limits_even_when_it_cannot_reach(env):
-    k = env.kin
-    q, pos_err, _ = k.ik(np.array([3.0, 0.0, 0.5]), HOME_ROTATION, env.home_q)
+def test_ik_respects_joint_limits_even_when_it_cannot_reach(arm):
+    k = arm.kin
+    q, pos_err, _ = k.ik(np.array([3.0, 0.0, 0.5]), HOME_ROTATION, arm.home_q)
     assert pos_err > 0.5
     assert np.all(q >= k.lower) and np.all(q <= k.upper)
 
 
-def test_plan_rejects_invalid_deltas(env):
-    q = env.home_q
+def test_plan_rejects_invalid_deltas(arm):
+    q = arm.home_q
     for bad in ([math.nan] + [0] * 7, [0] * 7, [math.inf] * 8):
-        result, waypoints = kin.plan_motion(env.kin, q, bad, env.cfg['workspace'],
-                                            env.cfg['control'], env.cfg['robot']['joint_velocity'])
-        assert result.status == kin.REJECTED and waypoints is None
+        result, waypoints = kin.plan_motion(arm.kin, q, bad, arm.cfg['workspace'],
+                                            arm.cfg['control'], arm.cfg['robot']['joint_velocity'])
+        assert result.status == Outcome.REJECTED and waypoints is None
 
 
-def test_plan_respects_joint_speed_limits(env):
-    control = env.cfg['control']
-    limits = np.asarray(env.cfg['robot']['joint_velocity'])
+def test_plan_respects_joint_speed_limits(arm):
+    control = arm.cfg['control']
+    limits = np.asarray(arm.cfg['robot']['joint_velocity'])
     for delta in ([0, 0, 0, 0, 0, math.pi / 2, 0, 0], [0, 0.2, 0, 0, 0, 0, 0, 0],
                   [0, 0, 0, 0, 0, 0, -math.pi / 2, 0]):
-        result, waypoints = kin.plan_motion(env.kin, env.home_q, delta, env.cfg['workspace'],
+        result, waypoints = kin.plan_motion(arm.kin, arm.home_q, delta, arm.cfg['workspace'],
                                             control, limits)
         assert result.ok, result.message
-        steps = np.abs(np.diff(np.vstack([env.home_q, waypoints]), axis=0))
+        steps = np.abs(np.diff(np.vstack([arm.home_q, waypoints]), axis=0))
         assert np.all(steps <= limits * control['tick'] + 1e-9)

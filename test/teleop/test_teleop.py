@@ -3,7 +3,7 @@
 import pytest
 
 from contrastive_vla.data.dataset import read_episode
-from contrastive_vla.data.teleop import TeleopSession
+from contrastive_vla.teleop.session import TeleopSession
 
 
 @pytest.fixture(scope='module')
@@ -48,7 +48,7 @@ def test_failed_episode_is_marked_and_names_do_not_clash(env, tmp_path, vocab):
 
 
 def test_scripted_operator_teaches_in_casual_words(env, tmp_path, vocab):
-    from contrastive_vla.data.teleop import ScriptedOperator
+    from contrastive_vla.teleop.session import ScriptedOperator
 
     session = TeleopSession(env, tmp_path)
     operator = ScriptedOperator(session, seed=0)

@@ -31,11 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
 from contrastive_vla.model.config import ModelConfig
 from contrastive_vla.model.policy import load_model, save_checkpoint
 from contrastive_vla.model.preprocess import images_to_tensor
-from contrastive_vla.primitives import PrimitiveVocabulary
 
 log = logging.getLogger(__name__)
 LOSSES = ('ce', 'bce')
@@ -62,7 +62,7 @@ class Trainer:
         self.augment_images = augment_images
         self.instruction_noise = None
         if instruction_noise > 0:
-            from contrastive_vla.model import instruction_noise as noise
+            from contrastive_vla.training import instruction_noise as noise
 
             self.instruction_noise = noise.for_model(model, instruction_noise, self.rng,
                                                      vocab=vocab)

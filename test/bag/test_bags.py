@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from contrastive_vla.data.bags import (
+from contrastive_vla.bag.bags import (
     BagError,
     BagMessage,
     BagWriter,
@@ -27,7 +27,7 @@ from contrastive_vla.data.bags import (
     stamp_to_ns,
     string_msg,
 )
-from contrastive_vla.data.images import image_to_rgb
+from contrastive_vla.core.images import image_to_rgb
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / 'shared' / 'fixtures' / 'bags'
 
@@ -283,7 +283,7 @@ def test_hard_killed_recording_is_recovered(tmp_path, storage):
     path = tmp_path / 'session'
     script = f"""
 import os, signal, numpy as np
-from contrastive_vla.data.bags import BagWriter, image_msg, string_msg
+from contrastive_vla.bag.bags import BagWriter, image_msg, string_msg
 bag = BagWriter({str(path)!r}, storage={storage!r}).open()
 bag.add_topic('/image_raw', 'sensor_msgs/msg/Image')
 bag.add_topic('/instruction', 'std_msgs/msg/String')

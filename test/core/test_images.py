@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 import numpy as np
 import pytest
 
-from contrastive_vla.data.images import (
+from contrastive_vla.core.images import (
     ENCODINGS,
     ImageError,
     center_crop,

@@ -40,8 +40,8 @@ def protected_words(tasks=None, vocab=None):
     """Words that are never inserted: the task templates', the vocabulary's, motion words,
     colours and negations. ``tasks``: id -> Task (default: load_tasks()); ``vocab``: a
     PrimitiveVocabulary (default: the packaged one)."""
-    from contrastive_vla import language
-    from contrastive_vla.primitives import PrimitiveVocabulary
+    from contrastive_vla.core import language
+    from contrastive_vla.core.vocabulary import PrimitiveVocabulary
     from contrastive_vla.sim.tasks import load_tasks
 
     tasks = load_tasks() if tasks is None else tasks

@@ -64,7 +64,7 @@ try:
     from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 except ImportError as _exc:  # pragma: no cover - depends on the installation
     raise ImportError(
-        'contrastive_vla.data.bags needs the pure-Python "rosbags" package '
+        'contrastive_vla.bag.bags needs the pure-Python "rosbags" package '
         '(pip install rosbags)') from _exc
 
 if sys.version_info >= (3, 14):  # pragma: no cover
@@ -72,7 +72,7 @@ if sys.version_info >= (3, 14):  # pragma: no cover
 else:
     from backports import zstd
 
-from contrastive_vla.data.images import rgb_to_image_fields
+from contrastive_vla.core.images import rgb_to_image_fields
 
 __all__ = [
     'BagError',

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from contrastive_vla.model import instruction_noise as noise
 from contrastive_vla.sim.tasks import load_tasks
+from contrastive_vla.training import instruction_noise as noise
 
 
 @pytest.fixture(scope='module')

@@ -1,20 +1,26 @@
 """The episode runner shared by everything that rolls out a policy in the simulator.
 
-A policy has ``reset(env, spec, seed)`` and ``act(observation) -> primitive or None`` (None =
-the policy gives up). The runner observes, asks, executes one primitive completely, observes
-again (CLIP-RT's step-wise rhythm), stops on success or at the task's step budget, and tells an
-optional ``on_step`` callback everything (the data collector records bags from it).
+A policy (:class:`contrastive_vla.core.types.Policy`) has ``reset(task, seed)`` and
+``act(observation) -> primitive or None`` (None = the policy gives up); a privileged one (the
+scripted expert) is first given the environment with ``attach(env)``.
+
+The runner observes, asks, executes one primitive completely, observes again (CLIP-RT's
+step-wise rhythm), stops on success or at the task's step budget, and tells an optional
+``on_step`` callback everything (the data collector records bags from it).
 """
 
 from dataclasses import dataclass, field
 import time
+
+from contrastive_vla.core.status import Outcome
+from contrastive_vla.core.types import PrivilegedPolicy
 
 
 @dataclass
 class StepRecord:
     observation: object       # the Observation the decision was made from
     primitive: object         # the Primitive executed (None if the policy gave up)
-    status: str
+    status: Outcome
     message: str
     decision_ms: float
 
@@ -48,7 +54,9 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
     """
     start = time.perf_counter()
     observation = env.reset(task_id, seed, instruction=instruction)
-    policy.reset(env, env.spec, seed=seed)
+    if isinstance(policy, PrivilegedPolicy):
+        policy.attach(env)
+    policy.reset(env.spec, seed=seed)
     budget = max_steps or env.tasks[task_id].step_budget
     result = EpisodeResult(task_id, seed, env.spec.instruction, env.success(), 0)
     while not result.success and result.steps < budget:
@@ -63,7 +71,8 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
         result.decision_ms.append(decision_ms)
         if primitive is None:
             if on_step:
-                on_step(StepRecord(observation, None, 'gave_up', 'policy gave up', decision_ms))
+                on_step(StepRecord(observation, None, Outcome.GAVE_UP, 'policy gave up',
+                                   decision_ms))
             break
         step = env.step(primitive)
         result.steps += 1

@@ -23,6 +23,7 @@ __all__ = [
     'image_to_rgb',
     'pinhole_intrinsics',
     'resize_rgb',
+    'resize_square',
     'rgb_to_image_fields',
 ]
 
@@ -172,7 +173,7 @@ def rgb_to_image_fields(rgb, *, data_as='array'):
     - ``'array'`` (default): ``array.array('B')``, the fast path of rclpy's generated
       messages (``sensor_msgs.msg.Image(**fields)``) with or without field checks.
     - ``'numpy'``: a flat uint8 ``numpy`` array, which rosbags' CDR serializer requires
-      (``contrastive_vla.data.bags.image_msg`` uses this).
+      (``contrastive_vla.bag.bags.image_msg`` uses this).
 
     Raises:
         ImageError: not an ``H x W x 3`` uint8 array, or an unknown ``data_as``.
@@ -248,6 +249,22 @@ def center_crop(rgb, size=None):
     top = (in_h - height) // 2
     left = (in_w - width) // 2
     return np.ascontiguousarray(rgb[top:top + height, left:left + width]).copy()
+
+
+def resize_square(image, size):
+    """The model's view of a frame: the largest centred square, resized to ``size`` x ``size``
+    with ``cv2.INTER_AREA``. No copy when the frame already has that shape (the hot path of
+    the VLA node)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if h != w:
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        image = image[top:top + side, left:left + side]
+    if image.shape[0] != size:
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image
 
 
 def pinhole_intrinsics(width, height, fov_degrees, vertical=False):

@@ -1,0 +1,70 @@
+"""The shared types: what a robot shows (:class:`Observation`), what became of a primitive
+(:class:`StepResult`), which task an episode is (:class:`EpisodeSpec`), and the interface every
+policy offers (:class:`Policy`).
+
+The simulator, the ROS arm used by teleop and the episode runner all speak these, so a policy
+cannot tell a simulated arm from a real one. A learned policy sees only observations and the
+task; the scripted expert, which reads the simulator's privileged state, is a
+:class:`PrivilegedPolicy` and is handed the environment explicitly.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from contrastive_vla.core.status import Outcome
+from contrastive_vla.core.vocabulary import Primitive
+
+
+@dataclass
+class Observation:
+    image: np.ndarray          # (H, W, 3) uint8 RGB from the scene camera
+    joint_names: list
+    joint_positions: np.ndarray  # arm joints (rad) then finger joints (m)
+    joint_velocities: np.ndarray
+    tcp_position: np.ndarray
+    tcp_rotation: np.ndarray
+    instruction: str
+    time: float                # simulation time (s)
+
+
+@dataclass
+class StepResult:
+    status: Outcome
+    message: str
+    primitive: Primitive = None
+    success: bool = False
+
+
+@dataclass
+class EpisodeSpec:
+    task_id: str
+    seed: int
+    instruction: str
+    binding: dict
+    block_colours: list
+    zone_colours: list
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Chooses the next primitive from what the robot shows."""
+
+    name: str
+    needs_images: bool   # False: the runner may skip rendering for it
+
+    def reset(self, task: EpisodeSpec, seed: int | None = None) -> None:
+        """A new episode of ``task`` starts (seeded, for policies that sample)."""
+
+    def act(self, observation: Observation) -> Primitive | None:
+        """The primitive to execute next, or None to give up."""
+
+
+@runtime_checkable
+class PrivilegedPolicy(Policy, Protocol):
+    """A policy that reads the simulator's ground truth (the scripted expert and the tools
+    built on it): the runner calls :meth:`attach` with the environment before :meth:`reset`."""
+
+    def attach(self, env: Any) -> None:
+        """The environment whose privileged state the policy may read."""
