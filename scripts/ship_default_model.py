@@ -43,6 +43,8 @@ def main():
                                              for t, r in e['per_task'].items()}}
                              for e in evals])
     save_checkpoint(out, model, vocab, meta=meta, half=True)
+    # 'model' is the architecture's name (runs before TrainingConfig kept it in 'config')
+    config_name = summary.get('model') or summary['config']
     init = f' --init {summary["init"]}' if summary.get('init') else ''
     if summary.get('new_lr_scale', 1) != 1:
         init += f' --new-lr-scale {summary["new_lr_scale"]:g}'
@@ -51,11 +53,11 @@ def main():
     if summary.get('val_episodes'):
         init += f' --val-episodes {summary["val_episodes"]}'
     lines = ['# clip_rt_default', '',
-             f'The shipped CLIP-RT model (`models/{summary["config"]}.json`). Weights are '
+             f'The shipped CLIP-RT model (`models/{config_name}.json`). Weights are '
              'float16.', *([args.notes, ''] if args.notes else ['']),
              '## How it was made', '', '```bash', args.collect, *args.before,
              f'contrastive-vla train --data {" ".join(summary["data"])} --config '
-             f'{summary["config"]}{init} --out {run} --epochs {rows[-1]["epoch"]} '
+             f'{config_name}{init} --out {run} --epochs {rows[-1]["epoch"]} '
              f'--batch-size {summary["batch_size"]} --lr {summary["lr"]} '
              f'--eval-every {summary.get("eval_every", "N")} '
              f'--eval-tasks {summary.get("eval_tasks", "all")} '

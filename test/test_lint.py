@@ -17,3 +17,18 @@ def test_ruff_finds_nothing():
     result = subprocess.run([ruff, 'check', 'contrastive_vla', 'test', 'launch', 'scripts',
                              'setup.py'], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rooms_import_only_downwards():
+    """The import contract (.importlinter) holds: each room imports only from the layers below."""
+    lint = shutil.which('lint-imports', path=str(Path(sys.executable).parent))
+    if lint is None:
+        pytest.skip('import-linter is not installed; scripts/setup.sh installs it')
+    result = subprocess.run([lint, '--no-cache'], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+
+
+def test_no_module_over_600_lines():
+    long = {str(p.relative_to(REPO)): n for p in (REPO / 'contrastive_vla').rglob('*.py')
+            if (n := len(p.read_text(encoding='utf-8').splitlines())) > 600}
+    assert not long, f'split these modules (over 600 lines): {long}'

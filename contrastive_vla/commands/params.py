@@ -1,37 +1,29 @@
-"""``contrastive-vla params [NODE]``: the parameters of the graph's nodes, with defaults and
-descriptions (``--markdown`` prints the README tables)."""
+"""``contrastive-vla params [NODE]``: the parameters of the graph's nodes, with defaults, allowed
+values and descriptions (``--markdown`` prints the README tables, ``--yaml`` config/nodes.yaml)."""
 
-import importlib
-
-from contrastive_vla.ros.params import markdown_table, node_defaults
-
-# node name -> module of its PARAMETERS table
-NODE_MODULES = {
-    'camera': 'contrastive_vla.ros.nodes.camera',
-    'instruction_listener': 'contrastive_vla.ros.nodes.instruction',
-    'vla': 'contrastive_vla.ros.nodes.vla',
-    'arm_bridge': 'contrastive_vla.ros.nodes.arm_bridge',
-    'simulator': 'contrastive_vla.ros.nodes.simulator',
-    'player': 'contrastive_vla.ros.nodes.player',
-}
-
-
-def descriptions(node):
-    return importlib.import_module(NODE_MODULES[node]).PARAMETERS
+from contrastive_vla.ros.node_parameters import NODES
+from contrastive_vla.ros.params import markdown_table, params_file_text
 
 
 def add_arguments(parser):
-    parser.add_argument('node', nargs='?', choices=sorted(NODE_MODULES))
-    parser.add_argument('--markdown', action='store_true')
+    parser.add_argument('node', nargs='?', choices=sorted(NODES))
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument('--markdown', action='store_true', help='the README tables')
+    output.add_argument('--yaml', action='store_true',
+                        help='a ROS 2 parameters file of the defaults (config/nodes.yaml)')
 
 
 def run(args):
-    for node in [args.node] if args.node else NODE_MODULES:
+    nodes = {args.node: NODES[args.node]} if args.node else NODES
+    if args.yaml:
+        print(params_file_text(nodes), end='')
+        return 0
+    for node, table in nodes.items():
         if args.markdown:
-            print(f'#### `{node}`\n\n{markdown_table(node, descriptions(node))}\n')
+            print(f'#### `{node}`\n\n{markdown_table(table)}\n')
             continue
         print(node)
-        defaults = node_defaults(node)
-        for name, text in descriptions(node).items():
-            print(f'  {name} = {defaults[name]!r}\n      {text}')
+        for p in table:
+            allowed = f'  ({p.allowed})' if p.allowed else ''
+            print(f'  {p.name} = {p.yaml_default}  [{p.type}]{allowed}\n      {p.description}')
     return 0

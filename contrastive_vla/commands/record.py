@@ -39,7 +39,7 @@ def _interrupt(signum, frame):
 
 
 def recover(out, storage):
-    from contrastive_vla.bag.bags import partial_recordings, recover_bag
+    from contrastive_vla.bag import partial_recordings, recover_bag
 
     partials = partial_recordings(out)
     if not partials:
@@ -63,7 +63,7 @@ def run(args):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from contrastive_vla.bag.bags import partial_recordings
+    from contrastive_vla.bag import partial_recordings
     from contrastive_vla.ros.nodes.recorder import BagRecorder
 
     if args.recover:

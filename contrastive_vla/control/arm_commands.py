@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from contrastive_vla.control import safety
+from contrastive_vla.core.delta import GRIPPER_INDEX
 from contrastive_vla.core.status import Outcome
-from contrastive_vla.core.vocabulary import GRIPPER_INDEX
 from contrastive_vla.robot import kinematics as kin
 
 
@@ -42,7 +42,7 @@ def limits_from_config(sim_cfg, bridge_params=None):
     return safety.ArmSafetyLimits(
         workspace_lower=tuple(p.get('workspace_lower') or box['lower']),
         workspace_upper=tuple(p.get('workspace_upper') or box['upper']),
-        max_step_translation=float(p.get('max_step_translation', 0.1)),
+        max_step_translation=float(p.get('max_step_translation', 0.2)),
         max_step_rotation=float(p.get('max_step_rotation', 0.8)),
         max_linear_speed=float(p.get('max_linear_speed') or control['max_linear_speed']),
         max_angular_speed=float(p.get('max_angular_speed') or control['max_angular_speed']),

@@ -4,8 +4,9 @@ The node decides only while an instruction is active and no stop is raised, neve
 arm is still executing the previous primitive, and only from a frame taken *after* that
 primitive finished (or after the instruction arrived): a decision never races the arm or looks
 at a stale picture. A primitive whose outcome never arrives is given up after ``done_timeout``
-so a lost status message cannot stall the robot forever. Times are seconds on one clock (the
-node's, which is the simulator's under use_sim_time).
+so a lost status message cannot stall the robot forever. Without ``wait_for_outcome`` (bag
+replay: no arm answers) it decides on every new frame instead. Times are seconds on one clock
+(the node's, which is the simulator's under use_sim_time).
 """
 
 from dataclasses import dataclass
@@ -27,11 +28,12 @@ class Verdict:
 
 
 class DecisionGate:
-    def __init__(self, max_image_age, done_timeout):
+    def __init__(self, max_image_age, done_timeout, wait_for_outcome=True):
         if not max_image_age > 0 or not done_timeout > 0:
             raise ValueError('max_image_age and done_timeout must be positive')
         self.max_image_age = float(max_image_age)
         self.done_timeout = float(done_timeout)
+        self.wait_for_outcome = bool(wait_for_outcome)
         self.instruction = None
         self.stopped = False
         self.pending = None          # id of the decision the arm is executing
@@ -56,8 +58,18 @@ class DecisionGate:
             self.min_stamp = max(self.min_stamp, now)
         self.stopped = bool(stopped)
 
-    def decided(self, decision_id, now):
-        self.pending, self.pending_since = decision_id, now
+    def decided(self, decision_id, now, frame_stamp=None):
+        """A decision was published (from the frame stamped ``frame_stamp``): wait for its
+        outcome, or (not waiting for outcomes) for the next frame."""
+        if frame_stamp is not None:
+            self.frame_used(frame_stamp)
+        if self.wait_for_outcome:
+            self.pending, self.pending_since = decision_id, now
+
+    def frame_used(self, frame_stamp):
+        """The frame stamped ``frame_stamp`` was decided on (or judged not worth acting on):
+        the next decision needs a newer one."""
+        self.min_stamp = max(self.min_stamp, frame_stamp)
 
     def finished(self, decision_id, now):
         """The bridge reported the outcome of ``decision_id``; True if it was the pending one."""

@@ -13,9 +13,7 @@ import math
 
 import numpy as np
 
-from contrastive_vla.core.vocabulary import DELTA_LAYOUT, GRIPPER_INDEX
-
-N_DELTA = len(DELTA_LAYOUT)
+from contrastive_vla.core.delta import GRIPPER_INDEX, DeltaError, as_delta, clamp_to_box
 
 
 class SafetyError(ValueError):
@@ -57,16 +55,12 @@ class ArmSafetyLimits:
 
 
 def check_delta(delta, limits):
-    """Validate a primitive delta; returns it as a float array or raises SafetyError."""
+    """Validate a primitive delta (:func:`~contrastive_vla.core.delta.as_delta`, then the
+    per-step and gripper limits); returns it as a float array or raises SafetyError."""
     try:
-        d = np.asarray(delta, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise SafetyError(f'delta is not numeric: {delta!r}') from None
-    if d.shape[0] != N_DELTA:
-        raise SafetyError(f'delta has {d.shape[0]} values; expected {N_DELTA} '
-                              f'({" ".join(DELTA_LAYOUT)})')
-    if not np.all(np.isfinite(d)):
-        raise SafetyError(f'delta has non-finite values: {d.tolist()}')
+        d = as_delta(delta)
+    except DeltaError as exc:
+        raise SafetyError(str(exc)) from None
     translation = float(np.linalg.norm(d[:3]))
     if translation > limits.max_step_translation + 1e-9:
         raise SafetyError(f'translation step {translation:.3f} m exceeds the per-step '
@@ -83,9 +77,7 @@ def check_delta(delta, limits):
 
 def clamp_to_workspace(position, limits):
     """(clamped position, whether it was clamped)."""
-    p = np.asarray(position, dtype=np.float64)
-    clamped = np.clip(p, limits.workspace_lower, limits.workspace_upper)
-    return clamped, bool(np.any(np.abs(clamped - p) > 1e-9))
+    return clamp_to_box(position, limits.workspace_lower, limits.workspace_upper)
 
 
 def inside_workspace(position, limits, tolerance=1e-6):

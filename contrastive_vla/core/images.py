@@ -173,7 +173,7 @@ def rgb_to_image_fields(rgb, *, data_as='array'):
     - ``'array'`` (default): ``array.array('B')``, the fast path of rclpy's generated
       messages (``sensor_msgs.msg.Image(**fields)``) with or without field checks.
     - ``'numpy'``: a flat uint8 ``numpy`` array, which rosbags' CDR serializer requires
-      (``contrastive_vla.bag.bags.image_msg`` uses this).
+      (``contrastive_vla.bag.image_msg`` uses this).
 
     Raises:
         ImageError: not an ``H x W x 3`` uint8 array, or an unknown ``data_as``.

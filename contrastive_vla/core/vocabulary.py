@@ -21,13 +21,12 @@ import re
 import numpy as np
 import yaml
 
+from contrastive_vla.core.delta import DELTA_LAYOUT, GRIPPER_INDEX
 from contrastive_vla.core.resources import config_path
 
-DELTA_LAYOUT = ('dx', 'dy', 'dz', 'roll', 'pitch', 'yaw', 'wrist_rotate', 'gripper')
 MOTION_AXES = ('x', 'y', 'z', 'roll', 'pitch', 'yaw', 'wrist_rotate')
 TRANSLATION_AXES = ('x', 'y', 'z')
 AXES = MOTION_AXES + ('gripper',)
-GRIPPER_INDEX = 7
 # A gripper change larger than this wins over arm motion when discretising (CLIP-RT).
 GRIPPER_CHANGE_THRESHOLD = 0.5
 _RELATIVE_TOLERANCE = 1e-6

@@ -148,13 +148,14 @@ def find_bags(paths):
 
 def read_episode(bag_path, vocab, image_size, topics=None):
     """Samples of one bag: dict of arrays/lists plus 'success' and 'skipped' notes."""
-    from contrastive_vla.bag.bags import open_bag
+    from contrastive_vla.bag import open_bag
     from contrastive_vla.core.images import (
         ImageError,
         compressed_to_rgb,
         image_to_rgb,
         resize_square,
     )
+    from contrastive_vla.core.msgfields import stamp_to_ns
 
     topics = topics or TopicMap()
     samples = {'images': [], 'labels': [], 'instructions': [], 'supervisions': [],
@@ -221,7 +222,7 @@ def read_episode(bag_path, vocab, image_size, topics=None):
                     continue
                 samples['images'].append(resize_square(rgb, image_size))
                 stamp = getattr(getattr(image_msg.msg, 'header', None), 'stamp', None)
-                samples['stamps'].append(stamp.sec + stamp.nanosec * 1e-9 if stamp else None)
+                samples['stamps'].append(stamp_to_ns(stamp) if stamp else None)  # exact
                 samples['labels'].append(primitive.index)
                 samples['instructions'].append(instruction)
                 samples['supervisions'].append(supervision)

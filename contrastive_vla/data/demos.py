@@ -37,7 +37,7 @@ class EpisodeBagRecorder:
     """Turns the episode runner's step callbacks into bag messages."""
 
     def __init__(self, writer, env, rng, topics=None):
-        from contrastive_vla.bag import bags
+        from contrastive_vla import bag as bags
 
         self.bags = bags
         self.writer = writer
@@ -284,7 +284,7 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
     ``relabel``: also write the episode's relabelled twin ``<name>_relabel`` where the task
     has a second referent (RelabellingExpert).
     """
-    from contrastive_vla.bag.bags import BagWriter
+    from contrastive_vla.bag import BagWriter
     from contrastive_vla.sim.rollout import StepRecord, run_episode
 
     path = Path(out_dir) / episode_name(task_id, seed)

@@ -107,6 +107,11 @@ class ModelConfig:
         if self.embed_dim <= 0:
             raise ConfigError(f'{where}: embed_dim must be positive')
 
+    def format_prompt(self, instruction):
+        """The text the instruction tower reads for ``instruction``: ``prompt`` filled in. The
+        one place it is formatted, so training and inference see the same text."""
+        return self.prompt.format(instruction=instruction)
+
     @property
     def state_indices(self):
         """Positions in the robot state vector (arm description order) the model sees."""

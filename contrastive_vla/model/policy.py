@@ -29,6 +29,7 @@ from contrastive_vla.model.preprocess import (
     check_image,
     clean_instruction,
     images_to_tensor,
+    primitive_texts,
     resize_square,
 )
 
@@ -189,10 +190,7 @@ class ClipRTPolicy:
         """(N, E) unit embeddings: each primitive's phrase and paraphrases, averaged."""
         if self.use_cache and self._primitive_cache is not None:
             return self._primitive_cache
-        texts, owners = [], []
-        for p in self.vocab:
-            texts.extend(p.texts)
-            owners.extend([p.index] * len(p.texts))
+        texts, owners = primitive_texts(self.vocab)
         emb = F.normalize(self.model.encode_text(self.model.tokenize(texts).to(self.device)),
                           dim=-1)
         owners = torch.tensor(owners, device=self.device)
@@ -210,7 +208,7 @@ class ClipRTPolicy:
         if self.use_cache and text in self._instruction_cache:
             self._instruction_cache.move_to_end(text)
             return self._instruction_cache[text]
-        prompt = self.cfg.prompt.format(instruction=text)
+        prompt = self.cfg.format_prompt(text)
         emb = self.model.encode_instruction(self.model.tokenize([prompt]).to(self.device))
         if self.use_cache:
             self._instruction_cache[text] = emb

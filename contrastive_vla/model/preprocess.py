@@ -1,4 +1,4 @@
-"""Inputs of the model: images to normalised tensors, instructions to prompt tokens.
+"""Inputs of the model: images to normalised tensors, texts to tokens, the primitive texts.
 
 Kept out of the network so the ROS node, the trainer and the evaluators prepare inputs the same
 way, and so bad inputs are rejected here with a message that says what is wrong.
@@ -49,3 +49,14 @@ def get_tokenizer(context_length):
 
 def tokenize(texts, context_length):
     return get_tokenizer(context_length)(list(texts))
+
+
+def primitive_texts(vocab):
+    """(texts, owners): every text of every primitive (its phrase, then its paraphrases), in
+    vocabulary order, and the class index each belongs to. What the model ranks: training
+    samples one text per class from it, inference averages each class's embeddings."""
+    texts, owners = [], []
+    for p in vocab:
+        texts.extend(p.texts)
+        owners.extend([p.index] * len(p.texts))
+    return texts, owners

@@ -14,8 +14,9 @@ import math
 
 import numpy as np
 
+from contrastive_vla.core.delta import GRIPPER_INDEX, DeltaError, as_delta, clamp_to_box
 from contrastive_vla.core.status import Outcome
-from contrastive_vla.core.vocabulary import DELTA_LAYOUT, GRIPPER_INDEX, axis_rotation
+from contrastive_vla.core.vocabulary import axis_rotation
 
 
 @dataclass
@@ -71,12 +72,6 @@ def target_pose(position, rotation, delta):
         # about the tool's own approach (z) axis: right-multiply
         new_rotation = new_rotation @ axis_rotation('yaw', d[6])
     return new_position, new_rotation
-
-
-def clamp_to_box(position, lower, upper):
-    """Clamp a point into an axis-aligned box; returns (clamped point, whether it changed)."""
-    clamped = np.minimum(np.maximum(position, lower), upper)
-    return clamped, bool(np.any(np.abs(clamped - position) > 1e-9))
 
 
 class ArmKinematics:
@@ -137,11 +132,10 @@ def plan_motion(kin, q_start, delta, workspace, control, velocity_limits):
     Returns ``(MotionResult, waypoints)``; waypoints is an array (ticks, n_joints), empty when
     nothing may move.
     """
-    d = np.asarray(delta, dtype=np.float64).reshape(-1)
-    if d.shape[0] != len(DELTA_LAYOUT):
-        return MotionResult(Outcome.REJECTED, f'delta has {d.shape[0]} values, expected 8'), None
-    if not np.all(np.isfinite(d)):
-        return MotionResult(Outcome.REJECTED, f'delta has non-finite values {d.tolist()}'), None
+    try:
+        d = as_delta(delta)
+    except DeltaError as exc:
+        return MotionResult(Outcome.REJECTED, str(exc)), None
     start_pos, start_rot = kin.fk(q_start)
     goal_pos, goal_rot = target_pose(start_pos, start_rot, d)
     lower, upper = np.asarray(workspace['lower']), np.asarray(workspace['upper'])

@@ -15,6 +15,7 @@ from pathlib import Path
 import tempfile
 import time
 
+from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import graph
 from contrastive_vla.ros.graph_driver import GraphDriver, next_item, percentiles
 from contrastive_vla.ros.launcher import GraphProcesses
@@ -54,7 +55,7 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
             driver = GraphDriver()
             camera_status = {}
             driver.node.create_subscription(
-                _diag_type(), '/diagnostics',
+                _diag_type(), topic('diagnostics').name,
                 lambda m: camera_status.update({kv.key: kv.value for s in m.status
                                                 if s.name.endswith('camera')
                                                 for kv in s.values}), 10)

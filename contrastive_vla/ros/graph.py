@@ -9,6 +9,7 @@ without ``ros2 launch``) are built from it, so there is no second copy of the gr
 from dataclasses import dataclass, field, replace
 
 from contrastive_vla.core.resources import config_path
+from contrastive_vla.ros.node_parameters import parameter
 
 PACKAGE = 'contrastive_vla'
 
@@ -22,7 +23,7 @@ class Argument:
 
 @dataclass(frozen=True)
 class NodeSpec:
-    name: str            # node name (and key in config/nodes.yaml)
+    name: str            # node name (and key in node_parameters.NODES, config/nodes.yaml)
     executable: str      # console script (ros2 run contrastive_vla <executable>)
     module: str          # python -m <module> runs the same node
     # node parameter -> launch argument whose value it takes
@@ -30,6 +31,13 @@ class NodeSpec:
     sim_time: bool = True  # follows use_sim_time (the simulator is the clock: it does not)
     fixed: dict = field(default_factory=dict)  # parameters this profile always sets
     condition: str = None  # a launch argument: the node starts only when it is 'true'
+
+
+def _from_node(node, param, name=None, description=None):
+    """A launch argument setting a node parameter: its default comes from the parameter's
+    declaration, so it is written once (``description`` when the profile words it better)."""
+    p = parameter(node, param)
+    return Argument(name or param, p.launch_default, description or p.description)
 
 
 def _node(name, module, arguments=None, sim_time=True):
@@ -41,8 +49,8 @@ COMMON_ARGUMENTS = (
     Argument('params_file', '', 'ROS 2 parameters file overriding config/nodes.yaml '
                                 "('' = the packaged defaults)"),
     Argument('namespace', '', 'namespace of every node and topic'),
-    Argument('model', 'clip_rt_default', 'trained model directory or name in models/'),
-    Argument('device', 'cpu', 'torch device of the VLA node'),
+    _from_node('vla', 'model'),
+    _from_node('vla', 'device'),
 )
 
 VLA = _node('vla', 'vla', {'model': 'model', 'device': 'device'})
@@ -66,9 +74,9 @@ PROFILES = {
         COMMON_ARGUMENTS + (
             Argument('use_sim_time', 'true', "follow the simulator's /clock"),
             Argument('enable_actuation', 'true', 'send commands to the (simulated) arm'),
-            Argument('task', 'reach_block', 'first simulated task'),
-            Argument('seed', '0', 'seed of the first simulated episode'),
-            Argument('real_time_factor', '1.0', 'simulated seconds per wall-clock second'),
+            _from_node('simulator', 'task', description='first simulated task'),
+            _from_node('simulator', 'seed', description='seed of the first simulated episode'),
+            _from_node('simulator', 'real_time_factor'),
             VLA_ARGUMENT,
         ),
         (_node('simulator', 'simulator', {'task': 'task', 'seed': 'seed',
@@ -80,13 +88,13 @@ PROFILES = {
         'a real camera and arm controllers (dry run unless enable_actuation:=true)',
         COMMON_ARGUMENTS + (
             Argument('use_sim_time', 'false', 'follow /clock instead of the system clock'),
-            Argument('enable_actuation', 'false', 'send commands to the arm (false: dry run '
-                                                  'that logs what it would send)'),
+            _from_node('arm_bridge', 'enable_actuation',
+                       description='send commands to the arm (false: dry run that logs what it '
+                                   'would send)'),
             Argument('camera_source', '0', 'camera index, /dev/video path, video file or '
                                            'image directory'),
-            Argument('bridge_mode', 'joint_trajectory', 'joint_trajectory (ros2_control) or '
-                                                        'servo (MoveIt Servo)'),
-            Argument('arm_config', '', "arm description YAML ('' = packaged UR5e)"),
+            _from_node('arm_bridge', 'mode', name='bridge_mode'),
+            _from_node('arm_bridge', 'arm_config'),
             VLA_ARGUMENT,
         ),
         (_node('camera', 'camera', {'source': 'camera_source'}),
@@ -100,10 +108,10 @@ PROFILES = {
         COMMON_ARGUMENTS + (
             Argument('use_sim_time', 'true', "follow the player's /clock (the bag time)"),
             Argument('enable_actuation', 'false', 'unused: the replay graph has no arm bridge'),
-            Argument('bag', '', 'the bag to play'),
-            Argument('rate', '1.0', 'playback speed'),
-            Argument('image_topic', '/image_raw', 'camera topic in the bag'),
-            Argument('instruction_topic', '/instruction', 'instruction topic in the bag'),
+            _from_node('player', 'bag'),
+            _from_node('player', 'rate'),
+            _from_node('player', 'image_topic'),
+            _from_node('player', 'instruction_topic'),
         ),
         (_node('player', 'player', {'bag': 'bag', 'rate': 'rate', 'image_topic': 'image_topic',
                                     'instruction_topic': 'instruction_topic'}, sim_time=False),
@@ -186,15 +194,12 @@ def launch_description(profile_name):
 
 def node_command(spec, values, python):
     """argv that runs one node of the graph in its own process (the embedded launcher)."""
-    from contrastive_vla.ros.params import node_defaults
-
     cmd = [python, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}']
     if values.get('namespace'):
         cmd += ['-r', f'__ns:=/{values["namespace"].strip("/")}']
     cmd += ['--params-file', values.get('params_file') or default_params_file()]
-    defaults = node_defaults(spec.name)
     for param, arg in spec.arguments.items():
-        cmd += ['-p', f'{param}:={_typed(values[arg], defaults.get(param))}']
+        cmd += ['-p', f'{param}:={_typed(values[arg], parameter(spec.name, param).default)}']
     for param, value in spec.fixed.items():
         cmd += ['-p', f'{param}:={value}']
     if spec.sim_time:

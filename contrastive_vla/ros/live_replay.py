@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from contrastive_vla.bag.bags import open_bag
+from contrastive_vla.bag import open_bag
 from contrastive_vla.core.topics import topic
 from contrastive_vla.data.dataset import TopicMap, find_bags, read_episode
 from contrastive_vla.evaluation.bag_eval import BagScores
@@ -66,7 +66,8 @@ def live_replay(paths, model, rate=1.0, topics=None, timeout=None, progress=True
 
         from std_msgs.msg import String
 
-        driver.node.create_subscription(String, 'replay_status', on_status, qos.latched())
+        driver.node.create_subscription(String, topic('replay_status').name, on_status,
+                                        qos.latched())
         deadline = time.monotonic() + timeout
         while ended.empty():
             processes.check()
@@ -81,16 +82,18 @@ def live_replay(paths, model, rate=1.0, topics=None, timeout=None, progress=True
         if driver is not None:
             driver.close()
         processes.stop()
-    by_stamp = {round(d['image_stamp'], 6): d for d in decisions
-                if d.get('acted') and d.get('image_stamp') is not None}
+    # the frame a decision was made on, by its stamp (ns, exact: the player shifts stamps by
+    # whole nanoseconds and the VLA node reports the stamp it read)
+    by_stamp = {d['image_stamp_ns']: d for d in decisions
+                if d.get('acted') and isinstance(d.get('image_stamp_ns'), int)}
     total, missed = BagScores(), 0
     per_episode = []
     for bag, samples in recorded.items():
-        offset = offsets.get(bag, 0) * 1e-9
+        offset = offsets.get(bag, 0)
         episode = BagScores()
         for label, stamp in zip(samples['labels'], samples['stamps']):
             truth = vocab[int(label)]
-            d = by_stamp.get(round((stamp or 0.0) + offset, 6))
+            d = by_stamp.get(stamp + offset) if stamp is not None else None
             if d is None:
                 missed += 1
                 total.steps += 1
@@ -120,7 +123,7 @@ def _start_when_listening(driver, processes, deadline):
 
     n = driver.node
     while n.count_publishers(topic('primitive_topk').name) < 1 or \
-            n.count_publishers('replay_status') < 1:
+            n.count_publishers(topic('replay_status').name) < 1:
         processes.check()
         if time.monotonic() > deadline:
             raise GraphError('the replay graph did not come up (no VLA decisions or player '
@@ -128,7 +131,8 @@ def _start_when_listening(driver, processes, deadline):
         time.sleep(0.1)
     time.sleep(0.5)  # the other side of the match (the VLA's writer) settles too
     # latched, and the node keeps the publisher: the player gets it whenever it matches
-    n.create_publisher(String, 'replay_start', qos.latched()).publish(messages.string('start'))
+    n.create_publisher(String, topic('replay_start').name, qos.latched()).publish(
+        messages.string('start'))
 
 
 def _bag_seconds(bag):

@@ -1,21 +1,36 @@
 """rclpy message builders and the small conventions carried inside standard messages.
 
-The primitive command (``primitive_delta``, ``std_msgs/Float64MultiArray``): ``data`` is the
-8-D delta ``[dx dy dz roll pitch yaw wrist_rotate gripper]`` in the robot base frame (metres,
-radians; gripper +1 open, -1 close, 0 unchanged) and ``layout.dim[0].label`` is a JSON object
-``{"decision": <int>, "image_stamp": <float s>}`` tying the command to the decision and the
-camera frame it came from. Commands typed by hand may leave the label empty.
+The primitive command (``primitive_delta``) stays a ``std_msgs/Float64MultiArray`` (custom
+message packages are not available, and recorded bags keep their type): ``data`` is the 8-D
+delta ``[dx dy dz roll pitch yaw wrist_rotate gripper]`` in the robot base frame (metres,
+radians; gripper +1 open, -1 close, 0 unchanged), ``layout.dim[0]`` is ``('delta', 8, 8)``
+(as in recorded bags) and labelled dimensions after it carry the metadata in their uint32
+``size``/``stride`` fields, typed and exact (no JSON, no float seconds):
+
+- ``('decision', size=<decision id>, stride=0)``: the VLA decision (or teleop step) it is;
+- ``('image_stamp', size=<sec>, stride=<nanosec>)``: the stamp of the camera frame it was
+  decided on, as ``builtin_interfaces/Time`` splits it.
+
+They are found by label, not position; a hand-typed ``ros2 topic pub ... "{data: [...]}"`` has
+none and means "no decision, no frame". In process it is a :class:`DeltaCommand`.
 """
 
+import dataclasses
+import enum
 import importlib
 import json
-import math
 
 import numpy as np
 
 from contrastive_vla.core.images import pinhole_intrinsics, rgb_to_image_fields
+from contrastive_vla.core.msgfields import (
+    NS_PER_S,
+    camera_info_fields,
+    ns_to_time_fields,
+    seconds_to_ns,
+    stamp_to_ns,
+)
 from contrastive_vla.core.topics import topic
-from contrastive_vla.core.vocabulary import DELTA_LAYOUT
 
 
 def type_class(type_name):
@@ -30,14 +45,14 @@ def msg_class(key):
 
 
 def stamp_seconds(stamp):
-    return stamp.sec + stamp.nanosec * 1e-9
+    return stamp_to_ns(stamp) / NS_PER_S
 
 
 def time_msg(seconds):
     from builtin_interfaces.msg import Time
 
-    sec = math.floor(seconds)
-    return Time(sec=int(sec), nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+    sec, nanosec = ns_to_time_fields(seconds_to_ns(seconds))
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def header(stamp, frame_id=''):
@@ -58,11 +73,10 @@ def camera_info(width, height, fov_deg, stamp, frame_id, vertical=False):
     from sensor_msgs.msg import CameraInfo
 
     fx, fy, cx, cy = pinhole_intrinsics(width, height, fov_deg, vertical=vertical)
-    return CameraInfo(header=header(stamp, frame_id), width=int(width), height=int(height),
-                      distortion_model='plumb_bob', d=[0.0] * 5,
-                      k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0],
-                      r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-                      p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
+    fields = camera_info_fields(width, height, fx, fy, cx, cy)
+    # rclpy takes numpy arrays only for fixed-size arrays (k, r, p), not for the sequence d.
+    fields['d'] = fields['d'].tolist()
+    return CameraInfo(header=header(stamp, frame_id), **fields)
 
 
 def string(text):
@@ -72,10 +86,16 @@ def string(text):
 
 
 def json_string(payload):
+    """A String of ``payload`` as compact JSON: a dict, or a dataclass (its fields, in order;
+    nested dataclasses, enums and numpy values are converted too)."""
     return string(json.dumps(payload, separators=(',', ':'), default=_jsonable))
 
 
 def _jsonable(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -83,31 +103,51 @@ def _jsonable(value):
     raise TypeError(f'{type(value).__name__} is not JSON serialisable')
 
 
-def delta_command(delta, decision=None, image_stamp=None):
+# labels of the primitive_delta layout (see the module docstring)
+DELTA_LABEL, DECISION_LABEL, IMAGE_STAMP_LABEL = 'delta', 'decision', 'image_stamp'
+_UINT32 = 1 << 32
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DeltaCommand:
+    """A primitive command as parsed: the 8-D delta (not validated: the bridge's safety checks
+    say what is wrong with it), the decision id and the frame's stamp (ns), each None when the
+    message does not carry it."""
+
+    delta: np.ndarray
+    decision: int | None = None
+    image_stamp_ns: int | None = None
+
+
+def delta_command(delta, decision=None, image_stamp_ns=None):
+    """The ``primitive_delta`` message of ``delta`` (decision id and frame stamp in ns optional;
+    each must fit the uint32 fields: ValueError otherwise)."""
     from std_msgs.msg import Float64MultiArray, MultiArrayDimension, MultiArrayLayout
 
-    label = json.dumps({'decision': decision, 'image_stamp': image_stamp})
-    dim = MultiArrayDimension(label=label, size=len(DELTA_LAYOUT), stride=len(DELTA_LAYOUT))
-    return Float64MultiArray(layout=MultiArrayLayout(dim=[dim], data_offset=0),
-                             data=[float(v) for v in delta])
+    data = [float(v) for v in delta]
+    dims = [MultiArrayDimension(label=DELTA_LABEL, size=len(data), stride=len(data))]
+    if decision is not None:
+        if not 0 <= int(decision) < _UINT32:
+            raise ValueError(f'decision id {decision} does not fit a uint32')
+        dims.append(MultiArrayDimension(label=DECISION_LABEL, size=int(decision), stride=0))
+    if image_stamp_ns is not None:
+        sec, nanosec = ns_to_time_fields(image_stamp_ns)
+        if not 0 <= sec < _UINT32:
+            raise ValueError(f'image stamp {image_stamp_ns} ns is out of range')
+        dims.append(MultiArrayDimension(label=IMAGE_STAMP_LABEL, size=sec, stride=nanosec))
+    return Float64MultiArray(layout=MultiArrayLayout(dim=dims, data_offset=0), data=data)
 
 
 def parse_delta_command(msg):
-    """(delta ndarray, decision id or None, image stamp or None); the delta is not validated
-    here (the bridge's safety checks do that and say what is wrong)."""
-    decision = stamp = None
-    if msg.layout.dim:
-        try:
-            meta = json.loads(msg.layout.dim[0].label or '{}')
-            if isinstance(meta, dict):
-                decision, stamp = meta.get('decision'), meta.get('image_stamp')
-        except ValueError:
-            pass
-    if decision is not None and not isinstance(decision, int):
-        decision = None
-    if stamp is not None and not isinstance(stamp, (int, float)):
-        stamp = None
-    return np.asarray(msg.data, dtype=np.float64), decision, stamp
+    """The :class:`DeltaCommand` of a ``primitive_delta`` message; metadata that is absent or
+    malformed (a stamp's nanosec over 1e9) is None."""
+    decision = stamp_ns = None
+    for dim in msg.layout.dim:
+        if dim.label == DECISION_LABEL and decision is None:
+            decision = int(dim.size)
+        elif dim.label == IMAGE_STAMP_LABEL and stamp_ns is None and dim.stride < NS_PER_S:
+            stamp_ns = int(dim.size) * NS_PER_S + int(dim.stride)
+    return DeltaCommand(np.asarray(msg.data, dtype=np.float64), decision, stamp_ns)
 
 
 def parse_json(msg):

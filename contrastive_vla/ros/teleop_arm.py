@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from contrastive_vla.core.msgfields import stamp_to_ns
 from contrastive_vla.core.status import NOT_EXECUTED, Outcome
 from contrastive_vla.core.topics import topic
 from contrastive_vla.core.types import EpisodeSpec, Observation, StepResult
@@ -63,7 +64,7 @@ class RosArm:
         self.tasks = {}
         self.decision = 0
         self.lock = threading.Condition()
-        self.frame = None          # (rgb, stamp s, frame number)
+        self.frame = None          # (rgb, stamp s, frame number, stamp ns)
         self.frames = 0
         self.joints = None         # (names, positions, velocities, stamp s)
         self.intrinsics = None     # (width, height, fx, fy, cx, cy) from camera_info
@@ -106,7 +107,8 @@ class RosArm:
             return
         with self.lock:
             self.frames += 1
-            self.frame = (rgb, self.messages.stamp_seconds(msg.header.stamp), self.frames)
+            self.frame = (rgb, self.messages.stamp_seconds(msg.header.stamp), self.frames,
+                          stamp_to_ns(msg.header.stamp))
             self.lock.notify_all()
 
     def _on_camera_info(self, msg):
@@ -242,10 +244,10 @@ class RosArm:
         with self.lock:
             self.decision += 1
             decision = self.decision
-            image_stamp = self.frame[1] if self.frame else None
+            image_stamp_ns = self.frame[3] if self.frame else None
         if primitive is not None:
             self.phrase_pub.publish(self.messages.string(primitive.phrase))
-        self.delta_pub.publish(self.messages.delta_command(delta, decision, image_stamp))
+        self.delta_pub.publish(self.messages.delta_command(delta, decision, image_stamp_ns))
         if not self._wait(lambda: decision in self.outcomes, self.step_timeout, heartbeat=True):
             raise ArmGraphError(f'the arm bridge gave no outcome for step {decision} within '
                                 f'{self.step_timeout:.0f} s (did it die?)')
@@ -271,7 +273,7 @@ class RosArm:
 
     def observe(self):
         with self.lock:
-            rgb, stamp, _ = self.frame
+            rgb, stamp, _, _ = self.frame
             names, positions, velocities, _ = self.joints
         # no tool pose: the arm's kinematics live in the bridge; time is the frame's stamp
         return Observation(rgb, names, positions.copy(), velocities.copy(), None, None,

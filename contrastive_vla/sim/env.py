@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from contrastive_vla.core.delta import DeltaError, as_delta
 from contrastive_vla.core.images import pinhole_intrinsics
 from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.types import EpisodeSpec, Observation, StepResult
@@ -230,7 +231,7 @@ class TabletopEnv:
         self.steps += 1
         primitive = None
         if isinstance(action, (np.ndarray, list, tuple)):
-            delta = np.asarray(action, dtype=np.float64).reshape(-1)
+            delta = action  # validated by execute_delta
         else:
             try:
                 primitive = self.vocab.resolve(action)
@@ -242,10 +243,10 @@ class TabletopEnv:
 
     def execute_delta(self, delta):
         """Move by an 8-D delta: gripper commands and/or Cartesian motion. Returns MotionResult."""
-        d = np.asarray(delta, dtype=np.float64).reshape(-1)
-        if d.shape[0] != 8 or not np.all(np.isfinite(d)):
-            return kin.MotionResult(Outcome.REJECTED, f'invalid delta {d.tolist()}: need 8 finite '
-                                                  'numbers')
+        try:
+            d = as_delta(delta)
+        except DeltaError as exc:
+            return kin.MotionResult(Outcome.REJECTED, f'invalid delta: {exc}')
         gripper = kin.gripper_command(d)
         result = kin.MotionResult(Outcome.DONE)
         if np.any(d[:7] != 0):

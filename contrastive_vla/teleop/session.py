@@ -57,7 +57,7 @@ class TeleopSession:
                      'or "failed" to finish.')
 
     def finish(self, success):
-        from contrastive_vla.bag.bags import BagWriter
+        from contrastive_vla.bag import BagWriter
         from contrastive_vla.data.demos import EpisodeBagRecorder, episode_name
 
         spec = self.env.spec
@@ -170,6 +170,7 @@ _SAY_DIRECTION = {  # (axis, sign) -> ways a person names that direction
     ('z', 1): ('up', 'upward', 'higher'),
     ('z', -1): ('down', 'downward', 'lower'),
 }
+_SAY_SMALLEST = 'a tiny bit'  # the smallest step in config/amounts.yaml ("a bit" is the next)
 _SAY_VERB = ('move', 'go', 'bring the arm', 'shift', 'take it')
 _SAY_NUMBER = {1: 'one', 2: 'two', 3: 'three', 5: 'five', 10: 'ten', 15: 'fifteen',
                20: 'twenty'}
@@ -182,7 +183,7 @@ class ScriptedOperator:
 
     It looks at the scene (the simulator's state, as a person looks at the table), decides
     the next step with the scripted expert, and *says* it in casual words ("go left ten
-    centimeters", "a bit lower", "grab it"); the session maps the sentence back to a
+    centimeters", "a tiny bit lower", "grab it"); the session maps the sentence back to a
     primitive exactly as it maps a person's. So the language mapping, the recording and the
     bags are the real teleoperation path; only the person is replaced. ``misheard`` counts
     sentences the session understood as another primitive than the one meant.
@@ -211,11 +212,11 @@ class ScriptedOperator:
         if cm in _SAY_NUMBER:
             amounts.append(f'{_SAY_NUMBER[cm]} centimeter{"s" if cm != 1 else ""}')
         if primitive is self.session.env.vocab.ladder(*key)[0]:  # the smallest step
-            amounts.append('a bit')
+            amounts.append(_SAY_SMALLEST)
         amount = pick(amounts)
-        if amount == 'a bit':
-            return pick((f'{direction} a bit', f'a bit {direction}',
-                         f'{pick(_SAY_VERB)} {direction} a bit'))
+        if amount == _SAY_SMALLEST:
+            return pick((f'{direction} {amount}', f'{amount} {direction}',
+                         f'{pick(_SAY_VERB)} {direction} {amount}'))
         return pick((f'{pick(_SAY_VERB)} {direction} {amount}', f'{direction} {amount}',
                      f'{pick(_SAY_VERB)} {amount} {direction}'))
 

@@ -42,12 +42,13 @@ def protected_words(tasks=None, vocab=None):
     PrimitiveVocabulary (default: the packaged one)."""
     from contrastive_vla.core import language
     from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+    from contrastive_vla.model.preprocess import primitive_texts
     from contrastive_vla.sim.tasks import load_tasks
 
     tasks = load_tasks() if tasks is None else tasks
     vocab = PrimitiveVocabulary.load() if vocab is None else vocab
     texts = [t for task in tasks.values() for t in task.templates]
-    texts += [t for p in vocab for t in p.texts]
+    texts += primitive_texts(vocab)[0]
     words = {w for t in texts for w in _WORD.findall(t.lower())} | language.motion_words()
     return frozenset(words | COLOUR_WORDS | NEGATIONS | DIRECTION_WORDS | ARTICLES)
 
@@ -125,7 +126,7 @@ def for_model(model, probability, rng, vocab=None, tasks=None):
     fillers = filler_words(protected_words(tasks, vocab)) if probability > 0 else []
 
     def count_tokens(instruction):
-        tokens = model.tokenize([model.cfg.prompt.format(instruction=instruction)])[0]
+        tokens = model.tokenize([model.cfg.format_prompt(instruction)])[0]
         return int((tokens != 0).sum())
 
     return InstructionNoise(probability, fillers, rng, max_tokens=model.context_length - 1,

@@ -35,60 +35,57 @@ from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
 from contrastive_vla.model.config import ModelConfig
 from contrastive_vla.model.policy import load_model, save_checkpoint
-from contrastive_vla.model.preprocess import images_to_tensor
+from contrastive_vla.model.preprocess import images_to_tensor, primitive_texts
+from contrastive_vla.training.config import TrainingConfig
 
 log = logging.getLogger(__name__)
-LOSSES = ('ce', 'bce')
 
 
 class Trainer:
-    """Holds the model, data tensors and optimizer of one run; ``fit`` runs the epochs."""
+    """Holds the model, data tensors and optimizer of one run; ``fit`` runs the epochs.
 
-    def __init__(self, model, vocab, train_set, val_set, out_dir, loss='ce', batch_size=64,
-                 lr=1e-3, weight_decay=0.01, seed=0, augment_images=True, rank=0,
-                 world_size=1, ddp_model=None, device='cpu', new_lr_scale=1.0,
-                 instruction_noise=0.0):
-        if loss not in LOSSES:
-            raise ValueError(f'loss must be one of {LOSSES}, got {loss!r}')
+    ``config``: the run's TrainingConfig (batch size, learning rate, loss, seed, ...; its
+    ``data`` is not read here: the datasets come loaded)."""
+
+    def __init__(self, model, vocab, train_set, val_set, config: TrainingConfig, rank=0,
+                 world_size=1, ddp_model=None, device='cpu'):
+        self.config = config
         self.model = model
         self.net = ddp_model or model
         self.vocab = vocab
         self.cfg = model.cfg
         self.train_set, self.val_set = train_set, val_set
-        self.out_dir = Path(out_dir)
-        self.loss_name = loss
-        self.batch_size = batch_size
-        self.rng = np.random.default_rng(seed + rank)
-        self.augment_images = augment_images
+        self.out_dir = config.out_dir
+        self.loss_name = config.loss
+        self.batch_size = config.batch_size
+        self.rng = np.random.default_rng(config.seed + rank)
+        self.augment_images = config.augment_images
         self.instruction_noise = None
-        if instruction_noise > 0:
+        if config.instruction_noise > 0:
             from contrastive_vla.training import instruction_noise as noise
 
-            self.instruction_noise = noise.for_model(model, instruction_noise, self.rng,
-                                                     vocab=vocab)
+            self.instruction_noise = noise.for_model(model, config.instruction_noise,
+                                                     self.rng, vocab=vocab)
         self.rank, self.world_size = rank, world_size
         self.device = torch.device(device)
         # modules a warm start added (model.new_parameters) may learn faster: they start at zero
         # beside trained ones and must catch up
         new = set(getattr(model, 'new_parameters', ()))
         groups = [{'params': [p for n, p in model.named_parameters() if (n in new) == added],
-                   'scale': new_lr_scale if added else 1.0} for added in (False, True)]
-        self.optimizer = torch.optim.AdamW([g for g in groups if g['params']], lr=lr,
-                                           weight_decay=weight_decay)
-        self.base_lr = lr
+                   'scale': config.new_lr_scale if added else 1.0}
+                  for added in (False, True)]
+        self.optimizer = torch.optim.AdamW([g for g in groups if g['params']], lr=config.lr,
+                                           weight_decay=config.weight_decay)
+        self.base_lr = config.lr
         self.epoch = 0
         self.step = 0
         self.best_success = -1.0
         # instruction prompts: tokenised once; samples point into the unique table
         prompts = sorted(set(train_set.instructions) | set(val_set.instructions))
         self.prompt_index = {p: i for i, p in enumerate(prompts)}
-        self.prompt_tokens = model.tokenize([self.cfg.prompt.format(instruction=p)
-                                             for p in prompts])
+        self.prompt_tokens = model.tokenize([self.cfg.format_prompt(p) for p in prompts])
         # every text of every primitive, tokenised once; class c owns rows class_rows[c]
-        texts, owners = [], []
-        for p in vocab:
-            texts.extend(p.texts)
-            owners.extend([p.index] * len(p.texts))
+        texts, owners = primitive_texts(vocab)
         self.text_tokens = model.tokenize(texts)
         self.text_owner = np.asarray(owners)
         self.class_rows = [np.flatnonzero(self.text_owner == c) for c in range(len(vocab))]
@@ -152,7 +149,7 @@ class Trainer:
         if train and self.instruction_noise is not None:
             texts = [self.instruction_noise(dataset.instructions[i]) for i in idx]
             unique, inverse = np.unique(texts, return_inverse=True)
-            tokens = self.model.tokenize([self.cfg.prompt.format(instruction=t)
+            tokens = self.model.tokenize([self.cfg.format_prompt(t)
                                           for t in unique]).to(self.device)
         else:
             prompt_ids = np.array([self.prompt_index[dataset.instructions[i]] for i in idx])
@@ -200,10 +197,17 @@ class Trainer:
                 'samples': len(dataset)}
 
     # ---- the loop --------------------------------------------------------------------------
-    def fit(self, epochs, eval_every=5, eval_tasks=None, eval_episodes=3, progress=True,
-            warmup_steps=100, meta=None):
+    def epoch_order(self, epoch):
+        """The training samples' order in ``epoch``: a shuffle seeded by the config's seed and
+        the epoch, the same on every rank (each takes its slice) and after a resume."""
+        return np.random.default_rng((self.config.seed, epoch)).permutation(len(self.train_set))
+
+    def fit(self, meta=None):
         from tqdm import tqdm
 
+        config = self.config
+        epochs, eval_every = config.epochs, config.eval_every
+        eval_tasks = config.eval_task_ids()
         n = len(self.train_set)
         steps_per_epoch = max(1, n // (self.batch_size * self.world_size))
         total = steps_per_epoch * epochs
@@ -211,17 +215,16 @@ class Trainer:
         self.model.train()
         for epoch in range(self.epoch, epochs):
             start = time.perf_counter()
-            order = np.random.default_rng(epoch + 1000).permutation(n)
-            order = order[self.rank::self.world_size]
+            order = self.epoch_order(epoch)[self.rank::self.world_size]
             losses = []
             bar = tqdm(range(steps_per_epoch), desc=f'epoch {epoch + 1}/{epochs}',
-                       disable=not progress or self.rank != 0, dynamic_ncols=True)
+                       disable=not config.progress or self.rank != 0, dynamic_ncols=True)
             for b in bar:
                 idx = order[b * self.batch_size:(b + 1) * self.batch_size]
                 if len(idx) < 2:
                     continue
                 # short runs (fine-tuning on a few episodes) warm up for a fifth of them
-                warmup = min(warmup_steps, max(1, total // 5))
+                warmup = min(config.warmup_steps, max(1, total // 5))
                 lr = self.base_lr * _schedule(self.step, warmup, total)
                 for group in self.optimizer.param_groups:
                     group['lr'] = lr * group['scale']
@@ -245,8 +248,8 @@ class Trainer:
             if eval_tasks and (self.epoch % eval_every == 0 or self.epoch == epochs):
                 from contrastive_vla.evaluation.sim_eval import evaluate_in_sim
 
-                summary = evaluate_in_sim(str(last), eval_tasks, eval_episodes, seed=900_000,
-                                          progress=False)
+                summary = evaluate_in_sim(str(last), eval_tasks, config.eval_episodes,
+                                          seed=900_000, progress=False)
                 row['closed_loop_success'] = summary['success_rate']
                 row['closed_loop_per_task'] = {t: r['success_rate']
                                                for t, r in summary['per_task'].items()}
@@ -338,53 +341,51 @@ def plot_metrics(metrics_path, out_png):
     plt.close(fig)
 
 
-def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
-          lr=1e-3, weight_decay=0.01, loss='ce', val_fraction=0.1, seed=0, eval_every=5,
-          eval_tasks=None, eval_episodes=3, init=None, threads=None, progress=True,
-          resume=False, augment_images=True, include_failed=False, topics=None,
-          new_lr_scale=1.0, instruction_noise=0.0, val_episodes=None):
-    """Train a CLIP-RT model on the bags under ``data``; returns the best checkpoint path.
-
-    ``val_episodes``: a file naming the bags to hold out (one per line), instead of a random
-    ``val_fraction`` of the episodes."""
+def train(config: TrainingConfig, topics=None):
+    """Train a CLIP-RT model as ``config`` (a TrainingConfig) says; returns the best
+    checkpoint's path. ``topics``: the bags' topic names, when not the packaged ones."""
     from contrastive_vla.data.dataset import load_demonstrations
 
+    if not config.data:
+        raise ValueError('No training data: give --data one or more bag directories.')
     rank, world_size = _init_distributed()
     device = torch.device(f'cuda:{int(os.environ.get("LOCAL_RANK", "0"))}'
                           if torch.cuda.is_available() else 'cpu')
-    if threads:
-        torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    out = Path(out_dir)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    if init:
+    if config.init:
         # --config with --init: a warm start into an architecture that adds modules (e.g. the
         # robot state) to the checkpoint's
-        model, vocab, _ = load_model(init, extend_to=ModelConfig.load(config) if config else None)
+        model, vocab, _ = load_model(config.init, extend_to=ModelConfig.load(config.config)
+                                     if config.config else None)
         if model.new_parameters:
-            log.info('warm start from %s; new: %s', init, ', '.join(model.new_parameters))
+            log.info('warm start from %s; new: %s', config.init,
+                     ', '.join(model.new_parameters))
         # keep the state statistics the model was trained with (new ones come from the data)
         model.state_stats_fixed = 'state_mean' not in model.new_parameters
         model.train()
     else:
-        cfg = ModelConfig.load(config or 'clip_rt_small')
+        cfg = ModelConfig.load(config.config or 'clip_rt_small')
         vocab = PrimitiveVocabulary.load()
         model = ClipRT(cfg)
-    data = [data] if isinstance(data, (str, Path)) else list(data)
-    dataset = load_demonstrations(data, vocab, model.cfg.image_size, topics=topics,
-                                  include_failed=include_failed, progress=progress and rank == 0)
+    progress = config.progress and rank == 0
+    dataset = load_demonstrations(config.data, vocab, model.cfg.image_size, topics=topics,
+                                  include_failed=config.include_failed, progress=progress)
     for note in dataset.skipped[:20]:
         log.warning('%s', note)
-    if val_episodes is not None:
-        train_set, val_set = dataset.split_by_names(Path(val_episodes).read_text().split())
+    if config.val_episodes is not None:
+        names = Path(config.val_episodes).read_text().split()
+        train_set, val_set = dataset.split_by_names(names)
     else:
-        train_set, val_set = dataset.split_by_episode(val_fraction, seed=seed)
+        train_set, val_set = dataset.split_by_episode(config.val_fraction, seed=config.seed)
     log.info('%d samples from %d episodes (%d train, %d validation); model %s, %.2fM '
              'parameters', len(dataset), len(dataset.episodes), len(train_set), len(val_set),
              model.cfg.name, sum(p.numel() for p in model.parameters()) / 1e6)
     if rank == 0:
         # which bags validation held out, for eval-bag --episodes-file
-        out.mkdir(parents=True, exist_ok=True)
         held_out = sorted({dataset.episodes[i] for i in np.unique(val_set.episode_index)})
         (out / 'val_episodes.txt').write_text(''.join(f'{name}\n' for name in held_out))
     model.to(device)
@@ -392,27 +393,20 @@ def train(data, config=None, out_dir='runs/clip_rt', epochs=20, batch_size=64,
     if world_size > 1:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == 'cuda' else None)
-    trainer = Trainer(model, vocab, train_set, val_set, out, loss=loss, batch_size=batch_size,
-                      lr=lr, weight_decay=weight_decay, seed=seed,
-                      augment_images=augment_images, rank=rank, world_size=world_size,
-                      ddp_model=ddp_model, device=device, new_lr_scale=new_lr_scale,
-                      instruction_noise=instruction_noise)
-    if resume and trainer.resume():
+    trainer = Trainer(model, vocab, train_set, val_set, config, rank=rank,
+                      world_size=world_size, ddp_model=ddp_model, device=device)
+    if config.resume and trainer.resume():
         from safetensors.torch import load_file
 
         model.load_state_dict(load_file(str(out / 'last' / 'model.safetensors')))
         log.info('resumed from %s at epoch %d', out / 'last', trainer.epoch)
-    meta = {'data': [str(d) for d in data], 'samples': len(dataset),
-            'episodes': len(dataset.episodes), 'train_samples': len(train_set),
-            'val_samples': len(val_set), 'loss': loss, 'config': model.cfg.name,
-            'init': str(init) if init else None, 'lr': lr, 'new_lr_scale': new_lr_scale,
-            'batch_size': batch_size, 'instruction_noise': instruction_noise,
-            'val_episodes': str(val_episodes) if val_episodes is not None else None,
-            'seed': seed, 'eval_every': eval_every, 'eval_episodes': eval_episodes,
-            'eval_tasks': ','.join(eval_tasks) if eval_tasks else 'none'}
+    # the whole config, then what came of it; 'model' is the architecture's name (the
+    # config given may be a path, or none with --init)
+    meta = dict(config.to_dict(), model=model.cfg.name, samples=len(dataset),
+                episodes=len(dataset.episodes), train_samples=len(train_set),
+                val_samples=len(val_set))
     start = time.perf_counter()
-    best = trainer.fit(epochs, eval_every=eval_every, eval_tasks=eval_tasks,
-                       eval_episodes=eval_episodes, progress=progress, meta=meta)
+    best = trainer.fit(meta=meta)
     if rank == 0:
         summary = dict(meta, train_seconds=round(time.perf_counter() - start, 1),
                        best_closed_loop_success=trainer.best_success,

@@ -60,3 +60,21 @@ def test_a_decision_waits_briefly_for_the_joint_state_of_its_frame():
     assert check(9.5, 0.05) == d.STATE_WAIT         # the previous step's state: wait for a newer
     assert check(None, 0.05) == d.STATE_WAIT
     assert check(9.5, 0.25) == d.STATE_STALE        # never came: decide anyway, counted
+
+
+def test_a_used_frame_is_not_decided_on_again():
+    g = gate()
+    g.set_instruction('x', 0.0)
+    assert g.check(0.3, 0.35).ready
+    g.frame_used(0.3)                        # e.g. judged not worth acting on
+    assert g.check(0.3, 0.4).reason == d.OLD_IMAGE
+    assert g.check(0.4, 0.45).ready
+
+
+def test_without_waiting_for_outcomes_every_new_frame_is_decided_on():
+    g = d.DecisionGate(max_image_age=0.5, done_timeout=2.0, wait_for_outcome=False)
+    g.set_instruction('x', 0.0)
+    g.decided(1, 0.35, frame_stamp=0.3)
+    assert g.pending is None
+    assert g.check(0.3, 0.4).reason == d.OLD_IMAGE
+    assert g.check(0.4, 0.45).ready

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from contrastive_vla.bag.bags import open_bag
+from contrastive_vla.bag import open_bag
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.data.dataset import TopicMap, load_demonstrations
 from contrastive_vla.data.demos import collect, episode_name

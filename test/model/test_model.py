@@ -14,6 +14,7 @@ from contrastive_vla.model.clip_rt import ClipRT
 from contrastive_vla.model.config import ConfigError, ModelConfig
 from contrastive_vla.model.policy import CheckpointError, ClipRTPolicy, load_model, save_checkpoint
 from contrastive_vla.model.preprocess import InputError
+from contrastive_vla.training.config import TrainingConfig
 from contrastive_vla.training.train import Trainer
 
 TINY = ModelConfig.load('clip_rt_tiny')
@@ -36,6 +37,11 @@ def tiny_dataset(n=64, seed=0, size=32):
                        episodes=[f'ep{i}' for i in range(8)])
 
 
+def training_config(out, **overrides):
+    """A TrainingConfig for a Trainer built by hand (no closed-loop check)."""
+    return TrainingConfig(out=out, eval_tasks='none', **overrides)
+
+
 @pytest.fixture(scope='module')
 def vocab():
     return PrimitiveVocabulary.load()
@@ -49,8 +55,8 @@ def model():
 
 def test_a_few_training_steps_reduce_the_loss(model, vocab, tmp_path):
     data = tiny_dataset()
-    trainer = Trainer(model, vocab, data, data.subset(np.zeros(len(data), bool)), tmp_path,
-                      batch_size=32, lr=3e-3, augment_images=False)
+    trainer = Trainer(model, vocab, data, data.subset(np.zeros(len(data), bool)),
+                      training_config(tmp_path, batch_size=32, lr=3e-3, augment_images=False))
     torch.manual_seed(0)
     before, after = _train_steps(trainer, data, 30)
     assert after < before * 0.7
@@ -71,8 +77,8 @@ def _train_steps(trainer, data, steps, batch=32):
 def test_bce_loss_matches_a_hand_computed_example(model, vocab, tmp_path):
     data = tiny_dataset(n=4)
     data.labels[:] = [2, 10, 2, 10]
-    trainer = Trainer(model, vocab, data, data.subset(np.zeros(4, bool)), tmp_path,
-                      loss='bce', augment_images=False)
+    trainer = Trainer(model, vocab, data, data.subset(np.zeros(4, bool)),
+                      training_config(tmp_path, loss='bce', augment_images=False))
     torch.manual_seed(0)
     trainer.rng = np.random.default_rng(5)
     loss, _ = trainer.loss_on(np.arange(4), data)
@@ -93,8 +99,8 @@ def test_bce_loss_matches_a_hand_computed_example(model, vocab, tmp_path):
 
 def test_ce_loss_is_cross_entropy_over_the_vocabulary(model, vocab, tmp_path):
     data = tiny_dataset(n=8)
-    trainer = Trainer(model, vocab, data, data.subset(np.zeros(8, bool)), tmp_path,
-                      augment_images=False)
+    trainer = Trainer(model, vocab, data, data.subset(np.zeros(8, bool)),
+                      training_config(tmp_path, augment_images=False))
     loss, logits = trainer.loss_on(np.arange(8), data)
     assert logits.shape == (8, len(vocab))
     by_hand = -torch.log_softmax(logits, dim=1)[torch.arange(8), torch.from_numpy(
@@ -266,7 +272,7 @@ def test_proprioception_uses_the_state_and_stores_its_statistics(vocab, tmp_path
     model = ClipRT(cfg)
     data = tiny_dataset(n=16)
     data.states = np.random.default_rng(0).normal(2.0, 0.5, (16, 16)).astype(np.float32)
-    Trainer(model, vocab, data, data.subset(np.zeros(16, bool)), tmp_path)
+    Trainer(model, vocab, data, data.subset(np.zeros(16, bool)), training_config(tmp_path))
     np.testing.assert_allclose(model.state_mean.numpy(), data.states[:, :8].mean(0), rtol=1e-5)
     _as_if_trained(model)
     policy = ClipRTPolicy(model, vocab)
@@ -302,7 +308,7 @@ def test_state_joints_pick_the_fingers_out_of_the_robot_state(vocab, tmp_path):
     model = ClipRT(GRIPPER)
     data = tiny_dataset(n=16)
     data.states = np.random.default_rng(0).normal(0.02, 0.01, (16, 16)).astype(np.float32)
-    Trainer(model, vocab, data, data.subset(np.zeros(16, bool)), tmp_path)
+    Trainer(model, vocab, data, data.subset(np.zeros(16, bool)), training_config(tmp_path))
     np.testing.assert_allclose(model.state_mean.numpy(), data.states[:, 6:8].mean(0), rtol=1e-5)
     _as_if_trained(model)
     policy = ClipRTPolicy(model, vocab)
@@ -353,8 +359,9 @@ def test_token_attention_warm_starts_learns_and_round_trips(vocab, tmp_path):
     data.instructions = [f'put the red block in the {("blue", "green")[w]} zone' for w in words]
     data.labels = np.array([2, 10])[words]
     data.states = np.full((64, 16), 0.02, np.float32)
-    trainer = Trainer(model, vocab, data, data.subset(np.zeros(64, bool)), tmp_path / 'run',
-                      batch_size=32, lr=3e-3, augment_images=False, new_lr_scale=10)
+    trainer = Trainer(model, vocab, data, data.subset(np.zeros(64, bool)),
+                      training_config(tmp_path / 'run', batch_size=32, lr=3e-3,
+                                      augment_images=False, new_lr_scale=10))
     trained, added = trainer.optimizer.param_groups
     assert (trained['scale'], added['scale']) == (1.0, 10)  # the warm start's new modules
     assert {id(p) for p in added['params']} == {id(p) for p in

@@ -31,13 +31,6 @@ def test_target_pose_applies_each_axis_in_the_documented_frame():
     np.testing.assert_allclose(r[:, 2], rot[:, 2], atol=1e-12)
 
 
-def test_clamp_to_box():
-    point, changed = kin.clamp_to_box(np.array([0.9, 0.0, -0.1]), np.zeros(3), np.ones(3) * 0.5)
-    np.testing.assert_allclose(point, [0.5, 0.0, 0.0])
-    assert changed
-    assert not kin.clamp_to_box(np.array([0.1, 0.1, 0.1]), np.zeros(3), np.ones(3))[1]
-
-
 def test_ik_reaches_random_reachable_targets(arm):
     rng = np.random.default_rng(1)
     k = arm.kin

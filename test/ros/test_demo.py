@@ -24,4 +24,4 @@ def test_demo_runs_an_episode_through_the_graph(ros_graph, tiny_model, tmp_path)
     assert summary['latency_ms']['p50'] > 0
     assert (tmp_path / 'videos' / 'reach_block_00000.mp4').stat().st_size > 10_000
     assert all(code == 0 for code in summary['node_exit_codes'].values()), \
-        summary['node_exit_codes']
+        f'{summary["node_exit_codes"]}\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}'

@@ -68,7 +68,7 @@ def test_step_wise_decisions_and_stop_halts(ros_graph, tiny_model):
     probe.wait_for(lambda: len(probe.messages('primitive_status')) >= 3, 60, graph,
                    'three primitive outcomes')
     # step-wise: decision k+1 is published only after the outcome of decision k
-    deltas = [(t, m[1]) for t, m in probe.stamped('primitive_delta')]
+    deltas = [(t, m.decision) for t, m in probe.stamped('primitive_delta')]
     outcomes = {m['decision']: t for t, m in probe.stamped('primitive_status')}
     for t, decision in deltas[1:]:
         assert t > outcomes[decision - 1], f'decision {decision} raced the arm'

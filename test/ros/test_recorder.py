@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from contrastive_vla.bag.bags import open_bag
+from contrastive_vla.bag import open_bag
 from contrastive_vla.ros import qos
 
 pytestmark = pytest.mark.ros

@@ -22,7 +22,7 @@ def test_teleop_cli_steers_the_simulator_node_through_the_bridge(ros_graph, tmp_
     graph, _probe = ros_graph
     start_arm_graph(graph)
     script = tmp_path / 'session.txt'
-    script.write_text('go down 5 cm\nmove left a bit\nundo\nlift the table by ten meters\n'
+    script.write_text('go down 5 cm\nmove left a smidge\nundo\nlift the table by ten meters\n'
                       'move forward two centimeters\ndone\n')
     run = subprocess.run([sys.executable, '-m', 'contrastive_vla.cli', 'teleop', '--arm', 'ros',
                           '--task', 'reach_block', '--seed', '4', '--script', str(script),

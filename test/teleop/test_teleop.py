@@ -18,7 +18,7 @@ def env():
 def test_session_records_sentences_undo_and_outcome(env, tmp_path, vocab):
     session = TeleopSession(env, tmp_path, view_path=tmp_path / 'view.png')
     assert 'reach_block' in session.start('reach_block', 4).text
-    assert 'left by one centimeter' in session.say('move left a bit').text
+    assert 'left by one centimeter' in session.say('move left a smidge').text
     assert 'Did you mean' in session.say('banana').text
     assert 'roll' in session.say('1').text
     assert 'undone' in session.say('undo').text
@@ -30,7 +30,7 @@ def test_session_records_sentences_undo_and_outcome(env, tmp_path, vocab):
     samples, success, _ = read_episode(reply.bag, vocab, 32)
     assert success
     assert [vocab[i].name for i in samples['labels']] == ['left_1cm', 'down_5cm']
-    assert samples['supervisions'] == ['move left a bit', 'go down 5 cm']
+    assert samples['supervisions'] == ['move left a smidge', 'go down 5 cm']
     assert samples['instructions'][0] == env.spec.instruction
 
 

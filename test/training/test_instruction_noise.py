@@ -59,7 +59,7 @@ def test_the_model_limit_keeps_the_prompt_inside_the_context():
     long = 'carry the red block over to the green square and let go of it there gently'
     for _ in range(50):
         out = reword(long)
-        tokens = model.tokenize([model.cfg.prompt.format(instruction=out)])[0]
+        tokens = model.tokenize([model.cfg.format_prompt(out)])[0]
         assert int((tokens != 0).sum()) < model.context_length  # never truncated
 
 

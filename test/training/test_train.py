@@ -1,6 +1,7 @@
 """``contrastive-vla train`` end to end on a few simulator bags with the tiny config: run
 directory, checkpoints, metrics, resume, warm start into token attention, bad arguments."""
 
+from dataclasses import fields
 import json
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from contrastive_vla.cli import main
 from contrastive_vla.data.demos import collect
 from contrastive_vla.model.policy import load_model
+from contrastive_vla.training.config import TrainingConfig
 
 
 @pytest.fixture(scope='module')
@@ -37,6 +39,10 @@ def test_train_writes_checkpoints_metrics_and_resumes(bags, tmp_path):
             p.name for p in (run / name).iterdir()}
     summary = json.loads((run / 'summary.json').read_text())
     assert summary['final_val']['samples'] > 0
+    # the whole TrainingConfig is recorded, and the architecture's name beside it
+    assert {f.name for f in fields(TrainingConfig)} <= set(summary)
+    assert (summary['model'], summary['epochs'], summary['batch_size']) == ('clip_rt_tiny', 2, 8)
+    assert json.loads((run / 'last' / 'meta.json').read_text())['seed'] == 0
     assert (run / 'training.png').stat().st_size > 1000
     # every bag, relabelled twins included, is read like any demonstration
     assert any(bags.glob('*_relabel'))
@@ -78,6 +84,8 @@ def test_warm_start_into_token_attention(bags, tmp_path, capsys):
 
 @pytest.mark.parametrize('args, message', [
     (['--epochs', '0'], '--epochs must be positive'),
+    (['--batch-size', '1'], '--batch-size must be at least 2'),
+    (['--eval-tasks', 'no_such_task'], 'unknown task id'),
     (['--new-lr-scale', '0'], '--new-lr-scale must be positive'),
     (['--instruction-noise', '1.5'], '--instruction-noise must be in [0, 1]'),
     (['--val-episodes', '/nonexistent/val.txt'], '--val-episodes: no file'),

@@ -1,2 +1,2 @@
-"""The graph's nodes, one module each; every module has ``PARAMETERS`` (name -> description),
-the node class and ``main`` (the ``ros2 run contrastive_vla <executable>`` entry)."""
+"""The graph's nodes, one module each: the node class and ``main`` (the ``ros2 run
+contrastive_vla <executable>`` entry); their parameters are declared in ``ros.node_parameters``."""

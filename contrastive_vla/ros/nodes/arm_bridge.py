@@ -19,39 +19,22 @@ from contrastive_vla.control.arm_commands import (
     JointMotionPlanner,
     limits_from_config,
 )
+from contrastive_vla.control.execution import ActivePrimitive, Phase, status_of
+from contrastive_vla.core.msgfields import NS_PER_S
 from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.topics import topic
 from contrastive_vla.robot import kinematics as kin
 from contrastive_vla.robot.description import load_arm_config
 from contrastive_vla.robot.mjcf import arm_model, import_mujoco
 from contrastive_vla.ros import messages, params, qos
+from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.runtime import NodeStartupError, diagnostics, run_node
-
-PARAMETERS = {
-    'mode': "'joint_trajectory' (ros2_control controller, IK here) or 'servo' (MoveIt Servo "
-            'twists)',
-    'enable_actuation': 'false: dry run, log the commands instead of sending them',
-    'arm_config': "arm description YAML (kinematics, joint limits, workspace box, speed caps); "
-                  "'' = the packaged config/sim.yaml (UR5e)",
-    'max_step_translation': 'metres; a primitive asking for a larger translation is refused',
-    'max_step_rotation': 'radians; a primitive asking for a larger rotation is refused',
-    'command_timeout': 'seconds without a word from the VLA node (vla_status / primitive_delta) '
-                       'while the arm moves -> halt',
-    'joint_state_timeout': 'seconds; older joint_states -> refuse to plan',
-    'settle_time': 'seconds after a trajectory ends before judging where the arm got to',
-    'servo_rate': 'Hz of twist messages in servo mode (also the control tick)',
-    'base_frame': 'frame_id of the twists (the robot base frame)',
-}
-MODES = ('joint_trajectory', 'servo')
 
 
 class ArmBridge(Node):
     def __init__(self):
         super().__init__('arm_bridge')
-        self.p = params.declare(self, PARAMETERS)
-        if self.p['mode'] not in MODES:
-            raise NodeStartupError(f'arm_bridge: mode must be one of {MODES}, got '
-                                   f'{self.p["mode"]!r}')
+        self.p = params.declare(self, NODES['arm_bridge'])
         try:
             self.arm = load_arm_config(self.p['arm_config'] or None)
             self.limits = limits_from_config(self.arm, self.p)
@@ -81,7 +64,7 @@ class ArmBridge(Node):
                                                  topic('gripper_command').name, qos.command())
         self.status_pub = self.create_publisher(String, topic('primitive_status').name,
                                                 qos.command())
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name, 10)
         self.create_subscription(Float64MultiArray, topic('primitive_delta').name,
                                  self.on_delta, qos.command())
         self.create_subscription(messages.msg_class('joint_states'), topic('joint_states').name,
@@ -92,7 +75,7 @@ class ArmBridge(Node):
         self.q = None            # arm joint positions, in self.joint_names order
         self.q_time = None
         self.estop = False
-        self.active = None       # the primitive being executed (dict)
+        self.active = None       # the primitive being executed (ActivePrimitive)
         self.counts = {}
         self.halts = 0
         self.create_timer(1.0 / self.p['servo_rate'], self.tick)
@@ -101,7 +84,10 @@ class ArmBridge(Node):
         self.get_logger().info(f'arm bridge: {self.p["mode"]}, {state}')
 
     def now(self):
-        return self.get_clock().now().nanoseconds * 1e-9
+        return self.now_ns() / NS_PER_S
+
+    def now_ns(self):
+        return self.get_clock().now().nanoseconds
 
     # ---- inputs ----------------------------------------------------------------------------
     def on_joint_states(self, msg):
@@ -132,27 +118,31 @@ class ArmBridge(Node):
             self.halt('e-stop raised')
 
     def on_delta(self, msg):
-        now = self.now()
+        now_ns = self.now_ns()
+        now = now_ns / NS_PER_S
         self.watchdog.feed(now)
-        delta, decision, image_stamp = messages.parse_delta_command(msg)
-        info = {'decision': decision, 'delta': [round(float(v), 5) for v in delta]}
-        if image_stamp is not None:
-            info['latency_ms'] = round((now - image_stamp) * 1e3, 3)
+        command = messages.parse_delta_command(msg)
+        delta, decision = command.delta, command.decision
+        latency_ms = None
+        if command.image_stamp_ns is not None:
+            latency_ms = round((now_ns - command.image_stamp_ns) * 1e-6, 3)
+
+        def refuse(status, message):
+            self.finish(status_of(decision, delta, latency_ms, status, message))
+
         if self.estop:
-            return self.finish(info, Outcome.REFUSED, 'the e-stop is raised')
+            return refuse(Outcome.REFUSED, 'the e-stop is raised')
         if self.active is not None:
-            return self.finish(info, Outcome.REFUSED,
-                               f'busy with decision {self.active["decision"]}')
+            return refuse(Outcome.REFUSED, f'busy with decision {self.active.decision}')
         if self.q is None or now - self.q_time > self.p['joint_state_timeout']:
-            return self.finish(info, Outcome.REFUSED,
-                               'no fresh joint_states (is the arm driver running?)')
+            return refuse(Outcome.REFUSED, 'no fresh joint_states (is the arm driver running?)')
         plan = self.planner.plan(self.q, delta)
         if plan.status in (Outcome.REJECTED, Outcome.UNREACHABLE):
             self.get_logger().warning(f'primitive {plan.status}: {plan.message}',
                                       throttle_duration_sec=1.0)
-            return self.finish(info, plan.status, plan.message)
-        self.active = dict(info, plan=plan, status=plan.status, message=plan.message,
-                           phase='move', goal=None)
+            return refuse(plan.status, plan.message)
+        self.active = ActivePrimitive(decision, delta, latency_ms, plan, plan.status,
+                                      plan.message)
         if plan.moves:
             self.start_motion(plan, now)
         else:
@@ -161,31 +151,31 @@ class ArmBridge(Node):
     # ---- executing -------------------------------------------------------------------------
     def start_motion(self, plan, now):
         a = self.active
-        a['goal'], a['phase'] = plan.points[-1], 'move'
+        a.goal, a.phase = plan.points[-1], Phase.MOVE
         if self.p['mode'] == 'joint_trajectory':
-            a['until'] = now + plan.duration + self.p['settle_time']
+            a.until = now + plan.duration + self.p['settle_time']
             self.send(self.trajectory(plan.points, plan.times), 'trajectory',
                       f'{len(plan.points)} points over {plan.duration:.2f} s')
         else:
             pos, rot = self.planner.kin.fk(self.q)
-            linear, angular, duration, _ = safety.twist_plan(plan_delta(a['delta']),
+            linear, angular, duration, _ = safety.twist_plan(plan_delta(a.delta),
                                                              self.limits, pos)
-            angular = angular + rot[:, 2] * (a['delta'][6] / max(duration, 1e-9))
+            angular = angular + rot[:, 2] * (a.delta[6] / max(duration, 1e-9))
             _, angular = safety.limit_twist(np.zeros(3), angular, self.limits)
-            a['twist'] = (linear, angular)
-            a['twist_until'] = now + duration
-            a['until'] = now + duration + self.p['settle_time']
+            a.twist = (linear, angular)
+            a.twist_until = now + duration
+            a.until = now + duration + self.p['settle_time']
 
     def start_gripper(self, now):
         a = self.active
-        if a['plan'].gripper == 0:
+        if a.plan.gripper == 0:
             return self.complete()
-        a['phase'], a['until'] = 'gripper', now + self.gripper_time
+        a.phase, a.until = Phase.GRIPPER, now + self.gripper_time
         from std_msgs.msg import Float64MultiArray
 
-        position = float(self.gripper_positions[a['plan'].gripper])
+        position = float(self.gripper_positions[a.plan.gripper])
         self.send(Float64MultiArray(data=[position]), 'gripper',
-                  'open' if a['plan'].gripper > 0 else 'close')
+                  'open' if a.plan.gripper > 0 else 'close')
 
     def tick(self):
         a = self.active
@@ -197,25 +187,24 @@ class ArmBridge(Node):
         if self.watchdog.expired(now):
             return self.halt(f'no word from the VLA node for {self.watchdog.age(now):.2f} s '
                              f'(command_timeout {self.p["command_timeout"]} s)')
-        if a['phase'] == 'move' and 'twist' in a:
-            linear, angular = a['twist'] if now < a['twist_until'] else (np.zeros(3),
-                                                                           np.zeros(3))
+        if a.phase is Phase.MOVE and a.twist is not None:
+            linear, angular = a.twist if now < a.twist_until else (np.zeros(3), np.zeros(3))
             self.send(self.twist(linear, angular), 'twist', None)
-        if now < a['until']:
+        if now < a.until:
             return
-        if a['phase'] == 'move':
-            if self.p['enable_actuation'] and self.q is not None and a['goal'] is not None:
-                why = kin.obstruction(*self.planner.tracking_error(a['goal'], self.q))
+        if a.phase is Phase.MOVE:
+            if self.p['enable_actuation'] and self.q is not None and a.goal is not None:
+                why = kin.obstruction(*self.planner.tracking_error(a.goal, self.q))
                 if why:
-                    a['status'], a['message'] = Outcome.OBSTRUCTED, why
+                    a.status, a.message = Outcome.OBSTRUCTED, why
                     self.hold()
             return self.start_gripper(now)
         self.complete()
 
     def complete(self):
         a, self.active = self.active, None
-        status = a['status'] if self.p['enable_actuation'] else Outcome.DRY_RUN
-        self.finish(a, status, a['message'])
+        status = a.status if self.p['enable_actuation'] else Outcome.DRY_RUN
+        self.finish(a.report(status, a.message))
 
     def halt(self, reason):
         self.halts += 1
@@ -223,7 +212,7 @@ class ArmBridge(Node):
         a, self.active = self.active, None
         self.get_logger().warning(f'HALT: {reason}')
         if a is not None:
-            self.finish(a, Outcome.HALTED, reason)
+            self.finish(a.report(Outcome.HALTED, reason))
 
     def hold(self):
         """Stop where the arm is: a one-point trajectory at the current joints / zero twist."""
@@ -266,17 +255,16 @@ class ArmBridge(Node):
         (msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z) = map(float, angular)
         return msg
 
-    def finish(self, info, status, message):
-        self.counts[status] = self.counts.get(status, 0) + 1
-        payload = {k: info.get(k) for k in ('decision', 'delta', 'latency_ms')}
-        payload.update(status=status, message=message)
-        self.status_pub.publish(messages.json_string(payload))
+    def finish(self, outcome):
+        """Report a primitive's outcome (a control.execution.PrimitiveStatus)."""
+        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        self.status_pub.publish(messages.json_string(outcome))
 
     def report(self):
         level = 'warn' if self.estop or not self.p['enable_actuation'] else 'ok'
         self.diag_pub.publish(diagnostics(
             self, 'contrastive_vla: arm_bridge', level,
-            'e-stop' if self.estop else ('executing' if self.active else 'idle'),
+            'e-stop' if self.estop else ('executing' if self.active is not None else 'idle'),
             {'mode': self.p['mode'], 'actuation': self.p['enable_actuation'],
              'halts': self.halts, **{f'outcome_{k}': v for k, v in self.counts.items()}}))
 

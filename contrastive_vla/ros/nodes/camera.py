@@ -8,28 +8,14 @@ from rclpy.node import Node
 from contrastive_vla.core.topics import topic
 from contrastive_vla.data import camera as sources
 from contrastive_vla.ros import messages, params, qos
+from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.runtime import NodeStartupError, RateMeter, diagnostics, run_node
-
-PARAMETERS = {
-    'source': "V4L2 index ('0') or device path (/dev/video0), a video file, or a directory of "
-              'images',
-    'rate': 'frames per second to publish (Hz)',
-    'loop': 'video file / image directory: start again at the end (else stop publishing)',
-    'width': 'resize frames to this width in pixels (0 = keep)',
-    'height': 'resize frames to this height in pixels (0 = keep)',
-    'crop': 'crop [x, y, width, height] in pixels before resizing ([0, 0, 0, 0] = none)',
-    'frame_id': 'frame_id of the published images',
-    'horizontal_fov_deg': 'horizontal field of view used for camera_info (uncalibrated camera)',
-    'reconnect_period': 'seconds between attempts to reopen a lost camera',
-}
 
 
 class CameraNode(Node):
     def __init__(self):
         super().__init__('camera')
-        self.p = params.declare(self, PARAMETERS)
-        if not self.p['rate'] > 0:
-            raise NodeStartupError(f'camera: rate must be positive, got {self.p["rate"]}')
+        self.p = params.declare(self, NODES['camera'])
         if len(self.p['crop']) != 4:
             raise NodeStartupError('camera: crop needs 4 integers [x, y, width, height]')
         if not str(self.p['source']).strip():
@@ -41,7 +27,7 @@ class CameraNode(Node):
         self.info_pub = self.create_publisher(
             messages.msg_class('camera_info'), topic('camera_info').name, qos.sensor_publisher())
         from diagnostic_msgs.msg import DiagnosticArray
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name, 10)
         self.source = None
         self.next_attempt = 0.0
         self.ended = False

@@ -11,20 +11,14 @@ from rclpy.node import Node
 from contrastive_vla.control.instruction import InstructionError, interpret
 from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import messages, params, qos
+from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.runtime import run_node
-
-PARAMETERS = {
-    'stop_words': 'an instruction whose first word is one of these halts the arm at once',
-    'max_length': 'longest accepted instruction, in characters',
-    'stop_released_by_new_instruction': 'a valid task instruction after a stop word releases '
-                                        'the stop this node raised',
-}
 
 
 class InstructionListener(Node):
     def __init__(self):
         super().__init__('instruction_listener')
-        self.p = params.declare(self, PARAMETERS)
+        self.p = params.declare(self, NODES['instruction_listener'])
         from std_msgs.msg import Bool, String
 
         self.active_pub = self.create_publisher(String, topic('active_instruction').name,

@@ -8,28 +8,13 @@ import time
 
 from rclpy.node import Node
 
-from contrastive_vla.bag.bags import BagError, open_bag
+from contrastive_vla.bag import BagError, open_bag
 from contrastive_vla.core.topics import topic
 from contrastive_vla.data.dataset import find_bags
 from contrastive_vla.ros import messages, params, qos
+from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.runtime import NodeStartupError, run_node
 
-PARAMETERS = {
-    'bag': 'the rosbag2 bag to play, or a directory of bags (played one after the other)',
-    'rate': 'playback speed (1.0 = as recorded)',
-    'image_topic': 'camera topic in the bag (published on image_raw)',
-    'instruction_topic': 'instruction topic in the bag (published on instruction)',
-    'joint_states_topic': 'joint state topic in the bag (published on joint_states when the '
-                          'bag has it: models trained with proprioception need it)',
-    'start_delay': 'seconds to wait before playing, so subscribers are discovered',
-    'publish_clock': 'publish /clock following the bag time',
-    'lockstep': 'after each camera frame (and what was recorded at the same instant, e.g. its '
-                'joint state), wait (up to 10 s of wall time) for the VLA node to decide on it '
-                'before playing on, so scoring a bag loses no step on a busy machine '
-                '(meanwhile the bag clock creeps on by at most 50 ms)',
-    'wait_for_start': 'play only after a message on replay_start (latched): a scorer sends it '
-                      'once it listens to the VLA node, so the first decisions are not missed',
-}
 LOCKSTEP_TIMEOUT = 10.0
 # While waiting for a decision, the clock creeps on by at most this much: timers on the graph's
 # clock (the VLA node's decision tick) fire only when it moves.
@@ -39,12 +24,9 @@ LOCKSTEP_CLOCK_NS = 50_000_000
 class BagPlayer(Node):
     def __init__(self):
         super().__init__('player')
-        self.p = params.declare(self, PARAMETERS)
+        self.p = params.declare(self, NODES['player'])
         from rosgraph_msgs.msg import Clock
         from std_msgs.msg import String
-
-        if not self.p['rate'] > 0:
-            raise NodeStartupError('player: rate must be positive')
         try:
             self.bags = find_bags([self.p['bag']]) if self.p['bag'] else []
         except (FileNotFoundError, ValueError) as exc:
@@ -58,8 +40,9 @@ class BagPlayer(Node):
                 String, topic('instruction').name, qos.command()),
             self.p['joint_states_topic']: self.create_publisher(
                 messages.msg_class('joint_states'), topic('joint_states').name, 10)}
-        self.clock_pub = self.create_publisher(Clock, '/clock', 10)
-        self.status_pub = self.create_publisher(String, 'replay_status', qos.latched())
+        self.clock_pub = self.create_publisher(Clock, topic('clock').name, 10)
+        self.status_pub = self.create_publisher(String, topic('replay_status').name,
+                                                qos.latched())
         self.published = 0
         self.clock_floor = None  # the newest /clock published (ns)
         self.decided = set()   # stamps (ns) the VLA decided on since the last frame (lockstep)
@@ -70,7 +53,7 @@ class BagPlayer(Node):
         self.stop = threading.Event()
         self.start_signal = threading.Event()
         if self.p['wait_for_start']:
-            self.create_subscription(String, 'replay_start',
+            self.create_subscription(String, topic('replay_start').name,
                                      lambda _msg: self.start_signal.set(), qos.latched())
         else:
             self.start_signal.set()
@@ -79,9 +62,9 @@ class BagPlayer(Node):
 
     def on_topk(self, msg):
         event = messages.parse_json(msg)
-        if event and event.get('acted') and event.get('image_stamp') is not None:
+        if event and event.get('acted') and isinstance(event.get('image_stamp_ns'), int):
             with self.decided_lock:
-                self.decided.add(round(float(event['image_stamp']) * 1e9))
+                self.decided.add(event['image_stamp_ns'])
             self.decided_event.set()
 
     def _wait_for_decision(self, stamp_ns):
@@ -89,7 +72,7 @@ class BagPlayer(Node):
         held = self.clock_floor
         while not self.stop.is_set() and time.monotonic() < deadline:
             with self.decided_lock:
-                if any(abs(s - stamp_ns) < 1000 for s in self.decided):
+                if stamp_ns in self.decided:
                     return
             if held is not None and self.clock_floor < held + LOCKSTEP_CLOCK_NS:
                 self._publish_clock(self.clock_floor + 1_000_000)

@@ -12,7 +12,7 @@ Flushed to disk about once a second: a recorder killed hard leaves a partial bag
 import threading
 import time
 
-from contrastive_vla.bag.bags import BagWriter
+from contrastive_vla.bag import BagWriter
 from contrastive_vla.ros.messages import type_class
 
 

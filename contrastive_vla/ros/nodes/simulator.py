@@ -14,19 +14,9 @@ from rclpy.node import Node
 
 from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import messages, params, qos
+from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.runtime import NodeStartupError, RateMeter, diagnostics, run_node
 from contrastive_vla.sim.controller import JointTrajectoryFollower, TrajectoryError
-
-PARAMETERS = {
-    'task': 'task of the first episode (later ones come on episode_request)',
-    'seed': 'seed of the first episode',
-    'real_time_factor': 'simulated seconds per wall-clock second',
-    'camera_rate': 'camera frames per simulated second (rounded to whole control ticks)',
-    'image_width': 'camera image width in pixels',
-    'image_height': 'camera image height in pixels',
-    'frame_id': 'frame_id of the camera images',
-    'publish_clock': 'publish /clock (the graph runs on simulated time)',
-}
 
 
 def duration_seconds(d):
@@ -36,11 +26,8 @@ def duration_seconds(d):
 class SimulatorNode(Node):
     def __init__(self):
         super().__init__('simulator')
-        self.p = params.declare(self, PARAMETERS)
+        self.p = params.declare(self, NODES['simulator'])
         from contrastive_vla.sim.env import TabletopEnv
-
-        if not self.p['real_time_factor'] > 0:
-            raise NodeStartupError('simulator: real_time_factor must be positive')
         self.env = TabletopEnv(image_size=(self.p['image_height'], self.p['image_width']))
         robot = self.env.cfg['robot']
         self.follower = JointTrajectoryFollower(robot['joint_names'], robot['joint_lower'],
@@ -52,7 +39,7 @@ class SimulatorNode(Node):
         from std_msgs.msg import Float64MultiArray, String
         from trajectory_msgs.msg import JointTrajectory
 
-        self.clock_pub = self.create_publisher(Clock, '/clock', 10)
+        self.clock_pub = self.create_publisher(Clock, topic('clock').name, 10)
         self.joint_pub = self.create_publisher(messages.msg_class('joint_states'),
                                                topic('joint_states').name, 10)
         self.image_pub = self.create_publisher(messages.msg_class('image'), topic('image').name,
@@ -60,7 +47,7 @@ class SimulatorNode(Node):
         self.info_pub = self.create_publisher(messages.msg_class('camera_info'),
                                               topic('camera_info').name, qos.sensor_publisher())
         self.episode_pub = self.create_publisher(String, topic('episode').name, qos.latched())
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name, 10)
         self.create_subscription(JointTrajectory, topic('joint_trajectory').name,
                                  self.on_trajectory, qos.command())
         self.create_subscription(Float64MultiArray, topic('gripper_command').name,

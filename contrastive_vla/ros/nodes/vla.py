@@ -7,6 +7,7 @@ primitive's canonical phrase (``primitive``), its delta (``primitive_delta``, se
 doubles as the bridge's heartbeat, plus ``/diagnostics``.
 """
 
+from dataclasses import dataclass
 import time
 
 import numpy as np
@@ -20,35 +21,40 @@ from contrastive_vla.control.decision import (
     state_freshness,
 )
 from contrastive_vla.core.images import ImageError, image_to_rgb
+from contrastive_vla.core.msgfields import NS_PER_S, stamp_to_ns
 from contrastive_vla.core.topics import topic
 from contrastive_vla.model.preprocess import InputError
 from contrastive_vla.ros import messages, params, qos
+from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.runtime import NodeStartupError, RateMeter, diagnostics, run_node
 
-PARAMETERS = {
-    'model': 'trained model directory, or the name of one in the package models/ folder',
-    'device': "torch device ('cpu', 'cuda', 'cuda:1')",
-    'threads': "torch CPU threads (0 = torch's default)",
-    'max_image_age': 'seconds; a newer-than-this frame is required to decide (older ones are '
-                     'dropped)',
-    'done_timeout': 'seconds to wait for the bridge to report a primitive done before deciding '
-                    'again',
-    'tick_period': 'seconds between checks whether a decision is due',
-    'top_k': 'how many ranked primitives primitive_topk carries',
-    'use_joint_states': 'feed joint positions to models trained with proprioception',
-    'joint_state_tolerance': 'seconds; a joint state stamped at most this long before the frame '
-                             'counts as the robot state the frame shows',
-    'joint_state_wait': 'seconds (wall time) to wait for such a joint state after a frame '
-                        'arrives; then decide with the newest one (counted as stale)',
-    'min_confidence': 'do not act when the best primitive has a lower softmax probability',
-    'reliable_images': 'subscribe to image_raw reliably (depth 1) instead of best effort: '
-                       'large frames (640x480) survive the transport; the publisher must be '
-                       'reliable too',
-    'wait_for_outcome': 'wait for the bridge to report each primitive before deciding again '
-                        '(false for bag replay, where no arm answers: decide on every new frame)',
-    'status_period': 'seconds between vla_status / /diagnostics messages (the bridge treats '
-                     'vla_status as a heartbeat)',
-}
+
+@dataclass(frozen=True)
+class LatencyStats:
+    p50: float
+    p99: float
+    last: float | None
+
+
+@dataclass(frozen=True)
+class VLAStatus:
+    """The ``vla_status`` JSON payload (also the bridge's heartbeat)."""
+
+    state: str
+    instruction: str | None
+    stopped: bool
+    decisions: int
+    decisions_per_s: float
+    latency_ms: LatencyStats
+    frames: int
+    dropped_frames: int
+    bad_frames: int
+    bad_joint_states: int
+    stale_joint_states: int
+    outcome_timeouts: int
+    confidence: float | None
+    primitive: str | None
+    last_outcome: str | None
 
 
 def softmax(scores):
@@ -60,9 +66,10 @@ def softmax(scores):
 class VLANode(Node):
     def __init__(self):
         super().__init__('vla')
-        self.p = params.declare(self, PARAMETERS)
+        self.p = params.declare(self, NODES['vla'])
         self.policy = self._load_policy()
-        self.gate = DecisionGate(self.p['max_image_age'], self.p['done_timeout'])
+        self.gate = DecisionGate(self.p['max_image_age'], self.p['done_timeout'],
+                                 wait_for_outcome=self.p['wait_for_outcome'])
         from diagnostic_msgs.msg import DiagnosticArray
         from std_msgs.msg import Bool, Float64MultiArray, String
 
@@ -72,7 +79,7 @@ class VLANode(Node):
                                                qos.command())
         self.topk_pub = self.create_publisher(String, topic('primitive_topk').name, 10)
         self.status_pub = self.create_publisher(String, topic('vla_status').name, 10)
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name, 10)
         self.create_subscription(messages.msg_class('image'), topic('image').name,
                                  self.on_image, qos.sensor(reliable=self.p['reliable_images']))
         self.create_subscription(messages.msg_class('joint_states'), topic('joint_states').name,
@@ -162,7 +169,8 @@ class VLANode(Node):
     # ---- deciding --------------------------------------------------------------------------
     def tick(self):
         frame = self.frame
-        stamp = messages.stamp_seconds(frame.header.stamp) if frame is not None else None
+        stamp_ns = stamp_to_ns(frame.header.stamp) if frame is not None else None
+        stamp = stamp_ns / NS_PER_S if frame is not None else None
         verdict = self.gate.check(stamp, self.now())
         self.reason = verdict.reason
         if verdict.reason == STALE_IMAGE and not self.frame_dropped:
@@ -207,20 +215,17 @@ class VLANode(Node):
                  'probability': float(probabilities[i])} for i in order[:self.p['top_k']]]
         if confidence < self.p['min_confidence']:
             self.reason = f'low confidence {confidence:.2f} < {self.p["min_confidence"]:.2f}'
-            self.gate.min_stamp = max(self.gate.min_stamp, stamp)  # wait for a new frame
+            self.gate.frame_used(stamp)  # wait for a new frame
             self.topk_pub.publish(messages.json_string({'acted': False, 'top': topk}))
             return
         self.decision_id += 1
         self.primitive_pub.publish(messages.string(best.phrase))
         self.delta_pub.publish(messages.delta_command(best.delta_array(), self.decision_id,
-                                                      stamp))
+                                                      stamp_ns))
         self.topk_pub.publish(messages.json_string({
             'acted': True, 'decision': self.decision_id, 'decision_ms': round(latency_ms, 3),
-            'image_stamp': stamp, 'top': topk}))
-        if self.p['wait_for_outcome']:
-            self.gate.decided(self.decision_id, self.now())
-        else:
-            self.gate.min_stamp = max(self.gate.min_stamp, stamp)  # next decision: next frame
+            'image_stamp_ns': stamp_ns, 'top': topk}))
+        self.gate.decided(self.decision_id, self.now(), stamp)
         self.meter.tick()
         self.get_logger().info(f'#{self.decision_id} {best.phrase!r} (p={confidence:.2f}, '
                                f'{latency_ms:.1f} ms)')
@@ -234,18 +239,16 @@ class VLANode(Node):
     # ---- reporting -------------------------------------------------------------------------
     def status(self):
         lat = np.asarray(self.latencies) if self.latencies else np.zeros(1)
-        return {'state': self.reason, 'instruction': self.gate.instruction,
-                'stopped': self.gate.stopped, 'decisions': self.decision_id,
-                'decisions_per_s': round(self.meter.rate(), 3),
-                'latency_ms': {'p50': round(float(np.percentile(lat, 50)), 3),
-                               'p99': round(float(np.percentile(lat, 99)), 3),
-                               'last': self.last.get('latency_ms')},
-                'frames': self.frames, 'dropped_frames': self.dropped,
-                'bad_frames': self.bad_frames, 'bad_joint_states': self.bad_joint_states,
-                'stale_joint_states': self.stale_joint_states,
-                'outcome_timeouts': self.gate.timeouts,
-                'confidence': self.last.get('confidence'), 'primitive': self.last.get('primitive'),
-                'last_outcome': self.last.get('outcome')}
+        return VLAStatus(
+            state=self.reason, instruction=self.gate.instruction, stopped=self.gate.stopped,
+            decisions=self.decision_id, decisions_per_s=round(self.meter.rate(), 3),
+            latency_ms=LatencyStats(round(float(np.percentile(lat, 50)), 3),
+                                    round(float(np.percentile(lat, 99)), 3),
+                                    self.last.get('latency_ms')),
+            frames=self.frames, dropped_frames=self.dropped, bad_frames=self.bad_frames,
+            bad_joint_states=self.bad_joint_states, stale_joint_states=self.stale_joint_states,
+            outcome_timeouts=self.gate.timeouts, confidence=self.last.get('confidence'),
+            primitive=self.last.get('primitive'), last_outcome=self.last.get('outcome'))
 
     def report(self):
         status = self.status()
@@ -253,9 +256,9 @@ class VLANode(Node):
         level = 'warn' if self.reason in (STALE_IMAGE, 'no image yet') and \
             self.gate.instruction else 'ok'
         self.diag_pub.publish(diagnostics(self, 'contrastive_vla: vla', level, self.reason, {
-            'decisions': status['decisions'], 'decisions_per_s': status['decisions_per_s'],
-            'latency_p50_ms': status['latency_ms']['p50'],
-            'dropped_frames': status['dropped_frames'], 'confidence': status['confidence']}))
+            'decisions': status.decisions, 'decisions_per_s': status.decisions_per_s,
+            'latency_p50_ms': status.latency_ms.p50,
+            'dropped_frames': status.dropped_frames, 'confidence': status.confidence}))
 
 
 def main(args=None):

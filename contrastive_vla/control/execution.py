@@ -1,0 +1,57 @@
+"""The arm bridge's bookkeeping of one primitive: the one in flight and the outcome it reports.
+
+A primitive runs in phases: the arm moves (a trajectory or servo twists, then a settle time),
+then the gripper acts (if the primitive opens or closes it); each phase ends at ``until``
+(seconds on the bridge's clock). Its outcome goes out on ``primitive_status`` as
+:class:`PrimitiveStatus`.
+"""
+
+from dataclasses import dataclass
+import enum
+
+import numpy as np
+
+from contrastive_vla.control.arm_commands import JointPlan
+from contrastive_vla.core.status import Outcome
+
+
+class Phase(enum.Enum):
+    MOVE = 'move'
+    GRIPPER = 'gripper'
+
+
+@dataclass(frozen=True)
+class PrimitiveStatus:
+    """The outcome of one primitive command (the ``primitive_status`` JSON payload)."""
+
+    decision: int | None
+    delta: list            # the commanded delta, rounded for reading
+    latency_ms: float | None  # camera frame -> command at the bridge, when the frame is known
+    status: Outcome
+    message: str
+
+
+def status_of(decision, delta, latency_ms, status, message):
+    return PrimitiveStatus(decision, [round(float(v), 5) for v in delta], latency_ms,
+                           status, message)
+
+
+@dataclass(eq=False)
+class ActivePrimitive:
+    """The primitive the bridge executes; ``status``/``message`` start as the plan's and turn
+    into the outcome (an obstruction found after the motion overrides them)."""
+
+    decision: int | None
+    delta: np.ndarray
+    latency_ms: float | None
+    plan: JointPlan
+    status: Outcome
+    message: str
+    phase: Phase = Phase.MOVE
+    until: float = 0.0        # the current phase ends (trajectory + settle time, or gripper)
+    goal: np.ndarray | None = None    # joint target of the motion (to judge tracking)
+    twist: tuple | None = None        # servo mode: (linear, angular) velocities
+    twist_until: float = 0.0          # servo mode: twists stop (then zero) at this time
+
+    def report(self, status, message):
+        return status_of(self.decision, self.delta, self.latency_ms, status, message)

@@ -1,0 +1,149 @@
+"""Every parameter of the graph's nodes, declared once (see ``ros.params``).
+
+The nodes declare these (``params.declare(self, NODES['camera'])``); ``config/nodes.yaml``, the
+README tables, ``contrastive-vla params`` and the launch argument defaults are made from them.
+After a change here run ``contrastive-vla params --yaml > config/nodes.yaml`` and paste
+``contrastive-vla params --markdown`` into the README (tests say when either is out of date).
+"""
+
+from contrastive_vla.ros.params import Param
+
+BRIDGE_MODES = ('joint_trajectory', 'servo')
+
+CAMERA = (
+    Param('source', '', "V4L2 index ('0') or device path (/dev/video0), a video file, or a "
+                        'directory of images'),
+    Param('rate', 30.0, 'frames per second to publish (Hz)', range=(0.0, None), open_low=True),
+    Param('loop', True, 'video file / image directory: start again at the end (else stop '
+                        'publishing)'),
+    Param('width', 0, 'resize frames to this width in pixels (0 = keep)', range=(0, None)),
+    Param('height', 0, 'resize frames to this height in pixels (0 = keep)', range=(0, None)),
+    Param('crop', [0, 0, 0, 0], 'crop [x, y, width, height] in pixels before resizing '
+                                '([0, 0, 0, 0] = none)'),
+    Param('frame_id', 'camera_optical_frame', 'frame_id of the published images'),
+    Param('horizontal_fov_deg', 60.0, 'horizontal field of view used for camera_info '
+                                      '(uncalibrated camera)', range=(1.0, 179.0)),
+    Param('reconnect_period', 1.0, 'seconds between attempts to reopen a lost camera',
+          range=(0.0, None)),
+)
+
+INSTRUCTION_LISTENER = (
+    Param('stop_words', ['stop', 'halt', 'freeze'], 'an instruction whose first word is one of '
+                                                    'these halts the arm at once'),
+    Param('max_length', 300, 'longest accepted instruction, in characters', range=(1, None)),
+    Param('stop_released_by_new_instruction', True, 'a valid task instruction after a stop '
+                                                    'word releases the stop this node raised'),
+)
+
+VLA = (
+    Param('model', 'clip_rt_default', 'trained model directory, or the name of one in the '
+                                      'package models/ folder'),
+    Param('device', 'cpu', "torch device ('cpu', 'cuda', 'cuda:1')"),
+    Param('threads', 0, "torch CPU threads (0 = torch's default)", range=(0, None)),
+    Param('max_image_age', 0.5, 'seconds; a newer-than-this frame is required to decide (older '
+                                'ones are dropped)', range=(0.0, None), open_low=True),
+    Param('done_timeout', 10.0, 'seconds to wait for the bridge to report a primitive done '
+                                'before deciding again', range=(0.0, None), open_low=True),
+    Param('tick_period', 0.01, 'seconds between checks whether a decision is due',
+          range=(0.0, None), open_low=True),
+    Param('top_k', 5, 'how many ranked primitives primitive_topk carries', range=(1, None)),
+    Param('use_joint_states', True, 'feed joint positions to models trained with '
+                                    'proprioception'),
+    Param('joint_state_tolerance', 0.02, 'seconds; a joint state stamped at most this long '
+                                         'before the frame counts as the robot state the frame '
+                                         'shows', range=(0.0, None)),
+    Param('joint_state_wait', 0.2, 'seconds (wall time) to wait for such a joint state after a '
+                                   'frame arrives; then decide with the newest one (counted as '
+                                   'stale)', range=(0.0, None)),
+    Param('min_confidence', 0.0, 'do not act when the best primitive has a lower softmax '
+                                 'probability', range=(0.0, 1.0)),
+    Param('reliable_images', False, 'subscribe to image_raw reliably (depth 1) instead of best '
+                                    'effort: large frames (640x480) survive the transport; the '
+                                    'publisher must be reliable too'),
+    Param('wait_for_outcome', True, 'wait for the bridge to report each primitive before '
+                                    'deciding again (false for bag replay, where no arm '
+                                    'answers: decide on every new frame)'),
+    Param('status_period', 0.5, 'seconds between vla_status / /diagnostics messages (the '
+                                'bridge treats vla_status as a heartbeat)',
+          range=(0.0, None), open_low=True),
+)
+
+ARM_BRIDGE = (
+    Param('mode', 'joint_trajectory', "'joint_trajectory' (ros2_control controller, IK here) "
+                                      "or 'servo' (MoveIt Servo twists)", choices=BRIDGE_MODES),
+    Param('enable_actuation', False, 'false: dry run, log the commands instead of sending '
+                                     'them'),
+    Param('arm_config', '', 'arm description YAML (kinematics, joint limits, workspace box, '
+                            "speed caps); '' = the packaged config/sim.yaml (UR5e)"),
+    Param('max_step_translation', 0.2, 'metres; a primitive asking for a larger translation is '
+                                       "refused (the vocabulary's largest is 0.2: a smaller "
+                                       'limit refuses some of its primitives)',
+          range=(0.0, None), open_low=True),
+    Param('max_step_rotation', 0.8, 'radians; a primitive asking for a larger rotation is '
+                                    'refused', range=(0.0, None), open_low=True),
+    Param('command_timeout', 1.0, 'seconds without a word from the VLA node (vla_status / '
+                                  'primitive_delta) while the arm moves -> halt',
+          range=(0.0, None), open_low=True),
+    Param('joint_state_timeout', 0.5, 'seconds; older joint_states -> refuse to plan',
+          range=(0.0, None), open_low=True),
+    Param('settle_time', 0.24, 'seconds after a trajectory ends before judging where the arm '
+                               'got to', range=(0.0, None)),
+    Param('servo_rate', 50.0, 'Hz of twist messages in servo mode (also the control tick)',
+          range=(0.0, None), open_low=True),
+    Param('base_frame', 'base_link', 'frame_id of the twists (the robot base frame)'),
+)
+
+SIMULATOR = (
+    Param('task', 'reach_block', 'task of the first episode (later ones come on '
+                                 'episode_request)'),
+    Param('seed', 0, 'seed of the first episode', range=(0, None)),
+    Param('real_time_factor', 1.0, 'simulated seconds per wall-clock second',
+          range=(0.0, None), open_low=True),
+    Param('camera_rate', 25.0, 'camera frames per simulated second (rounded to whole control '
+                               'ticks)', range=(0.0, None), open_low=True),
+    Param('image_width', 224, 'camera image width in pixels', range=(1, None)),
+    Param('image_height', 224, 'camera image height in pixels', range=(1, None)),
+    Param('frame_id', 'front_camera', 'frame_id of the camera images'),
+    Param('publish_clock', True, 'publish /clock (the graph runs on simulated time)'),
+)
+
+PLAYER = (
+    Param('bag', '', 'the rosbag2 bag to play, or a directory of bags (played one after the '
+                     'other)'),
+    Param('rate', 1.0, 'playback speed (1.0 = as recorded)', range=(0.0, None), open_low=True),
+    Param('image_topic', '/image_raw', 'camera topic in the bag (published on image_raw)'),
+    Param('instruction_topic', '/instruction', 'instruction topic in the bag (published on '
+                                               'instruction)'),
+    Param('joint_states_topic', '/joint_states', 'joint state topic in the bag (published on '
+                                                 'joint_states when the bag has it: models '
+                                                 'trained with proprioception need it)'),
+    Param('start_delay', 2.0, 'seconds to wait before playing, so subscribers are discovered',
+          range=(0.0, None)),
+    Param('publish_clock', True, 'publish /clock following the bag time'),
+    Param('lockstep', False, 'after each camera frame (and what was recorded at the same '
+                             'instant, e.g. its joint state), wait (up to 10 s of wall time) '
+                             'for the VLA node to decide on it before playing on, so scoring a '
+                             'bag loses no step on a busy machine (meanwhile the bag clock '
+                             'creeps on by at most 50 ms)'),
+    Param('wait_for_start', False, 'play only after a message on replay_start (latched): a '
+                                   'scorer sends it once it listens to the VLA node, so the '
+                                   'first decisions are not missed'),
+)
+
+# node name (and its key in config/nodes.yaml) -> its parameters
+NODES = {
+    'camera': CAMERA,
+    'instruction_listener': INSTRUCTION_LISTENER,
+    'vla': VLA,
+    'arm_bridge': ARM_BRIDGE,
+    'simulator': SIMULATOR,
+    'player': PLAYER,
+}
+
+
+def parameter(node, name):
+    """The Param ``name`` of ``node`` (KeyError naming both when there is none)."""
+    for p in NODES[node]:
+        if p.name == name:
+            return p
+    raise KeyError(f'node {node!r} has no parameter {name!r}')
