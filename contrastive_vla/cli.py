@@ -91,6 +91,7 @@ def main(argv=None):
 
 
 def _is_user_error(exc):
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     from contrastive_vla.core.vocabulary import VocabularyError
 
     return getattr(exc, 'user_facing', False) or isinstance(

@@ -4,30 +4,66 @@
 The YAML file is the source of truth that the package loads; this script is the tool that wrote
 it, kept so the wording can be regenerated or extended consistently. Run from the repository
 root: ``python scripts/make_vocabulary.py > config/primitives.yaml``.
+
+The step a vague paraphrase ("a smidge", "slightly", "a lot") stands for is the one the sentence
+parser reads it as, from config/amounts.yaml, so the paraphrases and teleop mean the same.
 """
 
 import math
 
+from contrastive_vla.core.language import parse_amount
+
+# The magnitudes of each ladder, smallest first, and their numeric phrasings.
 TRANSLATION = {
-    0.01: (['one centimeter', '1 cm', 'one centimetre', '10 millimeters', '0.01 m',
-            '1 centimeter'], ['a tiny bit', 'just a hair', 'a smidge']),
-    0.05: (['five centimeters', '5 cm', 'five centimetres', '50 mm', '0.05 meters',
-            '5 centimeters'], ['a little', 'a bit', 'slightly']),
-    0.10: (['ten centimeters', '10 cm', 'ten centimetres', '100 mm', '0.1 m',
-            '10 centimeters'], ['a fair amount', 'a decent amount', 'one decimeter']),
-    0.20: (['twenty centimeters', '20 cm', 'twenty centimetres', '200 mm', '0.2 meters',
-            '20 centimeters'], ['a lot', 'a long way', 'much further']),
+    0.01: ['one centimeter', '1 cm', 'one centimetre', '10 millimeters', '0.01 m',
+           '1 centimeter'],
+    0.05: ['five centimeters', '5 cm', 'five centimetres', '50 mm', '0.05 meters',
+           '5 centimeters'],
+    0.10: ['ten centimeters', '10 cm', 'ten centimetres', '100 mm', '0.1 m',
+           '10 centimeters'],
+    0.20: ['twenty centimeters', '20 cm', 'twenty centimetres', '200 mm', '0.2 meters',
+           '20 centimeters'],
 }
 ROTATION = {
-    5: (['five degrees', '5 degrees', '5°', '5 deg', 'five deg'],
-        ['a tiny bit', 'just a touch', 'very slightly']),
-    15: (['fifteen degrees', '15 degrees', '15°', '15 deg', 'fifteen deg'],
-         ['a little', 'a bit', 'slightly']),
-    45: (['forty-five degrees', '45 degrees', '45°', '45 deg', 'forty five degrees'],
-         ['an eighth of a turn', 'a good amount', 'a fair amount']),
-    90: (['ninety degrees', '90 degrees', '90°', '90 deg', 'ninety deg'],
-         ['a quarter turn', 'a right angle', 'a lot']),
+    5: ['five degrees', '5 degrees', '5°', '5 deg', 'five deg'],
+    15: ['fifteen degrees', '15 degrees', '15°', '15 deg', 'fifteen deg'],
+    45: ['forty-five degrees', '45 degrees', '45°', '45 deg', 'forty five degrees'],
+    90: ['ninety degrees', '90 degrees', '90°', '90 deg', 'ninety deg'],
 }
+# The wording the vague paraphrases use, in order. Which step each phrase means is not
+# decided here: the parser reads it (config/amounts.yaml for the vague words, a number with
+# a unit for the rest), so the paraphrases cannot drift from what teleop understands.
+VAGUE_TRANSLATION = ['a tiny bit', 'just a hair', 'a smidge', 'a little', 'a bit', 'slightly',
+                     'a fair amount', 'a decent amount', 'one decimeter',
+                     'a lot', 'a long way', 'much further']
+VAGUE_ROTATION = ['a tiny bit', 'just a touch', 'very slightly', 'a little', 'a bit',
+                  'slightly', 'an eighth of a turn', 'a good amount', 'a fair amount',
+                  'a quarter turn', 'a right angle', 'a lot']
+
+
+def _by_step(phrases, magnitudes, rotation):
+    """{magnitude: [phrase, ...]}: each phrase under the step the parser reads it as."""
+    steps = sorted(magnitudes)
+    values = [math.radians(m) if rotation else m for m in steps]
+    grouped = {m: [] for m in steps}
+    for phrase in phrases:
+        kind, value, rung = parse_amount(phrase)
+        if rung is not None:
+            step = steps[min(rung, len(steps) - 1)]
+        elif kind == ('angle' if rotation else 'length'):
+            i = min(range(len(values)), key=lambda k: abs(values[k] - value))
+            if not math.isclose(values[i], value, rel_tol=1e-9):
+                raise SystemExit(f'{phrase!r} is {value}, not a step of the vocabulary')
+            step = steps[i]
+        else:
+            raise SystemExit(f'{phrase!r} is no amount config/amounts.yaml or the parser knows')
+        grouped[step].append(phrase)
+    missing = [m for m, said in grouped.items() if not said]
+    if missing:
+        raise SystemExit(f'no vague phrase for the steps {missing}')
+    return grouped
+
+
 # axis, sign, short name, canonical template, numeric templates, vague templates
 MOTIONS = [
     ('x', 1, 'forward', 'move the arm forward by {m}',
@@ -127,7 +163,9 @@ def main():
     for axis, sign, short, canonical, numeric, vague in MOTIONS:
         rotation = axis not in ('x', 'y', 'z')
         table = ROTATION if rotation else TRANSLATION
-        for magnitude, (numbers, vagues) in table.items():
+        words = _by_step(VAGUE_ROTATION if rotation else VAGUE_TRANSLATION, table, rotation)
+        for magnitude, numbers in table.items():
+            vagues = words[magnitude]
             value = math.radians(magnitude) if rotation else magnitude
             unit = f'{magnitude}deg' if rotation else f'{round(magnitude * 100)}cm'
             delta = [0.0] * 8

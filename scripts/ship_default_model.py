@@ -15,6 +15,12 @@ from pathlib import Path
 from contrastive_vla.model.policy import load_model, save_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
+# The card records how this checkpoint was made; the story behind it lives in the docs.
+HISTORY = ['How this model was found (the stages, what made the difference, the failure '
+           'analyses, what was',
+           'tried and not shipped, the ablations): '
+           '[docs/model-history.md](../../docs/model-history.md);',
+           'how to use it: the [README](../../README.md).']
 
 
 def main():
@@ -54,7 +60,7 @@ def main():
         init += f' --val-episodes {summary["val_episodes"]}'
     lines = ['# clip_rt_default', '',
              f'The shipped CLIP-RT model (`models/{config_name}.json`). Weights are '
-             'float16.', *([args.notes, ''] if args.notes else ['']),
+             'float16.', *([args.notes, ''] if args.notes else ['']), *HISTORY, '',
              '## How it was made', '', '```bash', args.collect, *args.before,
              f'contrastive-vla train --data {" ".join(summary["data"])} --config '
              f'{config_name}{init} --out {run} --epochs {rows[-1]["epoch"]} '

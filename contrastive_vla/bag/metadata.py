@@ -16,9 +16,9 @@ class Metadata(NamedTuple):
 
     version: int
     storage: str
-    files: list
+    files: list[str]
     compression_mode: str
-    topics: list  # [(name, msgtype, count)]
+    topics: list[tuple[str, str, int]]  # (name, msgtype, count)
     ros_distro: str
 
 

@@ -154,6 +154,7 @@ class McapScanStorage:
             if compression == 'zstd':
                 data = zstd.ZstdDecompressor().decompress(records)
             elif compression == 'lz4':
+                # optional: only lz4-compressed MCAP chunks need it
                 from lz4.frame import LZ4FrameDecompressor
                 data = LZ4FrameDecompressor().decompress(records)
             elif compression == '':

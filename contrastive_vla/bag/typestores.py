@@ -52,14 +52,16 @@ def pick_store(version: int | None, ros_distro: str | None) -> Stores:
     return Stores.ROS2_IRON
 
 
-def add_definition(definitions: dict, name: str, encoding: str, text: str) -> None:
+def add_definition(definitions: dict[str, tuple[str, str]], name: str, encoding: str,
+                   text: str) -> None:
     """Record an embedded definition (first one wins), if it is a ROS 2 msg or idl text."""
     kind = {'ros2msg': 'msg', 'ros2idl': 'idl', 'omgidl': 'idl'}.get(str(encoding))
     if kind and name and text and name not in definitions:
         definitions[name] = (kind, str(text))
 
 
-def register_type(typestore: Typestore, msgtype: str, definitions: dict) -> str | None:
+def register_type(typestore: Typestore, msgtype: str,
+                  definitions: dict[str, tuple[str, str]]) -> str | None:
     """Register ``msgtype`` from a bag's embedded definitions; a reason if impossible.
 
     ``definitions`` maps type names to ``(kind, text)`` as :func:`add_definition` fills it.

@@ -29,6 +29,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     import torch
 
     if args.threads:
@@ -40,6 +41,7 @@ def run(args):
     if args.only in (None, 'sim'):
         result['sim'] = bench_sim()
     if args.only in (None, 'graph'):
+        # deferred: a command imports its rooms when it runs, so --help stays fast
         from contrastive_vla.ros.bench_graph import bench_graph
 
         result['graph'] = [bench_graph(args.model, w, h, duration=args.graph_seconds,

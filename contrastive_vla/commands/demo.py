@@ -49,6 +49,7 @@ def run(args):
     task_ids = resolve_task_ids(args.tasks, tasks)
     if args.domain_id is not None:
         os.environ['ROS_DOMAIN_ID'] = str(args.domain_id)
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     from contrastive_vla.evaluation.sim_eval import format_table, summarise
     from contrastive_vla.ros.graph_driver import GraphDriver, percentiles
     from contrastive_vla.ros.launcher import GraphProcesses
@@ -118,6 +119,7 @@ def run(args):
 def _open_video(args, task_id, seed, index):
     if not args.video or index >= args.video_episodes:
         return None
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     from contrastive_vla.evaluation.video import EpisodeVideo
 
     return EpisodeVideo(Path(args.video) / f'{task_id}_{seed:05d}.mp4')

@@ -37,6 +37,7 @@ def run(args):
 
 def _check_render():
     try:
+        # deferred: a command imports its rooms when it runs, so --help stays fast
         from contrastive_vla.sim.rendering import render_probe
     except ImportError:
         print('  skip rendering check: the simulator is not part of this installation')

@@ -35,10 +35,12 @@ def add_arguments(parser):
 
 
 def run(args):
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     from contrastive_vla.evaluation.bag_eval import evaluate_bags, format_report, plot_confusion
     from contrastive_vla.model.policy import ClipRTPolicy
 
     if args.threads:
+        # deferred: a command imports its rooms when it runs, so --help stays fast
         import torch
         torch.set_num_threads(args.threads)
     topics = TopicMap(image=args.image_topic, instruction=args.instruction_topic,
@@ -48,6 +50,7 @@ def run(args):
         only = [ln.strip() for ln in Path(args.episodes_file).read_text().splitlines()
                 if ln.strip()]
     if args.live:
+        # deferred: a command imports its rooms when it runs, so --help stays fast
         from contrastive_vla.ros.live_replay import live_replay
 
         if only is not None:

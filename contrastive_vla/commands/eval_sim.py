@@ -59,6 +59,7 @@ def run(args):
     summary['instructions'] = args.instructions or 'task templates'
     print(format_table(summary))
     if args.probe:
+        # deferred: a command imports its rooms when it runs, so --help stays fast
         from contrastive_vla.evaluation.language_probe import format_probe
 
         print(format_probe(summary['language_probe']))

@@ -47,11 +47,13 @@ def run(args):
     overrides = parse_overrides(args.arguments)
     graph.resolve_arguments(args.profile, overrides)  # unknown names -> clear error
     if args.print_commands:
+        # deferred: a command imports its rooms when it runs, so --help stays fast
         from contrastive_vla.ros.launcher import GraphProcesses
 
         for name, cmd in GraphProcesses(args.profile, overrides).commands().items():
             print(f'{name}: {" ".join(cmd)}')
         return 0
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     from contrastive_vla.ros.launcher import run as run_graph
 
     return run_graph(args.profile, overrides)

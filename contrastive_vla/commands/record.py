@@ -39,6 +39,7 @@ def _interrupt(signum, frame):
 
 
 def recover(out, storage):
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     from contrastive_vla.bag import partial_recordings, recover_bag
 
     partials = partial_recordings(out)
@@ -60,6 +61,7 @@ def recover(out, storage):
 
 
 def run(args):
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 

@@ -60,10 +60,12 @@ def _check_task(task):
 def _open_arm(args):
     """The arm to talk to (a context manager)."""
     if args.arm == 'sim':
+        # deferred: a command imports its rooms when it runs, so --help stays fast
         from contrastive_vla.sim.env import TabletopEnv
 
         _check_task(args.task)
         return TabletopEnv()
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     from contrastive_vla.ros.teleop_arm import RosArm
 
     arm = RosArm(namespace=args.namespace, step_timeout=args.step_timeout)
@@ -82,6 +84,7 @@ def _open_arm(args):
 
 
 def run(args):
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     from contrastive_vla.teleop.session import TeleopSession
 
     if args.operator == 'scripted':
@@ -126,6 +129,7 @@ def run(args):
 
 
 def _scripted(args):
+    # deferred: a command imports its rooms when it runs, so --help stays fast
     from contrastive_vla.teleop.session import ScriptedOperator, TeleopSession
 
     saved = []

@@ -9,6 +9,8 @@ replay: no arm answers) it decides on every new frame instead. Times are seconds
 (the node's, which is the simulator's under use_sim_time).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 # Reasons the gate gives for not deciding (also shown in the node's status).
@@ -28,37 +30,38 @@ class Verdict:
 
 
 class DecisionGate:
-    def __init__(self, max_image_age, done_timeout, wait_for_outcome=True):
+    def __init__(self, max_image_age: float, done_timeout: float,
+                 wait_for_outcome: bool = True) -> None:
         if not max_image_age > 0 or not done_timeout > 0:
             raise ValueError('max_image_age and done_timeout must be positive')
         self.max_image_age = float(max_image_age)
         self.done_timeout = float(done_timeout)
         self.wait_for_outcome = bool(wait_for_outcome)
-        self.instruction = None
+        self.instruction: str | None = None
         self.stopped = False
-        self.pending = None          # id of the decision the arm is executing
-        self.pending_since = None
+        self.pending: int | None = None  # id of the decision the arm is executing
+        self.pending_since: float | None = None
         self.min_stamp = float('-inf')
         self.timeouts = 0
 
-    def set_instruction(self, text, now):
+    def set_instruction(self, text: str, now: float) -> None:
         if text != self.instruction:
             self.instruction = text
             # a frame stamped at the very moment the instruction arrives counts as after it
             # (a replayed bag publishes both at the same bag time)
             self.min_stamp = max(self.min_stamp, now - 1e-6)
 
-    def clear_instruction(self):
+    def clear_instruction(self) -> None:
         self.instruction = None
 
-    def set_stopped(self, stopped, now):
+    def set_stopped(self, stopped: bool, now: float) -> None:
         if stopped:
             self.pending = None
         elif self.stopped:
             self.min_stamp = max(self.min_stamp, now)
         self.stopped = bool(stopped)
 
-    def decided(self, decision_id, now, frame_stamp=None):
+    def decided(self, decision_id: int, now: float, frame_stamp: float | None = None) -> None:
         """A decision was published (from the frame stamped ``frame_stamp``): wait for its
         outcome, or (not waiting for outcomes) for the next frame."""
         if frame_stamp is not None:
@@ -66,12 +69,12 @@ class DecisionGate:
         if self.wait_for_outcome:
             self.pending, self.pending_since = decision_id, now
 
-    def frame_used(self, frame_stamp):
+    def frame_used(self, frame_stamp: float) -> None:
         """The frame stamped ``frame_stamp`` was decided on (or judged not worth acting on):
         the next decision needs a newer one."""
         self.min_stamp = max(self.min_stamp, frame_stamp)
 
-    def finished(self, decision_id, now):
+    def finished(self, decision_id: int | None, now: float) -> bool:
         """The bridge reported the outcome of ``decision_id``; True if it was the pending one."""
         if self.pending is None or decision_id != self.pending:
             return False
@@ -79,7 +82,7 @@ class DecisionGate:
         self.min_stamp = max(self.min_stamp, now)
         return True
 
-    def check(self, frame_stamp, now):
+    def check(self, frame_stamp: float | None, now: float) -> Verdict:
         if self.instruction is None:
             return Verdict(False, NO_INSTRUCTION)
         if self.stopped:
@@ -103,7 +106,8 @@ class DecisionGate:
 STATE_CURRENT, STATE_WAIT, STATE_STALE = 'current', 'wait', 'stale'
 
 
-def state_freshness(state_stamp, frame_stamp, waited, tolerance, max_wait):
+def state_freshness(state_stamp: float | None, frame_stamp: float, waited: float,
+                    tolerance: float, max_wait: float) -> str:
     """Whether a model with proprioception may decide on a frame with the newest joint state.
 
     A decision should see the robot as the frame shows it: a joint state stamped no earlier

@@ -6,10 +6,14 @@ then the gripper acts (if the primitive opens or closes it); each phase ends at 
 :class:`PrimitiveStatus`.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass
 import enum
 
 import numpy as np
+from numpy.typing import NDArray
 
 from contrastive_vla.control.arm_commands import JointPlan
 from contrastive_vla.core.status import Outcome
@@ -25,13 +29,14 @@ class PrimitiveStatus:
     """The outcome of one primitive command (the ``primitive_status`` JSON payload)."""
 
     decision: int | None
-    delta: list            # the commanded delta, rounded for reading
+    delta: list[float]     # the commanded delta, rounded for reading
     latency_ms: float | None  # camera frame -> command at the bridge, when the frame is known
     status: Outcome
     message: str
 
 
-def status_of(decision, delta, latency_ms, status, message):
+def status_of(decision: int | None, delta: Iterable[float], latency_ms: float | None,
+              status: Outcome, message: str) -> PrimitiveStatus:
     return PrimitiveStatus(decision, [round(float(v), 5) for v in delta], latency_ms,
                            status, message)
 
@@ -42,16 +47,16 @@ class ActivePrimitive:
     into the outcome (an obstruction found after the motion overrides them)."""
 
     decision: int | None
-    delta: np.ndarray
+    delta: NDArray[np.float64]
     latency_ms: float | None
     plan: JointPlan
     status: Outcome
     message: str
     phase: Phase = Phase.MOVE
     until: float = 0.0        # the current phase ends (trajectory + settle time, or gripper)
-    goal: np.ndarray | None = None    # joint target of the motion (to judge tracking)
-    twist: tuple | None = None        # servo mode: (linear, angular) velocities
+    goal: NDArray[np.float64] | None = None  # joint target of the motion (to judge tracking)
+    twist: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None  # servo: (lin, ang)
     twist_until: float = 0.0          # servo mode: twists stop (then zero) at this time
 
-    def report(self, status, message):
+    def report(self, status: Outcome, message: str) -> PrimitiveStatus:
         return status_of(self.decision, self.delta, self.latency_ms, status, message)

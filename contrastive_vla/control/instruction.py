@@ -6,6 +6,9 @@ by the same rules the model applies (``clean_instruction``: UTF-8 text, no contr
 not empty, not longer than the limit) and normalised (whitespace collapsed).
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass
 import re
 
@@ -25,7 +28,8 @@ class Instruction:
     is_stop: bool
 
 
-def interpret(text, stop_words=DEFAULT_STOP_WORDS, max_chars=300):
+def interpret(text: str | bytes, stop_words: Iterable[str] = DEFAULT_STOP_WORDS,
+              max_chars: int = 300) -> Instruction:
     """Return an Instruction or raise InstructionError naming the problem."""
     try:
         clean = clean_instruction(text, max_chars)

@@ -8,10 +8,13 @@ stops at the boundary instead of leaving the box. Units: metres, radians, second
 the robot base frame.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from contrastive_vla.core.delta import GRIPPER_INDEX, DeltaError, as_delta, clamp_to_box
 
@@ -22,17 +25,17 @@ class SafetyError(ValueError):
 
 @dataclass(frozen=True)
 class ArmSafetyLimits:
-    workspace_lower: tuple          # (3,) TCP box, base frame (m)
-    workspace_upper: tuple
-    max_step_translation: float     # largest translation one primitive may ask for (m)
-    max_step_rotation: float        # largest rotation one primitive may ask for (rad)
-    max_linear_speed: float         # TCP speed cap (m/s)
-    max_angular_speed: float        # TCP angular speed cap (rad/s)
-    joint_lower: tuple = field(default=())     # (n,) rad
-    joint_upper: tuple = field(default=())
-    joint_velocity: tuple = field(default=())  # (n,) rad/s
+    workspace_lower: tuple[float, ...]  # (3,) TCP box, base frame (m)
+    workspace_upper: tuple[float, ...]
+    max_step_translation: float         # largest translation one primitive may ask for (m)
+    max_step_rotation: float            # largest rotation one primitive may ask for (rad)
+    max_linear_speed: float             # TCP speed cap (m/s)
+    max_angular_speed: float            # TCP angular speed cap (rad/s)
+    joint_lower: tuple[float, ...] = field(default=())     # (n,) rad
+    joint_upper: tuple[float, ...] = field(default=())
+    joint_velocity: tuple[float, ...] = field(default=())  # (n,) rad/s
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         lower, upper = np.asarray(self.workspace_lower), np.asarray(self.workspace_upper)
         if lower.shape != (3,) or upper.shape != (3,) or np.any(lower >= upper):
             raise ValueError(f'workspace box needs 3 lower < upper values, got {lower.tolist()} '
@@ -50,11 +53,11 @@ class ArmSafetyLimits:
             raise ValueError('every joint needs lower < upper')
 
     @property
-    def workspace(self):
+    def workspace(self) -> dict[str, list[float]]:
         return {'lower': list(self.workspace_lower), 'upper': list(self.workspace_upper)}
 
 
-def check_delta(delta, limits):
+def check_delta(delta: ArrayLike, limits: ArmSafetyLimits) -> NDArray[np.float64]:
     """Validate a primitive delta (:func:`~contrastive_vla.core.delta.as_delta`, then the
     per-step and gripper limits); returns it as a float array or raises SafetyError."""
     try:
@@ -75,18 +78,21 @@ def check_delta(delta, limits):
     return d
 
 
-def clamp_to_workspace(position, limits):
+def clamp_to_workspace(position: ArrayLike,
+                       limits: ArmSafetyLimits) -> tuple[NDArray[np.float64], bool]:
     """(clamped position, whether it was clamped)."""
     return clamp_to_box(position, limits.workspace_lower, limits.workspace_upper)
 
 
-def inside_workspace(position, limits, tolerance=1e-6):
+def inside_workspace(position: ArrayLike, limits: ArmSafetyLimits,
+                     tolerance: float = 1e-6) -> bool:
     p = np.asarray(position, dtype=np.float64)
     return bool(np.all(p >= np.asarray(limits.workspace_lower) - tolerance)
                 and np.all(p <= np.asarray(limits.workspace_upper) + tolerance))
 
 
-def check_joint_positions(q, limits, what='joint target'):
+def check_joint_positions(q: ArrayLike, limits: ArmSafetyLimits,
+                          what: str = 'joint target') -> NDArray[np.float64]:
     """Raise SafetyError unless ``q`` is finite and within the joint limits."""
     q = np.asarray(q, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(q)):
@@ -103,7 +109,8 @@ def check_joint_positions(q, limits, what='joint target'):
     return q
 
 
-def check_trajectory(q_start, waypoints, times, limits):
+def check_trajectory(q_start: ArrayLike, waypoints: ArrayLike, times: ArrayLike,
+                     limits: ArmSafetyLimits) -> NDArray[np.float64]:
     """Every point within the joint limits, every segment within the joint velocity limits.
 
     ``waypoints`` (k, n) joint positions reached at ``times`` (k,) seconds after the start.
@@ -128,7 +135,8 @@ def check_trajectory(q_start, waypoints, times, limits):
     return points
 
 
-def limit_twist(linear, angular, limits):
+def limit_twist(linear: ArrayLike, angular: ArrayLike,
+                limits: ArmSafetyLimits) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Scale a twist down (direction kept) to the linear and angular speed caps."""
     v = np.asarray(linear, dtype=np.float64)
     w = np.asarray(angular, dtype=np.float64)
@@ -143,7 +151,9 @@ def limit_twist(linear, angular, limits):
     return v * scale, w * scale
 
 
-def twist_plan(delta, limits, tcp_position=None):
+def twist_plan(
+        delta: ArrayLike, limits: ArmSafetyLimits, tcp_position: ArrayLike | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float, bool]:
     """A primitive as a constant twist held for a duration (MoveIt Servo style).
 
     Returns ``(linear (3,), angular (3,), duration s, clamped)``. The translation is first
@@ -169,18 +179,18 @@ def twist_plan(delta, limits, tcp_position=None):
 class CommandWatchdog:
     """Halts when no fresh command/heartbeat arrived for ``timeout`` seconds (clock-agnostic)."""
 
-    def __init__(self, timeout):
+    def __init__(self, timeout: float) -> None:
         if not timeout > 0:
             raise ValueError(f'command timeout must be positive, got {timeout!r}')
         self.timeout = float(timeout)
-        self.last = None
+        self.last: float | None = None
 
-    def feed(self, now):
+    def feed(self, now: float) -> None:
         self.last = float(now)
 
-    def expired(self, now):
+    def expired(self, now: float) -> bool:
         return self.last is None or float(now) - self.last > self.timeout
 
-    def age(self, now):
+    def age(self, now: float) -> float:
         return math.inf if self.last is None else float(now) - self.last
 

@@ -7,7 +7,10 @@ The simulator, the motion planner and the safety checks of the arm bridge read d
 :func:`as_delta`, so a malformed one is refused with the same reason wherever it arrives.
 """
 
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 DELTA_LAYOUT = ('dx', 'dy', 'dz', 'roll', 'pitch', 'yaw', 'wrist_rotate', 'gripper')
 DELTA_SIZE = len(DELTA_LAYOUT)
@@ -18,7 +21,7 @@ class DeltaError(ValueError):
     """A delta that cannot be executed: not numeric, not 8 values, or not finite."""
 
 
-def as_delta(delta) -> np.ndarray:
+def as_delta(delta: ArrayLike) -> NDArray[np.float64]:
     """``delta`` as a float64 array of shape (8,); raises :class:`DeltaError` saying why not."""
     try:
         d = np.asarray(delta, dtype=np.float64).reshape(-1)
@@ -32,7 +35,8 @@ def as_delta(delta) -> np.ndarray:
     return d
 
 
-def clamp_to_box(position, lower, upper) -> tuple[np.ndarray, bool]:
+def clamp_to_box(position: ArrayLike, lower: ArrayLike,
+                 upper: ArrayLike) -> tuple[NDArray[np.float64], bool]:
     """Clamp a point into the axis-aligned box [lower, upper]; returns (clamped point as
     float64, whether it moved by more than a nanometre)."""
     p = np.asarray(position, dtype=np.float64)

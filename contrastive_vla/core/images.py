@@ -9,11 +9,15 @@ Arrays are always ``H x W x 3`` ``uint8`` in RGB channel order (the order CLIP e
 ``[0, 0]`` is the top-left pixel of the camera image (row-major, as in the message).
 """
 
+from __future__ import annotations
+
 import array
 from collections.abc import Sequence
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = [
     'ENCODINGS',
@@ -71,7 +75,7 @@ def _as_uint8_buffer(data, what):
     raise ImageError(f'{what}: data of type {type(data).__name__} is not a byte buffer')
 
 
-def image_to_rgb(msg):
+def image_to_rgb(msg: Any) -> NDArray[np.uint8]:
     """Convert a ``sensor_msgs/msg/Image`` to a contiguous ``H x W x 3`` uint8 RGB array.
 
     Supported encodings: rgb8, bgr8, rgba8, bgra8 (alpha dropped), mono8 / 8UC1 (grey copied
@@ -118,7 +122,7 @@ def image_to_rgb(msg):
     return np.ascontiguousarray(pixels[:, :, list(_TO_RGB[encoding])])
 
 
-def compressed_to_rgb(msg):
+def compressed_to_rgb(msg: Any) -> NDArray[np.uint8]:
     """Decode a ``sensor_msgs/msg/CompressedImage`` (JPEG or PNG) to ``H x W x 3`` uint8 RGB.
 
     ``format`` may be plain (``'jpeg'``, ``'png'``) or image_transport's long form
@@ -131,6 +135,7 @@ def compressed_to_rgb(msg):
             data.
 
     """
+    # deferred: OpenCV loads only where frames are decoded or resized
     import cv2
 
     fmt = str(getattr(msg, 'format', '') or '')
@@ -163,7 +168,7 @@ def _check_rgb(rgb, what='rgb'):
         raise ImageError(f'{what} must not be empty, got shape {rgb.shape}')
 
 
-def rgb_to_image_fields(rgb, *, data_as='array'):
+def rgb_to_image_fields(rgb: NDArray[np.uint8], *, data_as: str = 'array') -> dict[str, Any]:
     """Fields of an rgb8 ``sensor_msgs/msg/Image`` for an ``H x W x 3`` uint8 RGB array.
 
     Returns ``dict(height, width, encoding='rgb8', is_bigendian=0, step=3 * width, data)``;
@@ -211,13 +216,14 @@ def _size_hw(size, what):
     return height, width
 
 
-def resize_rgb(rgb, size):
+def resize_rgb(rgb: NDArray[np.uint8], size: int | Sequence[int]) -> NDArray[np.uint8]:
     """Resize an RGB array to ``size`` = ``(height, width)`` or an int for a square.
 
     Uses ``cv2.INTER_AREA``, which averages source pixels and so does not alias when shrinking
     camera frames to model resolution (e.g. 640x480 -> 224x224). The aspect ratio is not
     kept; use :func:`center_crop` first for that.
     """
+    # deferred: OpenCV loads only where frames are decoded or resized
     import cv2
 
     _check_rgb(rgb)
@@ -227,7 +233,8 @@ def resize_rgb(rgb, size):
     return cv2.resize(np.ascontiguousarray(rgb), (width, height), interpolation=cv2.INTER_AREA)
 
 
-def center_crop(rgb, size=None):
+def center_crop(rgb: NDArray[np.uint8],
+                size: int | Sequence[int] | None = None) -> NDArray[np.uint8]:
     """Crop the centre ``size`` = ``(height, width)`` (int: square) out of an RGB array.
 
     ``size=None`` takes the largest centred square, the usual step before resizing a 4:3
@@ -251,10 +258,11 @@ def center_crop(rgb, size=None):
     return np.ascontiguousarray(rgb[top:top + height, left:left + width]).copy()
 
 
-def resize_square(image, size):
+def resize_square(image: NDArray[np.uint8], size: int) -> NDArray[np.uint8]:
     """The model's view of a frame: the largest centred square, resized to ``size`` x ``size``
     with ``cv2.INTER_AREA``. No copy when the frame already has that shape (the hot path of
     the VLA node)."""
+    # deferred: OpenCV loads only where frames are decoded or resized
     import cv2
 
     h, w = image.shape[:2]
@@ -267,7 +275,8 @@ def resize_square(image, size):
     return image
 
 
-def pinhole_intrinsics(width, height, fov_degrees, vertical=False):
+def pinhole_intrinsics(width: int, height: int, fov_degrees: float,
+                       vertical: bool = False) -> tuple[float, float, float, float]:
     """(fx, fy, cx, cy) in pixels of an ideal pinhole camera with the given field of view
     (horizontal, or vertical as MuJoCo's ``fovy``); the principal point is the image centre in
     ROS / OpenCV pixel coordinates (pixel centres at integers)."""

@@ -20,17 +20,20 @@ Three ways, tried in order:
 Every answer says how it was understood, so a surprising mapping is visible before it runs.
 """
 
+from __future__ import annotations
+
 from collections import Counter
 from dataclasses import dataclass, field
 import functools
 import math
+import os
 import re
 
 import numpy as np
 import yaml
 
 from contrastive_vla.core.resources import config_path
-from contrastive_vla.core.vocabulary import AXES, PrimitiveVocabulary
+from contrastive_vla.core.vocabulary import AXES, Primitive, PrimitiveVocabulary
 
 DEFAULT_TRANSLATION = 0.05   # m, when no amount is said
 DEFAULT_ROTATION = math.radians(15)
@@ -105,11 +108,11 @@ class AmountWords:
     """The amount-word table (``config/amounts.yaml``): vague phrase -> rung of the ladder
     (0 = smallest step), and phrases that stand for a number with a unit."""
 
-    vague: dict
-    exact: dict
+    vague: dict[str, int]
+    exact: dict[str, str]
 
     @classmethod
-    def load(cls, path: str | None = None) -> 'AmountWords':
+    def load(cls, path: str | os.PathLike[str] | None = None) -> AmountWords:
         path = config_path('amounts.yaml') if path is None else path
         with open(path, encoding='utf-8') as f:
             data = yaml.safe_load(f)
@@ -126,7 +129,7 @@ class AmountWords:
                  for k, v in data.get('exact', {}).items()}
         return cls(vague, exact)
 
-    def phrases(self, rung: int) -> list:
+    def phrases(self, rung: int) -> list[str]:
         """The vague phrases meaning ``rung``."""
         return [p for p, r in self.vague.items() if r == rung]
 
@@ -137,7 +140,7 @@ def amount_words() -> AmountWords:
     return AmountWords.load()
 
 
-def motion_words() -> set:
+def motion_words() -> set[str]:
     """Every word the parser reads as a motion, a gripper action or an amount qualifier."""
     phrases = [w for _, _, words in _TRANSLATIONS for w in words]
     phrases += [keyword for keyword, _, _ in _ROTATIONS]
@@ -149,13 +152,13 @@ def motion_words() -> set:
 
 @dataclass
 class Interpretation:
-    primitive: object = None          # the Primitive chosen (None: not understood)
-    how: str = ''                     # 'phrase' | 'parsed' | 'similar' | ''
-    note: str = ''                    # what was assumed, for the person to see
-    candidates: list = field(default_factory=list)  # [(Primitive, score)] when unsure
+    primitive: Primitive | None = None  # the Primitive chosen (None: not understood)
+    how: str = ''                       # 'phrase' | 'parsed' | 'similar' | ''
+    note: str = ''                      # what was assumed, for the person to see
+    candidates: list[tuple[Primitive, float]] = field(default_factory=list)  # when unsure
 
     @property
-    def needs_confirmation(self):
+    def needs_confirmation(self) -> bool:
         return self.primitive is None and bool(self.candidates)
 
 
@@ -237,7 +240,7 @@ def _number_with_unit(words):
     return ('number', bare) if bare is not None else (None, None)
 
 
-def parse_amount(text: str) -> tuple:
+def parse_amount(text: str) -> tuple[str | None, float | str | None, int | None]:
     """(kind, value, rung): kind 'length' (value in m) or 'angle' (rad); 'number' when a number
     came without a unit this knows (value: the bare number); 'unit' when a unit came without a
     number ("a few cm"; value: the unit); None (value None) when no number was said.
@@ -245,7 +248,7 @@ def parse_amount(text: str) -> tuple:
     return _read_amount(text)[:3]
 
 
-def parse_motion(text: str) -> tuple | None:
+def parse_motion(text: str) -> tuple[str, int] | None:
     """(axis, sign) named by the sentence, or None."""
     return _motion(_read_amount(text)[3])
 
@@ -286,12 +289,12 @@ class SentenceMapper:
     """Maps sentences to primitives of ``vocab`` (see the module docstring); ``amounts``: the
     amount-word table (default: ``config/amounts.yaml``)."""
 
-    def __init__(self, vocab: PrimitiveVocabulary, amounts: AmountWords | None = None):
+    def __init__(self, vocab: PrimitiveVocabulary, amounts: AmountWords | None = None) -> None:
         self.vocab = vocab
         self.amounts = amount_words() if amounts is None else amounts
         self._texts = [(p, _trigrams(text)) for p in vocab for text in p.texts]
 
-    def similar(self, sentence: str, k: int = 3) -> list:
+    def similar(self, sentence: str, k: int = 3) -> list[tuple[Primitive, float]]:
         """[(Primitive, similarity)] best first, one entry per primitive."""
         grams = _trigrams(sentence)
         best = {}

@@ -8,8 +8,10 @@ builders pass to their own classes:
 - ``sensor_msgs/msg/CameraInfo`` of an undistorted pinhole camera.
 """
 
+from __future__ import annotations
+
 import math
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -53,7 +55,7 @@ def seconds_to_ns(seconds: float) -> int:
 
 
 def camera_info_fields(width: int, height: int, fx: float, fy: float, cx: float,
-                       cy: float) -> dict:
+                       cy: float) -> dict[str, Any]:
     """Fields of a ``sensor_msgs/msg/CameraInfo`` of an undistorted pinhole camera.
 
     ``fx, fy`` are focal lengths and ``cx, cy`` the principal point, all in pixels; ``k`` and

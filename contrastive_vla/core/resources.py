@@ -6,6 +6,8 @@
 ``CONTRASTIVE_VLA_SHARE`` overrides all of them.
 """
 
+from __future__ import annotations
+
 import functools
 import os
 from pathlib import Path
@@ -14,12 +16,12 @@ import sys
 PACKAGE = 'contrastive_vla'
 
 
-def _looks_like_share(path):
+def _looks_like_share(path: Path) -> bool:
     return (path / 'config' / 'primitives.yaml').is_file()
 
 
 @functools.lru_cache(maxsize=None)
-def share_dir():
+def share_dir() -> Path:
     """Return the directory holding ``config/``, ``models/`` and ``launch/``."""
     override = os.environ.get('CONTRASTIVE_VLA_SHARE')
     if override:
@@ -30,6 +32,7 @@ def share_dir():
         return path
     candidates = [Path(__file__).resolve().parents[2]]
     try:
+        # optional: present only where ROS is installed
         from ament_index_python.packages import get_package_share_directory
 
         candidates.append(Path(get_package_share_directory(PACKAGE)))
@@ -44,10 +47,10 @@ def share_dir():
         + ', '.join(str(p) for p in candidates) + '. Set CONTRASTIVE_VLA_SHARE.')
 
 
-def config_path(name):
+def config_path(name: str) -> Path:
     """Path of a file in the package's ``config/`` directory."""
     return share_dir() / 'config' / name
 
 
-def models_dir():
+def models_dir() -> Path:
     return share_dir() / 'models'

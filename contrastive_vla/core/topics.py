@@ -1,7 +1,10 @@
 """Topic names and message types of the whole project, from config/topics.yaml."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 import functools
+import os
 
 import yaml
 
@@ -15,13 +18,13 @@ class Topic:
     type: str      # ROS 2 type name, e.g. 'sensor_msgs/msg/Image'
 
     @property
-    def bag_name(self):
+    def bag_name(self) -> str:
         """The name a root-namespace recording stores ('/image_raw')."""
         return '/' + self.name.lstrip('/')
 
 
 @functools.lru_cache(maxsize=None)
-def load_topics(path=None):
+def load_topics(path: str | os.PathLike[str] | None = None) -> dict[str, Topic]:
     """key -> Topic. Keys: image, camera_info, instruction, primitive, joint_states, ..."""
     path = path or config_path('topics.yaml')
     with open(path, encoding='utf-8') as f:
@@ -34,5 +37,5 @@ def load_topics(path=None):
     return topics
 
 
-def topic(key):
+def topic(key: str) -> Topic:
     return load_topics()[key]

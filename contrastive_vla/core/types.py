@@ -8,10 +8,13 @@ task; the scripted expert, which reads the simulator's privileged state, is a
 :class:`PrivilegedPolicy` and is handed the environment explicitly.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.vocabulary import Primitive
@@ -19,12 +22,12 @@ from contrastive_vla.core.vocabulary import Primitive
 
 @dataclass
 class Observation:
-    image: np.ndarray          # (H, W, 3) uint8 RGB from the scene camera
-    joint_names: list
-    joint_positions: np.ndarray  # arm joints (rad) then finger joints (m)
-    joint_velocities: np.ndarray
-    tcp_position: np.ndarray
-    tcp_rotation: np.ndarray
+    image: NDArray[np.uint8] | None  # (H, W, 3) RGB from the scene camera; None: not rendered
+    joint_names: list[str]
+    joint_positions: NDArray[np.float64]  # arm joints (rad) then finger joints (m)
+    joint_velocities: NDArray[np.float64]
+    tcp_position: NDArray[np.float64] | None  # None where the arm's kinematics live elsewhere
+    tcp_rotation: NDArray[np.float64] | None
     instruction: str
     time: float                # simulation time (s)
 
@@ -33,7 +36,7 @@ class Observation:
 class StepResult:
     status: Outcome
     message: str
-    primitive: Primitive = None
+    primitive: Primitive | None = None
     success: bool = False
 
 
@@ -42,9 +45,9 @@ class EpisodeSpec:
     task_id: str
     seed: int
     instruction: str
-    binding: dict
-    block_colours: list
-    zone_colours: list
+    binding: dict[str, str]
+    block_colours: list[str]
+    zone_colours: list[str]
 
 
 @runtime_checkable

@@ -10,15 +10,21 @@ arm or other step sizes) validated on load; this module only looks things up, co
 sequences and discretises continuous actions.
 """
 
+from __future__ import annotations
+
 import bisect
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 import re
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 import yaml
 
 from contrastive_vla.core.delta import DELTA_LAYOUT, GRIPPER_INDEX
@@ -36,7 +42,7 @@ class VocabularyError(ValueError):
     """A vocabulary file that cannot be used; the message names the file, entry and problem."""
 
 
-def normalize_phrase(text):
+def normalize_phrase(text: str) -> str:
     """Canonical form for matching: lower case, single spaces, no trailing punctuation."""
     text = ' '.join(str(text).lower().split())
     return re.sub(r'[\s.!?,;:]+$', '', text)
@@ -50,36 +56,36 @@ class Primitive:
     name: str
     axis: str
     phrase: str
-    delta: tuple
-    paraphrases: tuple = ()
+    delta: tuple[float, ...]
+    paraphrases: tuple[str, ...] = ()
 
     @property
-    def is_gripper(self):
+    def is_gripper(self) -> bool:
         return self.axis == 'gripper'
 
     @property
-    def axis_index(self):
+    def axis_index(self) -> int:
         return AXES.index(self.axis)
 
     @property
-    def value(self):
+    def value(self) -> float:
         """Signed amount along its axis (metres, radians, or +1 open / -1 close)."""
         return self.delta[self.axis_index]
 
     @property
-    def magnitude(self):
+    def magnitude(self) -> float:
         return abs(self.value)
 
     @property
-    def direction(self):
+    def direction(self) -> int:
         return 1 if self.value > 0 else -1
 
     @property
-    def texts(self):
+    def texts(self) -> tuple[str, ...]:
         """The canonical phrase followed by every paraphrase."""
         return (self.phrase,) + self.paraphrases
 
-    def delta_array(self):
+    def delta_array(self) -> NDArray[np.float64]:
         return np.asarray(self.delta, dtype=np.float64)
 
 
@@ -87,18 +93,22 @@ class Primitive:
 class NetDisplacement:
     """The result of executing a sequence of primitives from the identity pose."""
 
-    translation: np.ndarray  # (3,) metres in the base frame
-    rotation: np.ndarray  # (3, 3) base-frame rotation of the gripper
+    translation: NDArray[np.float64]  # (3,) metres in the base frame
+    rotation: NDArray[np.float64]  # (3, 3) base-frame rotation of the gripper
     wrist_rotate: float  # radians, summed
     gripper: str  # 'open', 'close' or 'unchanged'
 
     @property
-    def rpy(self):
+    def rpy(self) -> NDArray[np.float64]:
         """Roll, pitch, yaw (x-y-z extrinsic) of :attr:`rotation`, radians."""
         return rotation_to_rpy(self.rotation)
 
 
-def axis_rotation(axis, angle):
+# What the lookups accept for a primitive: its class index, name, phrase, or itself.
+PrimitiveKey = Primitive | str | int | np.integer
+
+
+def axis_rotation(axis: str, angle: float) -> NDArray[np.float64]:
     """3x3 rotation about base axis 'roll' (x), 'pitch' (y) or 'yaw' (z)."""
     c, s = math.cos(angle), math.sin(angle)
     if axis == 'roll':
@@ -110,7 +120,7 @@ def axis_rotation(axis, angle):
     raise ValueError(f'not a rotation axis: {axis!r}')
 
 
-def rotation_to_rpy(matrix):
+def rotation_to_rpy(matrix: ArrayLike) -> NDArray[np.float64]:
     """Roll, pitch, yaw with R = Rz(yaw) Ry(pitch) Rx(roll)."""
     m = np.asarray(matrix)
     pitch = math.asin(max(-1.0, min(1.0, -m[2, 0])))
@@ -122,7 +132,8 @@ def rotation_to_rpy(matrix):
 class PrimitiveVocabulary:
     """An ordered, validated set of primitives. Index order is the model's class order."""
 
-    def __init__(self, primitives, translation_weight=7.854, source='<memory>'):
+    def __init__(self, primitives: Iterable[Primitive], translation_weight: float = 7.854,
+                 source: str | os.PathLike[str] = '<memory>') -> None:
         self.primitives = tuple(primitives)
         self.translation_weight = float(translation_weight)
         self.source = str(source)
@@ -142,7 +153,7 @@ class PrimitiveVocabulary:
 
     # ---- loading -------------------------------------------------------------------------
     @classmethod
-    def load(cls, path=None):
+    def load(cls, path: str | os.PathLike[str] | None = None) -> PrimitiveVocabulary:
         """Load and validate a vocabulary file (default: the package's primitives.yaml)."""
         path = Path(path) if path is not None else config_path('primitives.yaml')
         try:
@@ -158,7 +169,8 @@ class PrimitiveVocabulary:
         return cls.from_dict(data, source=path)
 
     @classmethod
-    def from_dict(cls, data, source='<memory>'):
+    def from_dict(cls, data: Any,
+                  source: str | os.PathLike[str] = '<memory>') -> PrimitiveVocabulary:
         if not isinstance(data, dict):
             raise VocabularyError(f'{source}: expected a mapping with a "primitives" list')
         entries = data.get('primitives')
@@ -188,13 +200,13 @@ class PrimitiveVocabulary:
         return cls(primitives, translation_weight=weight, source=source)
 
     # ---- lookup ------------------------------------------------------------------------
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.primitives)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Primitive]:
         return iter(self.primitives)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: int | np.integer | str) -> Primitive:
         """By class index (int) or by name (str)."""
         if isinstance(key, (int, np.integer)):
             return self.primitives[int(key)]
@@ -203,23 +215,23 @@ class PrimitiveVocabulary:
         except KeyError:
             raise KeyError(f'no primitive named {key!r} in {self.source}') from None
 
-    def __contains__(self, name):
+    def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
     @property
-    def names(self):
+    def names(self) -> list[str]:
         return [p.name for p in self.primitives]
 
     @property
-    def phrases(self):
+    def phrases(self) -> list[str]:
         """Canonical phrases in class order."""
         return [p.phrase for p in self.primitives]
 
-    def lookup(self, text):
+    def lookup(self, text: str) -> Primitive | None:
         """The primitive whose canonical phrase or paraphrase is ``text``, or None."""
         return self._by_text.get(normalize_phrase(text))
 
-    def from_phrase(self, text):
+    def from_phrase(self, text: str) -> Primitive:
         """Like :meth:`lookup` but raises a KeyError that says what was not found."""
         primitive = self.lookup(text)
         if primitive is None:
@@ -227,7 +239,7 @@ class PrimitiveVocabulary:
                            f'{self.source}')
         return primitive
 
-    def resolve(self, key):
+    def resolve(self, key: PrimitiveKey) -> Primitive:
         """A primitive from a name, a phrase/paraphrase, a class index or a Primitive."""
         if isinstance(key, Primitive):
             return key
@@ -235,16 +247,16 @@ class PrimitiveVocabulary:
             return self[key]
         return self._by_name.get(key) or self.from_phrase(key)
 
-    def delta(self, key):
+    def delta(self, key: PrimitiveKey) -> NDArray[np.float64]:
         """The 8-D delta of a primitive given by name, phrase or index."""
         return self.resolve(key).delta_array()
 
-    def fingerprint(self):
+    def fingerprint(self) -> str:
         """Hash of names, phrases and deltas: a checkpoint records it to detect a mismatch."""
         payload = [[p.name, p.phrase, [round(v, 9) for v in p.delta]] for p in self.primitives]
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {
             'format_version': 1,
             'translation_weight': self.translation_weight,
@@ -254,7 +266,7 @@ class PrimitiveVocabulary:
         }
 
     # ---- composition -------------------------------------------------------------------
-    def compose(self, sequence):
+    def compose(self, sequence: Iterable[PrimitiveKey]) -> NetDisplacement:
         """Net displacement of executing ``sequence`` (names, phrases, indices or Primitives).
 
         Translations add in the base frame; rotations compose in the base frame about the tool
@@ -278,12 +290,12 @@ class PrimitiveVocabulary:
         return NetDisplacement(translation, rotation, wrist, gripper)
 
     # ---- discretisation ----------------------------------------------------------------
-    def ladder(self, axis, direction):
+    def ladder(self, axis: str, direction: int) -> list[Primitive]:
         """The motion primitives along ``axis`` ('x', 'roll', ...) in ``direction`` (+1 / -1),
         smallest step first (empty if the vocabulary has none)."""
         return list(self._ladders.get((axis, direction), ()))
 
-    def discretize(self, action):
+    def discretize(self, action: ArrayLike) -> Primitive | None:
         """Map a continuous 7-D or 8-D action to the nearest primitive, as CLIP-RT does.
 
         ``action`` is ``[dx, dy, dz, roll, pitch, yaw, wrist_rotate(, gripper_change)]``;
@@ -319,7 +331,7 @@ class PrimitiveVocabulary:
         return None
 
 
-def gripper_change(previous_state, new_state):
+def gripper_change(previous_state: float, new_state: float) -> float:
     """Signed gripper change between absolute states (1 = open, 0 = closed), for discretize."""
     return float(new_state) - float(previous_state)
 

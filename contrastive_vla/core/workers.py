@@ -5,11 +5,21 @@ simulator once in ``initializer``. Workers are spawned, not forked, so MuJoCo's 
 torch's thread pools start clean in each.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 import multiprocessing as mp
+from typing import Any, TypeVar
+
+_Job = TypeVar('_Job')
+_Result = TypeVar('_Result')
 
 
-def map_episodes(fn, jobs, workers, initializer, initargs, desc, progress=True):
+def map_episodes(fn: Callable[[_Job], _Result], jobs: Sequence[_Job], workers: int,
+                 initializer: Callable[..., Any], initargs: Sequence[Any], desc: str,
+                 progress: bool = True) -> list[_Result]:
     """Results of ``fn(job)`` for every job (in completion order when ``workers`` > 1)."""
+    # deferred: progress bars only for long work; core stays dependency-light
     from tqdm import tqdm
 
     results = []

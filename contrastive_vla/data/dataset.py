@@ -19,8 +19,13 @@ import os
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from contrastive_vla.core.images import ImageError, compressed_to_rgb, image_to_rgb, resize_square
+from contrastive_vla.core.msgfields import stamp_to_ns
 from contrastive_vla.core.topics import load_topics
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+from contrastive_vla.core.workers import map_episodes
 from contrastive_vla.data.demos import RELABEL_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -148,14 +153,8 @@ def find_bags(paths):
 
 def read_episode(bag_path, vocab, image_size, topics=None):
     """Samples of one bag: dict of arrays/lists plus 'success' and 'skipped' notes."""
+    # deferred: rosbags loads only where bags are read or written
     from contrastive_vla.bag import open_bag
-    from contrastive_vla.core.images import (
-        ImageError,
-        compressed_to_rgb,
-        image_to_rgb,
-        resize_square,
-    )
-    from contrastive_vla.core.msgfields import stamp_to_ns
 
     topics = topics or TopicMap()
     samples = {'images': [], 'labels': [], 'instructions': [], 'supervisions': [],
@@ -248,8 +247,6 @@ POOL_MIN_BAGS = 16  # fewer bags than this decode in-process (a worker imports t
 
 
 def _init_decoder(vocab_dict, image_size, topics):
-    from contrastive_vla.core.vocabulary import PrimitiveVocabulary
-
     _DECODE.update(vocab=PrimitiveVocabulary.from_dict(vocab_dict), image_size=image_size,
                    topics=topics)
 
@@ -281,9 +278,6 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
 
     Bags not in the cache yet are decoded by ``workers`` processes (default: one per core).
     """
-    from tqdm import tqdm
-
-    from contrastive_vla.core.workers import map_episodes
 
     topics = topics or TopicMap()
     bags = find_bags(paths)

@@ -13,6 +13,7 @@ executed from image k" is "the first primitive message after image k", for simul
 recordings alike.
 """
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -20,9 +21,15 @@ import time
 
 import numpy as np
 
+from contrastive_vla import bag as bags
+from contrastive_vla.bag import BagWriter
 from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.topics import load_topics
 from contrastive_vla.core.workers import map_episodes
+from contrastive_vla.sim.env import TabletopEnv
+from contrastive_vla.sim.expert import ScriptedExpert
+from contrastive_vla.sim.rollout import StepRecord, run_episode
+from contrastive_vla.sim.tasks import rename_referent
 
 DECISION_DELAY_NS = 1_000_000
 RECOVERY_PROBABILITY = 0.15
@@ -37,8 +44,6 @@ class EpisodeBagRecorder:
     """Turns the episode runner's step callbacks into bag messages."""
 
     def __init__(self, writer, env, rng, topics=None):
-        from contrastive_vla import bag as bags
-
         self.bags = bags
         self.writer = writer
         self.env = env
@@ -212,10 +217,6 @@ def relabelled_spec(env, spec, rng):
     """The episode's spec with its *second* referent (the zone of place, the base block of
     stack) renamed to another one in the scene, or None (the task has no second referent, the
     scene has no other one, or the instruction does not name its colour exactly once)."""
-    import dataclasses
-
-    from contrastive_vla.sim.tasks import rename_referent
-
     needs = env.tasks[spec.task_id].needs
     second = next((r for r in ('zone', 'base') if r in needs), None)
     if second is None:
@@ -284,9 +285,6 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
     ``relabel``: also write the episode's relabelled twin ``<name>_relabel`` where the task
     has a second referent (RelabellingExpert).
     """
-    from contrastive_vla.bag import BagWriter
-    from contrastive_vla.sim.rollout import StepRecord, run_episode
-
     path = Path(out_dir) / episode_name(task_id, seed)
     rng = np.random.default_rng([seed, 17])
     start = time.perf_counter()
@@ -364,9 +362,6 @@ def _augmentation(augment):
 
 
 def _init_worker(out_dir, storage, image_size, augment, misplace=0.0, relabel=False):
-    from contrastive_vla.sim.env import TabletopEnv
-    from contrastive_vla.sim.expert import ScriptedExpert
-
     expert = ScriptedExpert() if augment == 'full' else ScriptedExpert(
         greedy_probability=1.0, smaller_step_probability=0.0)
     _WORKER.update(env=TabletopEnv(image_size=image_size), expert=expert, out_dir=out_dir,

@@ -14,6 +14,7 @@ from pathlib import Path
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from contrastive_vla.data.dataset import TopicMap, find_bags, read_episode
 
@@ -51,8 +52,6 @@ def same_direction(a, b):
 
 def evaluate_bags(paths, policy, topics=None, progress=True, only=None):
     """Score ``policy`` on every bag under ``paths`` (``only``: bag names to keep)."""
-    from tqdm import tqdm
-
     topics = topics or TopicMap()
     vocab = policy.vocab
     bags = find_bags(paths)
@@ -111,9 +110,11 @@ def evaluate_bags(paths, policy, topics=None, progress=True, only=None):
 
 def plot_confusion(confusion, vocab, path):
     """Confusion matrix PNG (rows: recorded primitive, columns: the model's choice)."""
+    # deferred: matplotlib loads only when a plot is written
     import matplotlib
 
     matplotlib.use('Agg')
+    # deferred: matplotlib loads only when a plot is written
     import matplotlib.pyplot as plt
 
     used = np.flatnonzero(confusion.sum(0) + confusion.sum(1))

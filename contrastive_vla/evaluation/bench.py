@@ -1,7 +1,8 @@
 """Speed benchmarks: the policy's per-decision latency and the simulator's costs.
 
-Numbers, not assertions: ``contrastive-vla bench --json OUT`` prints and writes them; the README
-quotes them with the machine they came from.
+Numbers, not assertions: ``contrastive-vla bench --json OUT`` prints and writes them;
+docs/experiments.md records them with the machine they came from, and the README's results
+table quotes the headline ones.
 """
 
 import itertools
@@ -12,8 +13,14 @@ import time
 
 import numpy as np
 
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+from contrastive_vla.data.demos import collect
+from contrastive_vla.model.config import ModelConfig
+from contrastive_vla.sim.env import HOME_ROTATION, TabletopEnv
+
 
 def machine_info():
+    # deferred: torch takes seconds to import; only this path needs it
     import torch
 
     info = {'cpu': platform.processor() or platform.machine(), 'cores': os.cpu_count(),
@@ -65,11 +72,10 @@ def bench_policy(policy_factory, n_cached=200, n_uncached=20, image_size=224):
 
 def bench_models(default_model, extra_configs=('ViT-B-32',), n_cached=200, device='cpu'):
     """One entry per model: 'default' (the shipped checkpoint) and each extra config."""
+    # deferred: torch takes seconds to import; only this path needs it
     import torch
 
-    from contrastive_vla.core.vocabulary import PrimitiveVocabulary
     from contrastive_vla.model.clip_rt import ClipRT
-    from contrastive_vla.model.config import ModelConfig
     from contrastive_vla.model.policy import ClipRTPolicy, load_model
 
     results = {}
@@ -90,9 +96,6 @@ def bench_models(default_model, extra_configs=('ViT-B-32',), n_cached=200, devic
 
 def bench_sim(collect_episodes=16, workers=2):
     """Render, physics, IK and primitive costs; data-generation throughput and bag size."""
-    from contrastive_vla.data.demos import collect
-    from contrastive_vla.sim.env import HOME_ROTATION, TabletopEnv
-
     env = TabletopEnv(image_size=(224, 224))
     env.reset('place_in_zone', 0)
     render = _timed(lambda: env.render(), 100, warmup=5)

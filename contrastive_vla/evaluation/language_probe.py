@@ -11,7 +11,8 @@ Both are split by the episode's phase: ``fetch`` (the task's block is not held) 
 (it is). A policy that reads the instruction changes its decision when the referent that
 matters now is renamed: the block while fetching, the zone or the base block while carrying.
 One that ignores a word never does; this is how we found a text tower that had dropped the
-second colour of "put the red block in the blue zone" (README, "What limits place and stack").
+second colour of "put the red block in the blue zone" (docs/model-history.md, "What limits
+place and stack").
 
 Renaming edits the colour word in the instruction as given, so it works with the task
 templates and with reworded instructions alike; a step is not probed for a referent whose
@@ -20,6 +21,7 @@ colour word does not appear exactly once.
 
 import numpy as np
 
+from contrastive_vla.sim.expert import ScriptedExpert
 from contrastive_vla.sim.tasks import rename_referent
 
 PHASES = ('fetch', 'carry')
@@ -56,8 +58,6 @@ class LanguageProbe:
                              'primitives for renamed instructions); "expert" and "random" '
                              'do not read the instruction')
         if expert is None:
-            from contrastive_vla.sim.expert import ScriptedExpert
-
             expert = ScriptedExpert(greedy_probability=1.0, smaller_step_probability=0.0)
         self.policy = policy
         self.expert = expert

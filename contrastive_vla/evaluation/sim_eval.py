@@ -14,6 +14,8 @@ import numpy as np
 
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.core.workers import map_episodes
+from contrastive_vla.sim.env import TabletopEnv
+from contrastive_vla.sim.expert import ScriptedExpert
 from contrastive_vla.sim.rollout import run_episode
 
 
@@ -49,8 +51,6 @@ class RandomPolicy:
 def make_policy(spec):
     """'expert', 'random' or a model path -> a policy object (reset/act)."""
     if spec == 'expert':
-        from contrastive_vla.sim.expert import ScriptedExpert
-
         return ScriptedExpert()
     if spec == 'random':
         return RandomPolicy()
@@ -66,16 +66,17 @@ _WORKER = {}
 def _init_worker(policy_spec, image_size, video_dir, threads, probe=False):
     if threads:
         try:
+            # deferred: torch takes seconds to import; only this path needs it
             import torch
 
             torch.set_num_threads(threads)
         except ImportError:
             pass
-    from contrastive_vla.sim.env import TabletopEnv
 
     _WORKER['env'] = TabletopEnv(image_size=image_size)
     _WORKER['policy'] = make_policy(policy_spec)
     if probe:
+        # deferred: only --probe runs use the probe
         from contrastive_vla.evaluation.language_probe import LanguageProbe
 
         _WORKER['policy'] = LanguageProbe(_WORKER['policy'])
@@ -87,6 +88,7 @@ def _run_one(job):
     env, policy = _WORKER['env'], _WORKER['policy']
     writer = None
     if video and _WORKER['video_dir']:
+        # deferred: OpenCV loads only when a video is written
         from contrastive_vla.evaluation.video import EpisodeVideo
 
         writer = EpisodeVideo(Path(_WORKER['video_dir']) / f'{task_id}_{seed:05d}.mp4', env)
@@ -130,6 +132,7 @@ def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, 
                            progress)
     summary = summarise(results, policy_spec, task_ids, seed, time.perf_counter() - start)
     if probe:
+        # deferred: only --probe runs use the probe
         from contrastive_vla.evaluation.language_probe import summarise_probe
 
         summary['language_probe'] = summarise_probe(results)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from contrastive_vla.model import compat
 from contrastive_vla.model.config import ModelConfig
 from contrastive_vla.model.preprocess import tokenize
+from contrastive_vla.model.sentence_encoder import weights_sha256
 
 # Per-axis scale of the regression baseline's targets: translations in units of 20 cm,
 # rotations in units of 90 degrees, gripper command as is.
@@ -29,6 +30,7 @@ DELTA_SCALE = torch.tensor([0.2, 0.2, 0.2, math.pi / 2, math.pi / 2, math.pi / 2
 
 def _open_clip():
     compat.ensure_torchvision_importable()
+    # deferred: open_clip (and torchvision) load only for the models that use them
     import open_clip
 
     return open_clip
@@ -221,6 +223,7 @@ class ClipRT(nn.Module):
         self.cfg = cfg
         e = cfg.embed_dim
         if cfg.text['type'] == 'sentence_encoder':
+            # deferred: the model room imports torch, which this path alone needs
             from contrastive_vla.model.sentence_encoder import SentenceEncoderText
 
             self.context_length = cfg.text.get('context_length', 64)
@@ -279,6 +282,7 @@ class ClipRT(nn.Module):
     def tokenize(self, texts):
         """Texts -> (N, L) token ids for this model's text tower."""
         if self.cfg.text['type'] == 'sentence_encoder':
+            # deferred: the model room imports torch, which this path alone needs
             from contrastive_vla.model import sentence_encoder
 
             return sentence_encoder.tokenize(texts, self.text.name, self.context_length)
@@ -288,7 +292,6 @@ class ClipRT(nn.Module):
         """(name, SHA-256) of the pretrained text weights kept out of our checkpoints, or None."""
         if self.cfg.text['type'] != 'sentence_encoder':
             return None
-        from contrastive_vla.model.sentence_encoder import weights_sha256
 
         return self.text.name, weights_sha256(self.text.name)
 

@@ -22,6 +22,7 @@ _state = {'done': False, 'library': None}
 
 
 def _extension_loads(package_dir):
+    # deferred: torch takes seconds to import; only this path needs it
     import torch
 
     for path in glob.glob(os.path.join(package_dir, '_C*.so')) + glob.glob(
@@ -45,6 +46,7 @@ def ensure_torchvision_importable():
         return
     if _extension_loads(list(spec.submodule_search_locations)[0]):
         return
+    # deferred: torch takes seconds to import; only this path needs it
     import torch
 
     library = torch.library.Library('torchvision', 'DEF')

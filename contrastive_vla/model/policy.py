@@ -17,8 +17,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 import torch
 import torch.nn.functional as F
+import yaml
 
 from contrastive_vla.core.resources import models_dir
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary, VocabularyError
@@ -58,8 +61,6 @@ def resolve_checkpoint(path):
 
 def save_checkpoint(directory, model, vocab, meta=None, half=False):
     """Write a checkpoint directory atomically enough (files written, then meta last)."""
-    from safetensors.torch import save_file
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
@@ -67,7 +68,6 @@ def save_checkpoint(directory, model, vocab, meta=None, half=False):
     save_file(state, str(directory / 'model.safetensors'),
               metadata={'format': 'contrastive_vla', 'dtype': 'float16' if half else 'float32'})
     (directory / 'config.json').write_text(model.cfg.to_json())
-    import yaml
 
     (directory / 'vocabulary.yaml').write_text(
         yaml.safe_dump(vocab.to_dict(), sort_keys=False, allow_unicode=True))
@@ -91,9 +91,6 @@ def load_model(path, device='cpu', extend_to=None):
     their initialisation and are listed in ``model.new_parameters``; weights the config
     drops or reshapes are refused.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     directory = resolve_checkpoint(path)
     config = extend_to or ModelConfig.load(directory / 'config.json')
     try:

@@ -42,6 +42,7 @@ def images_to_tensor(images):
 @functools.lru_cache(maxsize=8)
 def get_tokenizer(context_length):
     compat.ensure_torchvision_importable()
+    # deferred: open_clip (and torchvision) load only for the models that use them
     from open_clip.tokenizer import SimpleTokenizer
 
     return SimpleTokenizer(context_length=context_length)

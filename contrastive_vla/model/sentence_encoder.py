@@ -58,6 +58,7 @@ def weights_sha256(name):
 
 @functools.lru_cache(maxsize=4)
 def _tokenizer(name, context_length):
+    # deferred: only the pretrained sentence-encoder tower needs transformers
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(encoder_dir(name) / 'tokenizer.json'))
@@ -77,6 +78,7 @@ class SentenceEncoderText(nn.Module):
 
     def __init__(self, embed_dim, model='all-MiniLM-L6-v2', memo_size=8192):
         super().__init__()
+        # deferred: only the pretrained sentence-encoder tower needs transformers
         from transformers import BertModel
         from transformers.utils import logging as hf_logging
 

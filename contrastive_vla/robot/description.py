@@ -5,19 +5,25 @@ simulator and the default bridge use); the simulator's scene adds its own sectio
 file. Units: metres, radians, seconds, in the robot base frame.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+import os
+from typing import Any
+
 import numpy as np
+import yaml
 
 from contrastive_vla.core.resources import config_path
 
 ARM_SECTIONS = ('robot', 'control', 'workspace')
 
 
-def load_arm_config(path=None, sections=ARM_SECTIONS) -> dict:
+def load_arm_config(path: str | os.PathLike[str] | None = None,
+                    sections: Iterable[str] = ARM_SECTIONS) -> dict[str, Any]:
     """An arm configuration (default: config/sim.yaml), validated enough to fail early: the
     ``sections`` must be present, per-joint lists as long as the joint list, the workspace a
     box above the table."""
-    import yaml
-
     path = path or config_path('sim.yaml')
     with open(path, encoding='utf-8') as f:
         cfg = yaml.safe_load(f)
@@ -39,7 +45,7 @@ def load_arm_config(path=None, sections=ARM_SECTIONS) -> dict:
     return cfg
 
 
-def state_joint_names(cfg: dict | None = None) -> list:
+def state_joint_names(cfg: dict[str, Any] | None = None) -> list[str]:
     """Joint names of the robot state vector, in order: the arm joints, then the finger joints
     (the order the VLA node, the data module and the model use)."""
     robot = (cfg or _packaged())['robot']
@@ -49,7 +55,7 @@ def state_joint_names(cfg: dict | None = None) -> list:
 _PACKAGED = []
 
 
-def _packaged():
+def _packaged() -> dict[str, Any]:
     if not _PACKAGED:
         _PACKAGED.append(load_arm_config())
     return _PACKAGED[0]

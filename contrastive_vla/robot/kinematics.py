@@ -9,14 +9,23 @@ refused as ``unreachable`` when IK cannot get within tolerance. The motion is th
 Cartesian and joint speed limits, and tracked by the joint position actuators.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import math
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from contrastive_vla.core.delta import GRIPPER_INDEX, DeltaError, as_delta, clamp_to_box
 from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.vocabulary import axis_rotation
+
+if TYPE_CHECKING:  # for the hints only: at run time mujoco comes via import_mujoco
+    import mujoco
 
 
 @dataclass
@@ -26,15 +35,15 @@ class MotionResult:
     ticks: int = 0
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return Outcome(self.status).moved
 
 
-def skew(v):
+def skew(v: ArrayLike) -> NDArray[np.float64]:
     return np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
 
 
-def rotvec_to_matrix(r):
+def rotvec_to_matrix(r: ArrayLike) -> NDArray[np.float64]:
     """Rodrigues: rotation vector (axis * angle, radians) -> 3x3 matrix."""
     angle = float(np.linalg.norm(r))
     if angle < 1e-12:
@@ -43,7 +52,7 @@ def rotvec_to_matrix(r):
     return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
 
 
-def matrix_to_rotvec(m):
+def matrix_to_rotvec(m: NDArray[np.float64]) -> NDArray[np.float64]:
     """Inverse of :func:`rotvec_to_matrix`, robust near 0 and pi."""
     cos = max(-1.0, min(1.0, (np.trace(m) - 1) / 2))
     angle = math.acos(cos)
@@ -60,7 +69,8 @@ def matrix_to_rotvec(m):
     return v / (2 * math.sin(angle)) * angle
 
 
-def target_pose(position, rotation, delta):
+def target_pose(position: ArrayLike, rotation: ArrayLike,
+                delta: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Apply an 8-D primitive delta to a TCP pose (base frame); returns (position, rotation)."""
     d = np.asarray(delta, dtype=np.float64)
     new_position = np.asarray(position, dtype=np.float64) + d[:3]
@@ -77,7 +87,8 @@ def target_pose(position, rotation, delta):
 class ArmKinematics:
     """IK and FK of the arm's TCP on a private MjData (never disturbs the simulation)."""
 
-    def __init__(self, mujoco, model, joint_names, lower, upper, site='tcp'):
+    def __init__(self, mujoco: ModuleType, model: mujoco.MjModel, joint_names: Sequence[str],
+                 lower: ArrayLike, upper: ArrayLike, site: str = 'tcp') -> None:
         self.mj = mujoco
         self.model = model
         self.scratch = mujoco.MjData(model)
@@ -89,14 +100,15 @@ class ArmKinematics:
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
 
-    def fk(self, q):
+    def fk(self, q: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         d = self.scratch
         d.qpos[self.qpos_index] = q
         self.mj.mj_kinematics(self.model, d)
         return d.site_xpos[self.site].copy(), d.site_xmat[self.site].reshape(3, 3).copy()
 
-    def ik(self, position, rotation, q_seed, iterations=60, damping=0.03,
-           tol_m=1e-4, tol_rad=1e-3):
+    def ik(self, position: NDArray[np.float64], rotation: NDArray[np.float64], q_seed: ArrayLike,
+           iterations: int = 60, damping: float = 0.03, tol_m: float = 1e-4,
+           tol_rad: float = 1e-3) -> tuple[NDArray[np.float64], float, float]:
         """Damped least squares from ``q_seed``; returns (q, position error m, angle error rad).
 
         Joint limits are enforced at every iteration (the solution is always within them).
@@ -126,7 +138,9 @@ class ArmKinematics:
         return q, pos_err, rot_err
 
 
-def plan_motion(kin, q_start, delta, workspace, control, velocity_limits):
+def plan_motion(kin: ArmKinematics, q_start: ArrayLike, delta: ArrayLike,
+                workspace: Mapping[str, Any], control: Mapping[str, Any],
+                velocity_limits: ArrayLike) -> tuple[MotionResult, NDArray[np.float64] | None]:
     """Plan the joint waypoints of a primitive delta; pure apart from the IK scratch data.
 
     Returns ``(MotionResult, waypoints)``; waypoints is an array (ticks, n_joints), empty when
@@ -187,13 +201,14 @@ def plan_motion(kin, q_start, delta, workspace, control, velocity_limits):
     return MotionResult(status, message, ticks=len(waypoints)), np.vstack(waypoints)
 
 
-def pose_error(goal_pos, goal_rot, pos, rot):
+def pose_error(goal_pos: ArrayLike, goal_rot: NDArray[np.float64], pos: NDArray[np.float64],
+               rot: NDArray[np.float64]) -> tuple[float, float]:
     """(distance m, angle rad) between a pose and the goal pose."""
     return (float(np.linalg.norm(np.asarray(goal_pos) - pos)),
             float(np.linalg.norm(matrix_to_rotvec(goal_rot @ rot.T))))
 
 
-def obstruction(position_error, rotation_error):
+def obstruction(position_error: float, rotation_error: float) -> str | None:
     """Why a finished motion counts as obstructed (more than 1 cm or 5 degrees short of its
     target after settling: contact held the arm back), or None when it got there."""
     if position_error > 0.01 or rotation_error > math.radians(5):
@@ -202,7 +217,7 @@ def obstruction(position_error, rotation_error):
     return None
 
 
-def gripper_command(delta):
+def gripper_command(delta: ArrayLike) -> int:
     """+1 open, -1 close, 0 leave the gripper alone."""
     value = float(np.asarray(delta)[GRIPPER_INDEX])
     return 0 if value == 0 else (1 if value > 0 else -1)

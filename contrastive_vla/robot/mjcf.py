@@ -12,14 +12,22 @@ plans with (no table, blocks or camera). MuJoCo reads ``MUJOCO_GL`` when it is f
 so every module imports it through :func:`import_mujoco`.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 import ctypes.util
 import math
 import os
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for the hints only: at run time mujoco comes via import_mujoco
+    import mujoco
 
 _BACKEND_LIBRARIES = (('egl', 'EGL'), ('osmesa', 'OSMesa'))
 
 
-def configure_gl():
+def configure_gl() -> str:
     """Pick a headless GL backend unless the user chose one; returns the backend name."""
     chosen = os.environ.get('MUJOCO_GL')
     if chosen:
@@ -34,8 +42,9 @@ def configure_gl():
     return 'egl'
 
 
-def import_mujoco():
+def import_mujoco() -> ModuleType:
     configure_gl()
+    # deferred: MUJOCO_GL must be chosen before mujoco is first imported
     import mujoco
 
     return mujoco
@@ -61,7 +70,7 @@ def _fmt(values):
     return ' '.join(f'{v:.6g}' for v in values)
 
 
-def fmt(values):
+def fmt(values: Iterable[float]) -> str:
     return ' '.join(f'{v:.6g}' for v in values)
 
 
@@ -83,7 +92,7 @@ def _finger(side, sign, joint_name, opening):
                     </body>"""
 
 
-def arm_body(cfg: dict, wrist_camera: str = '') -> str:
+def arm_body(cfg: dict[str, Any], wrist_camera: str = '') -> str:
     """MJCF of the arm's kinematic tree (``<body name="base_link">...``) for an arm config."""
     robot = cfg['robot']
     names = robot['joint_names']
@@ -148,7 +157,7 @@ _ARM_GAINS = ((4000, 300, 330), (4000, 300, 330), (3000, 200, 150), (1000, 50, 5
               (1000, 50, 54), (1000, 50, 54))
 
 
-def arm_actuators(cfg: dict) -> str:
+def arm_actuators(cfg: dict[str, Any]) -> str:
     """Position actuators of the arm joints and fingers (the simulator's servos)."""
     robot = cfg['robot']
     lines = [f'    <position name="{name}" joint="{name}" kp="{kp}" kv="{kv}" '
@@ -160,7 +169,7 @@ def arm_actuators(cfg: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def arm_model(cfg: dict, mujoco=None):
+def arm_model(cfg: dict[str, Any], mujoco: ModuleType | None = None) -> mujoco.MjModel:
     """A MuJoCo model of the arm alone, for kinematics (no scene, no rendering)."""
     mujoco = mujoco or import_mujoco()
     return mujoco.MjModel.from_xml_string(f"""

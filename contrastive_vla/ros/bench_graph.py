@@ -12,19 +12,23 @@ frames gives the transport loss.
 from dataclasses import replace
 import os
 from pathlib import Path
+import subprocess
 import tempfile
 import time
+
+from diagnostic_msgs.msg import DiagnosticArray
 
 from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import graph
 from contrastive_vla.ros.graph_driver import GraphDriver, next_item, percentiles
 from contrastive_vla.ros.launcher import GraphProcesses
+from contrastive_vla.sim.env import TabletopEnv
 
 
 def render_frames(directory, width, height, count=12):
+    # deferred: OpenCV loads only where frames are decoded or resized
     import cv2
 
-    from contrastive_vla.sim.env import TabletopEnv
 
     with TabletopEnv(image_size=(height, width)) as env:
         for i in range(count):
@@ -35,8 +39,6 @@ def render_frames(directory, width, height, count=12):
 
 def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, duration=20.0,
                 reliable=False, python=None):
-    import subprocess
-
     with tempfile.TemporaryDirectory() as tmp:
         render_frames(tmp, width, height)
         # the robot profile, with the simulator node as the arm (its own camera moved aside)
@@ -99,7 +101,5 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
 
 
 def _diag_type():
-    from diagnostic_msgs.msg import DiagnosticArray
-
     return DiagnosticArray
 

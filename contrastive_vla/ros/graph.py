@@ -158,6 +158,7 @@ def default_params_file():
 def launch_description(profile_name):
     """A ``launch.LaunchDescription`` of a profile (needs ROS 2's launch and launch_ros)."""
     try:
+        # deferred: launch exists only in a ROS install; the embedded launcher does not need it
         from launch.actions import DeclareLaunchArgument
         from launch.conditions import IfCondition
         from launch.substitutions import LaunchConfiguration
@@ -192,19 +193,33 @@ def launch_description(profile_name):
     return LaunchDescription(actions)
 
 
+def node_argv(module, name, python, *, namespace='', params_file=None, params=None,
+              remaps=None):
+    """argv that runs one node in its own process (``python -m module --ros-args ...``): the
+    one recipe of the embedded launcher and the test harness. ``params`` ({name: text}) come
+    after ``params_file`` and so win over it, as ``-p`` does on a ROS command line."""
+    cmd = [python, '-m', module, '--ros-args', '-r', f'__node:={name}']
+    if namespace:
+        cmd += ['-r', f'__ns:=/{namespace.strip("/")}']
+    if params_file:
+        cmd += ['--params-file', str(params_file)]
+    for param, value in (params or {}).items():
+        cmd += ['-p', f'{param}:={value}']
+    for src, dst in (remaps or {}).items():
+        cmd += ['-r', f'{src}:={dst}']
+    return cmd
+
+
 def node_command(spec, values, python):
     """argv that runs one node of the graph in its own process (the embedded launcher)."""
-    cmd = [python, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}']
-    if values.get('namespace'):
-        cmd += ['-r', f'__ns:=/{values["namespace"].strip("/")}']
-    cmd += ['--params-file', values.get('params_file') or default_params_file()]
-    for param, arg in spec.arguments.items():
-        cmd += ['-p', f'{param}:={_typed(values[arg], parameter(spec.name, param).default)}']
-    for param, value in spec.fixed.items():
-        cmd += ['-p', f'{param}:={value}']
+    params = {param: _typed(values[arg], parameter(spec.name, param).default)
+              for param, arg in spec.arguments.items()}
+    params.update(spec.fixed)
     if spec.sim_time:
-        cmd += ['-p', f'use_sim_time:={values.get("use_sim_time", "false")}']
-    return cmd
+        params['use_sim_time'] = values.get('use_sim_time', 'false')
+    return node_argv(spec.module, spec.name, python, namespace=values.get('namespace', ''),
+                     params_file=values.get('params_file') or default_params_file(),
+                     params=params)
 
 
 def _typed(value, default):

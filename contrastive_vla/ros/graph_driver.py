@@ -14,9 +14,13 @@ import threading
 import time
 
 import numpy as np
+from std_msgs.msg import String
 
+from contrastive_vla.core.images import ImageError, image_to_rgb
 from contrastive_vla.core.topics import topic
+from contrastive_vla.ros import messages, qos
 from contrastive_vla.ros.launcher import GraphError
+from contrastive_vla.ros.runtime import SpunNode
 
 # subscribers that show the sim graph is up: listener, simulator, bridge
 SIM_GRAPH_INPUTS = ('instruction', 'episode_request', 'primitive_delta')
@@ -46,20 +50,9 @@ class GraphDriver:
     """An rclpy node (``demo_driver``) spun in a background thread."""
 
     def __init__(self, namespace=''):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        from std_msgs.msg import String
-
-        from contrastive_vla.ros import messages, qos
-
         self.messages = messages
-        if not rclpy.ok():
-            rclpy.init()
-            self._owns_rclpy = True
-        else:
-            self._owns_rclpy = False
-        self.node = rclpy.create_node('demo_driver', namespace=namespace or None)
-        n = self.node
+        self.spun = SpunNode('demo_driver', namespace, own_context=False)
+        self.node = n = self.spun.node
         self.instruction_pub = n.create_publisher(String, topic('instruction').name,
                                                   qos.command())
         self.request_pub = n.create_publisher(String, topic('episode_request').name,
@@ -79,10 +72,7 @@ class GraphDriver:
         n.create_subscription(String, topic('vla_status').name, self._on_vla_status, 10)
         n.create_subscription(messages.msg_class('image'), topic('image').name, self._on_image,
                               qos.sensor())
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(n)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spun.start()
 
     def _put(self, q, msg):
         payload = self.messages.parse_json(msg)
@@ -101,7 +91,6 @@ class GraphDriver:
             sink = self.frame_sink
             if sink is None:
                 return
-            from contrastive_vla.core.images import ImageError, image_to_rgb
             try:
                 sink(image_to_rgb(msg))
             except ImageError:
@@ -195,9 +184,7 @@ class GraphDriver:
         return None
 
     def close(self):
-        from contrastive_vla.ros.runtime import close_spun_node
-
-        close_spun_node(self.node, self.executor, self.thread, shutdown=self._owns_rclpy)
+        self.spun.close()
 
 
 def _drain(q):

@@ -7,6 +7,7 @@ the others and returns non-zero (like ``on_exit=Shutdown`` in a launch file): a 
 robot graph is worse than a stopped one.
 """
 
+import ctypes
 import logging
 import signal
 import subprocess
@@ -102,7 +103,6 @@ def _stop_with_parent():
     """In the child, before exec: SIGINT when the parent process dies (Linux prctl)."""
     if not sys.platform.startswith('linux'):
         return
-    import ctypes
 
     pr_set_pdeathsig = 1
     try:

@@ -6,6 +6,7 @@ import queue
 import time
 
 import numpy as np
+from std_msgs.msg import String
 
 from contrastive_vla.bag import open_bag
 from contrastive_vla.core.topics import topic
@@ -64,7 +65,6 @@ def live_replay(paths, model, rate=1.0, topics=None, timeout=None, progress=True
             elif event and event.get('event') == 'end':
                 ended.put(event)
 
-        from std_msgs.msg import String
 
         driver.node.create_subscription(String, topic('replay_status').name, on_status,
                                         qos.latched())
@@ -119,8 +119,6 @@ def live_replay(paths, model, rate=1.0, topics=None, timeout=None, progress=True
 def _start_when_listening(driver, processes, deadline):
     """Tell the player to play once the driver hears the VLA node's decisions: a decision
     published before its subscription is matched would be lost (a missed step)."""
-    from std_msgs.msg import String
-
     n = driver.node
     while n.count_publishers(topic('primitive_topk').name) < 1 or \
             n.count_publishers(topic('replay_status').name) < 1:

@@ -20,7 +20,10 @@ import enum
 import importlib
 import json
 
+from builtin_interfaces.msg import Time
 import numpy as np
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension, MultiArrayLayout, String
 
 from contrastive_vla.core.images import pinhole_intrinsics, rgb_to_image_fields
 from contrastive_vla.core.msgfields import (
@@ -49,29 +52,21 @@ def stamp_seconds(stamp):
 
 
 def time_msg(seconds):
-    from builtin_interfaces.msg import Time
-
     sec, nanosec = ns_to_time_fields(seconds_to_ns(seconds))
     return Time(sec=sec, nanosec=nanosec)
 
 
 def header(stamp, frame_id=''):
-    from std_msgs.msg import Header
-
     return Header(stamp=stamp, frame_id=frame_id)
 
 
 def image(rgb, stamp, frame_id):
-    from sensor_msgs.msg import Image
-
     return Image(header=header(stamp, frame_id), **rgb_to_image_fields(rgb))
 
 
 def camera_info(width, height, fov_deg, stamp, frame_id, vertical=False):
     """CameraInfo of an ideal, undistorted pinhole camera with the given field of view
     (horizontal, or vertical as MuJoCo's ``fovy``)."""
-    from sensor_msgs.msg import CameraInfo
-
     fx, fy, cx, cy = pinhole_intrinsics(width, height, fov_deg, vertical=vertical)
     fields = camera_info_fields(width, height, fx, fy, cx, cy)
     # rclpy takes numpy arrays only for fixed-size arrays (k, r, p), not for the sequence d.
@@ -80,8 +75,6 @@ def camera_info(width, height, fov_deg, stamp, frame_id, vertical=False):
 
 
 def string(text):
-    from std_msgs.msg import String
-
     return String(data=text)
 
 
@@ -122,8 +115,6 @@ class DeltaCommand:
 def delta_command(delta, decision=None, image_stamp_ns=None):
     """The ``primitive_delta`` message of ``delta`` (decision id and frame stamp in ns optional;
     each must fit the uint32 fields: ValueError otherwise)."""
-    from std_msgs.msg import Float64MultiArray, MultiArrayDimension, MultiArrayLayout
-
     data = [float(v) for v in delta]
     dims = [MultiArrayDimension(label=DELTA_LABEL, size=len(data), stride=len(data))]
     if decision is not None:

@@ -79,8 +79,10 @@ ARM_BRIDGE = (
                                        "refused (the vocabulary's largest is 0.2: a smaller "
                                        'limit refuses some of its primitives)',
           range=(0.0, None), open_low=True),
-    Param('max_step_rotation', 0.8, 'radians; a primitive asking for a larger rotation is '
-                                    'refused', range=(0.0, None), open_low=True),
+    Param('max_step_rotation', 1.6, 'radians; a primitive asking for a larger rotation is '
+                                    "refused (the vocabulary's largest is a quarter turn, "
+                                    '1.571: a smaller limit refuses some of its primitives)',
+          range=(0.0, None), open_low=True),
     Param('command_timeout', 1.0, 'seconds without a word from the VLA node (vla_status / '
                                   'primitive_delta) while the arm moves -> halt',
           range=(0.0, None), open_low=True),

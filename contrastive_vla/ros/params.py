@@ -91,6 +91,7 @@ class Param:
         return '' if self.default == '' else self.yaml_default
 
     def descriptor(self):
+        # deferred: launch files import this module; rclpy loads when a node runs
         from rcl_interfaces.msg import (
             FloatingPointRange,
             IntegerRange,
@@ -126,6 +127,7 @@ def declare(node, table):
     A start-up value (a parameters file, ``-p name:=value``) of the wrong type or outside the
     range or choices raises NodeStartupError naming the node, the parameter and what is allowed.
     """
+    # deferred: launch files import this module; rclpy loads when a node runs
     from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 
     values = {}

@@ -1,11 +1,11 @@
 """The three QoS profiles of the graph (conventions: sensor / command / latched)."""
 
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
 
 def sensor(reliable=False):
     """Camera frames and joint states at the consumer: newest only; best effort unless asked
     (best effort matches every publisher; reliable keeps large frames from being lost)."""
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                       reliability=ReliabilityPolicy.RELIABLE if reliable
                       else ReliabilityPolicy.BEST_EFFORT)
@@ -14,16 +14,12 @@ def sensor(reliable=False):
 def sensor_publisher(depth=2):
     """Publishers of frames: reliable so large frames are not lost between processes (best
     effort lost ~40% of 640x480 frames here); a best-effort subscriber still matches."""
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
                       reliability=ReliabilityPolicy.RELIABLE)
 
 
 def command(depth=10):
     """Commands and outcomes: reliable, keep the last few."""
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
                       reliability=ReliabilityPolicy.RELIABLE)
 
@@ -31,8 +27,6 @@ def command(depth=10):
 def latched():
     """The active instruction and the e-stop: reliable + transient local, so late nodes get the
     current value."""
-    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)

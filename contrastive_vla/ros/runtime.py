@@ -14,6 +14,7 @@ def run_node(factory, args=None):
 
     Returns the process exit code: 0 after a normal shutdown, 1 when the node could not start.
     """
+    # deferred: launch files import this module; rclpy loads when a node runs
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
@@ -34,6 +35,45 @@ def run_node(factory, args=None):
     return code
 
 
+class SpunNode:
+    """An in-process helper node spun by its own executor in a daemon thread: the demo and
+    evaluation driver, teleop's ROS arm and the tests' probe all use this one recipe.
+
+    ``own_context``: a private rclpy context (several helpers in one process stay apart);
+    False uses the default context, initialising it only if nobody has. Create publishers and
+    subscriptions on ``node``, then :meth:`start`; :meth:`close` tears it down without hanging.
+    """
+
+    def __init__(self, name, namespace='', own_context=True):
+        # deferred: launch files import this module; rclpy loads when a node runs
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+
+        if own_context:
+            self.context = rclpy.Context()
+            rclpy.init(context=self.context)
+            self._owns_context = True
+        else:
+            self.context = None
+            self._owns_context = not rclpy.ok()
+            if self._owns_context:
+                rclpy.init()
+        self.node = rclpy.create_node(name, namespace=namespace or None, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True,
+                                       name=f'spin_{name}')
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def close(self, timeout=15.0):
+        """Stop spinning and destroy the node (see :func:`close_spun_node`)."""
+        return close_spun_node(self.node, self.executor, self.thread, context=self.context,
+                               shutdown=self._owns_context, timeout=timeout)
+
+
 def close_spun_node(node, executor, thread, context=None, shutdown=True, timeout=15.0):
     """Tear down a node spun by ``executor`` in ``thread`` (an in-process helper node).
 
@@ -43,10 +83,12 @@ def close_spun_node(node, executor, thread, context=None, shutdown=True, timeout
     ``timeout`` s is abandoned (it runs in a daemon thread) and False is returned.
     ``shutdown``: also shut down ``context`` (None: the default context).
     """
+    # deferred: launch files import this module; rclpy loads when a node runs
     import rclpy
 
     executor.shutdown(timeout_sec=5)
-    thread.join(timeout=5)
+    if thread.ident is not None:  # started
+        thread.join(timeout=5)
 
     def destroy():
         node.destroy_node()
@@ -61,6 +103,7 @@ def close_spun_node(node, executor, thread, context=None, shutdown=True, timeout
 
 def diagnostics(node, name, level, message, values):
     """A ``diagnostic_msgs/DiagnosticArray`` with one status (level: 'ok' | 'warn' | 'error')."""
+    # deferred: launch files import this module; rclpy loads when a node runs
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
     levels = {'ok': DiagnosticStatus.OK, 'warn': DiagnosticStatus.WARN,
@@ -73,6 +116,7 @@ def diagnostics(node, name, level, message, values):
 
 
 def _header_now(node):
+    # deferred: launch files import this module; rclpy loads when a node runs
     from std_msgs.msg import Header
 
     return Header(stamp=node.get_clock().now().to_msg())

@@ -22,11 +22,16 @@ import threading
 import time
 
 import numpy as np
+from std_msgs.msg import Float64MultiArray, String
 
+from contrastive_vla.core.images import ImageError, image_to_rgb, pinhole_intrinsics, resize_rgb
 from contrastive_vla.core.msgfields import stamp_to_ns
 from contrastive_vla.core.status import NOT_EXECUTED, Outcome
 from contrastive_vla.core.topics import topic
 from contrastive_vla.core.types import EpisodeSpec, Observation, StepResult
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+from contrastive_vla.ros import messages, qos
+from contrastive_vla.ros.runtime import SpunNode
 
 HEARTBEAT_PERIOD = 0.25  # s between "alive" messages while a step runs
 
@@ -47,12 +52,6 @@ class RosArm:
 
     def __init__(self, vocab=None, namespace='', step_timeout=30.0, frame_timeout=5.0,
                  simulated=None, fov_deg=60.0):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        from std_msgs.msg import Float64MultiArray, String
-
-        from contrastive_vla.core.vocabulary import PrimitiveVocabulary
-        from contrastive_vla.ros import messages, qos
 
         self.vocab = vocab or PrimitiveVocabulary.load()
         self.messages = messages
@@ -70,11 +69,8 @@ class RosArm:
         self.intrinsics = None     # (width, height, fx, fy, cx, cy) from camera_info
         self.outcomes = {}         # decision -> bridge outcome
         self.events = []           # simulator episode events
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('teleop', namespace=namespace or None,
-                                      context=self.context)
-        n = self.node
+        self.spun = SpunNode('teleop', namespace)
+        self.node = n = self.spun.node
         self.delta_pub = n.create_publisher(Float64MultiArray, topic('primitive_delta').name,
                                             qos.command())
         self.phrase_pub = n.create_publisher(String, topic('primitive').name, qos.command())
@@ -90,15 +86,10 @@ class RosArm:
         n.create_subscription(String, topic('primitive_status').name, self._on_outcome,
                               qos.command())
         n.create_subscription(String, topic('episode').name, self._on_event, qos.latched())
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(n)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spun.start()
 
     # ---- inputs (spin thread) --------------------------------------------------------------
     def _on_image(self, msg):
-        from contrastive_vla.core.images import ImageError, image_to_rgb
-
         try:
             rgb = image_to_rgb(msg)
         except ImageError as exc:
@@ -280,24 +271,18 @@ class RosArm:
                            self.spec.instruction if self.spec else '', stamp)
 
     def render(self, size=None):
-        from contrastive_vla.core.images import resize_rgb
-
         with self.lock:
             rgb = self.frame[0]
         return resize_rgb(rgb, size) if size else rgb
 
     def camera_intrinsics(self, width, height):
         """fx, fy, cx, cy of the camera (its camera_info; else an ideal pinhole)."""
-        from contrastive_vla.core.images import pinhole_intrinsics
-
         if self.intrinsics and self.intrinsics[:2] == (width, height):
             return self.intrinsics[2:]
         return pinhole_intrinsics(width, height, self.fov_deg)
 
     def close(self):
-        from contrastive_vla.ros.runtime import close_spun_node
-
-        close_spun_node(self.node, self.executor, self.thread, context=self.context)
+        self.spun.close()
 
     def __enter__(self):
         return self

@@ -20,6 +20,8 @@ import numpy as np
 
 from contrastive_vla.core.language import SentenceMapper
 from contrastive_vla.core.status import NOT_EXECUTED, Outcome
+from contrastive_vla.data.demos import EpisodeBagRecorder, episode_name
+from contrastive_vla.sim.expert import ScriptedExpert
 from contrastive_vla.sim.rollout import StepRecord
 
 SUCCESS_WORDS = ('done', 'success', 'succeeded', 'finished', "that's it", 'task complete')
@@ -57,8 +59,8 @@ class TeleopSession:
                      'or "failed" to finish.')
 
     def finish(self, success):
+        # deferred: rosbags loads only where bags are read or written
         from contrastive_vla.bag import BagWriter
-        from contrastive_vla.data.demos import EpisodeBagRecorder, episode_name
 
         spec = self.env.spec
         path = self.out_dir / f'teleop_{episode_name(spec.task_id, spec.seed)}'
@@ -154,6 +156,7 @@ class TeleopSession:
     def _save_view(self):
         if self.view_path is None:
             return
+        # deferred: OpenCV loads only where frames are decoded or resized
         import cv2
 
         self.view_path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,8 +193,6 @@ class ScriptedOperator:
     """
 
     def __init__(self, session, seed=0, max_steps=None):
-        from contrastive_vla.sim.expert import ScriptedExpert
-
         self.session = session
         self.rng = np.random.default_rng(seed)
         self.expert = ScriptedExpert(np.random.default_rng(seed))

@@ -12,6 +12,8 @@ from pathlib import Path
 import types
 import typing
 
+from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
+
 LOSSES = ('ce', 'bce')
 
 
@@ -151,7 +153,6 @@ class TrainingConfig:
         """The task ids of the closed-loop check, or None when it is off."""
         if self.eval_tasks == 'none':
             return None
-        from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
 
         return resolve_task_ids(self.eval_tasks, load_tasks())
 

@@ -18,6 +18,10 @@ are neither excluded nor targeted: the filler pool is every whole word among the
 
 import re
 
+from contrastive_vla.core import language
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+from contrastive_vla.sim.tasks import load_tasks
+
 ARTICLES = frozenset({'the', 'a', 'an'})
 # words that would change what an instruction asks for; never inserted as filler
 COLOUR_WORDS = frozenset(
@@ -40,10 +44,8 @@ def protected_words(tasks=None, vocab=None):
     """Words that are never inserted: the task templates', the vocabulary's, motion words,
     colours and negations. ``tasks``: id -> Task (default: load_tasks()); ``vocab``: a
     PrimitiveVocabulary (default: the packaged one)."""
-    from contrastive_vla.core import language
-    from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+    # deferred: the model room imports torch, which this path alone needs
     from contrastive_vla.model.preprocess import primitive_texts
-    from contrastive_vla.sim.tasks import load_tasks
 
     tasks = load_tasks() if tasks is None else tasks
     vocab = PrimitiveVocabulary.load() if vocab is None else vocab
@@ -56,6 +58,7 @@ def protected_words(tasks=None, vocab=None):
 def filler_words(protected, limit=20000):
     """Whole words of the CLIP tokenizer's vocabulary (its ``limit`` most frequent merges),
     alphabetic, 3-12 letters, minus ``protected``."""
+    # deferred: the model room imports torch, which this path alone needs
     from contrastive_vla.model.preprocess import get_tokenizer
 
     encoder = get_tokenizer(77).encoder

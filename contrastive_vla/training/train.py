@@ -28,14 +28,19 @@ import shutil
 import time
 
 import numpy as np
+from safetensors.torch import load_file
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+from contrastive_vla.data.dataset import load_demonstrations
+from contrastive_vla.evaluation.sim_eval import evaluate_in_sim
 from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
 from contrastive_vla.model.config import ModelConfig
-from contrastive_vla.model.policy import load_model, save_checkpoint
+from contrastive_vla.model.policy import ClipRTPolicy, load_model, save_checkpoint
 from contrastive_vla.model.preprocess import images_to_tensor, primitive_texts
+from contrastive_vla.training import instruction_noise as noise
 from contrastive_vla.training.config import TrainingConfig
 
 log = logging.getLogger(__name__)
@@ -62,8 +67,6 @@ class Trainer:
         self.augment_images = config.augment_images
         self.instruction_noise = None
         if config.instruction_noise > 0:
-            from contrastive_vla.training import instruction_noise as noise
-
             self.instruction_noise = noise.for_model(model, config.instruction_noise,
                                                      self.rng, vocab=vocab)
         self.rank, self.world_size = rank, world_size
@@ -166,8 +169,6 @@ class Trainer:
     @torch.no_grad()
     def offline_accuracy(self, dataset, batch=256):
         """Top-1 / top-3 accuracy with the inference-time primitive embeddings."""
-        from contrastive_vla.model.policy import ClipRTPolicy
-
         if len(dataset) == 0:
             return {'accuracy': None, 'top3_accuracy': None, 'samples': 0}  # nothing held out
         self.model.eval()
@@ -203,8 +204,6 @@ class Trainer:
         return np.random.default_rng((self.config.seed, epoch)).permutation(len(self.train_set))
 
     def fit(self, meta=None):
-        from tqdm import tqdm
-
         config = self.config
         epochs, eval_every = config.epochs, config.eval_every
         eval_tasks = config.eval_task_ids()
@@ -246,8 +245,6 @@ class Trainer:
             row.update({f'val_{k}': v for k, v in self.offline_accuracy(self.val_set).items()})
             last = self.save('last', meta)
             if eval_tasks and (self.epoch % eval_every == 0 or self.epoch == epochs):
-                from contrastive_vla.evaluation.sim_eval import evaluate_in_sim
-
                 summary = evaluate_in_sim(str(last), eval_tasks, config.eval_episodes,
                                           seed=900_000, progress=False)
                 row['closed_loop_success'] = summary['success_rate']
@@ -313,9 +310,11 @@ def _random_shift(images, rng, pad):
 
 def plot_metrics(metrics_path, out_png):
     """Loss, validation accuracy and closed-loop success per epoch, as a PNG."""
+    # deferred: matplotlib loads only when a plot is written
     import matplotlib
 
     matplotlib.use('Agg')
+    # deferred: matplotlib loads only when a plot is written
     import matplotlib.pyplot as plt
 
     rows = [json.loads(line) for line in Path(metrics_path).read_text().splitlines() if line]
@@ -344,8 +343,6 @@ def plot_metrics(metrics_path, out_png):
 def train(config: TrainingConfig, topics=None):
     """Train a CLIP-RT model as ``config`` (a TrainingConfig) says; returns the best
     checkpoint's path. ``topics``: the bags' topic names, when not the packaged ones."""
-    from contrastive_vla.data.dataset import load_demonstrations
-
     if not config.data:
         raise ValueError('No training data: give --data one or more bag directories.')
     rank, world_size = _init_distributed()
@@ -396,8 +393,6 @@ def train(config: TrainingConfig, topics=None):
     trainer = Trainer(model, vocab, train_set, val_set, config, rank=rank,
                       world_size=world_size, ddp_model=ddp_model, device=device)
     if config.resume and trainer.resume():
-        from safetensors.torch import load_file
-
         model.load_state_dict(load_file(str(out / 'last' / 'model.safetensors')))
         log.info('resumed from %s at epoch %d', out / 'last', trainer.epoch)
     # the whole config, then what came of it; 'model' is the architecture's name (the

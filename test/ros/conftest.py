@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from contrastive_vla.ros import graph
+
 _DOMAINS = itertools.count()
 
 
@@ -66,14 +68,10 @@ class Graph:
 
     def start(self, node, name=None, params=None, remaps=None, params_file=None):
         name = name or node
-        cmd = [sys.executable, '-m', f'contrastive_vla.ros.nodes.{node}', '--ros-args',
-               '-r', f'__node:={name}']
-        if params_file:
-            cmd += ['--params-file', str(params_file)]
-        for key, value in (params or {}).items():
-            cmd += ['-p', f'{key}:={value}']
-        for src, dst in (remaps or {}).items():
-            cmd += ['-r', f'{src}:={dst}']
+        # the launcher's own recipe, with the packaged parameters file as the profiles pass it
+        cmd = graph.node_argv(f'contrastive_vla.ros.nodes.{node}', name, sys.executable,
+                              params_file=params_file or graph.default_params_file(),
+                              params=params, remaps=remaps)
         log = open(self.tmp / f'{name}.log', 'w')
         self.logs[name] = log
         self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
@@ -126,19 +124,13 @@ class Probe:
     """An in-process node that publishes and records, spun in a background thread."""
 
     def __init__(self):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
+        from contrastive_vla.ros.runtime import SpunNode
 
-        self.rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('test_probe', context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+        self.spun = SpunNode('test_probe')
+        self.node = self.spun.node
         self.lock = threading.Lock()
         self.received = {}
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spun.start()
 
     def record(self, topic, msg_type, qos, convert=None):
         self.received[topic] = []
@@ -177,9 +169,7 @@ class Probe:
                     f'{graph.logs_text() if graph else ""}')
 
     def close(self):
-        from contrastive_vla.ros.runtime import close_spun_node
-
-        close_spun_node(self.node, self.executor, self.thread, context=self.context)
+        self.spun.close()
 
 
 @pytest.fixture

@@ -37,6 +37,14 @@ def test_the_translation_limit_lets_every_primitive_of_the_vocabulary_through():
     assert parameter('arm_bridge', 'max_step_translation').default >= translation - 1e-9
 
 
+def test_the_rotation_limit_lets_every_primitive_of_the_vocabulary_through():
+    # it was 0.8 rad, which refused every quarter-turn primitive of the vocabulary
+    deltas = np.array([p.delta_array() for p in PrimitiveVocabulary.load()])
+    rotation = np.linalg.norm(deltas[:, 3:7], axis=1).max()
+    assert rotation > 1.5
+    assert parameter('arm_bridge', 'max_step_rotation').default >= rotation - 1e-9
+
+
 def test_a_param_refuses_what_it_cannot_declare():
     assert Param('rate', 1.0, 'hz', range=(0.0, None), open_low=True).check(0.0)
     assert Param('rate', 1.0, 'hz', range=(0.0, None)).check(0.0) is None

@@ -11,8 +11,13 @@ the bridge logs what it would send (dry run) and reports ``dry_run``.
 
 import math
 
+from builtin_interfaces.msg import Duration
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import TwistStamped
 import numpy as np
 from rclpy.node import Node
+from std_msgs.msg import Bool, Float64MultiArray, String
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from contrastive_vla.control import safety
 from contrastive_vla.control.arm_commands import (
@@ -51,10 +56,6 @@ class ArmBridge(Node):
         self.gripper_time = self.arm['control']['gripper_ticks'] * self.arm['control']['tick']
         self.watchdog = safety.CommandWatchdog(self.p['command_timeout'])
 
-        from diagnostic_msgs.msg import DiagnosticArray
-        from geometry_msgs.msg import TwistStamped
-        from std_msgs.msg import Bool, Float64MultiArray, String
-        from trajectory_msgs.msg import JointTrajectory
 
         self.traj_pub = self.create_publisher(JointTrajectory, topic('joint_trajectory').name,
                                               qos.command())
@@ -171,7 +172,6 @@ class ArmBridge(Node):
         if a.plan.gripper == 0:
             return self.complete()
         a.phase, a.until = Phase.GRIPPER, now + self.gripper_time
-        from std_msgs.msg import Float64MultiArray
 
         position = float(self.gripper_positions[a.plan.gripper])
         self.send(Float64MultiArray(data=[position]), 'gripper',
@@ -235,9 +235,6 @@ class ArmBridge(Node):
         publisher.publish(msg)
 
     def trajectory(self, points, times):
-        from builtin_interfaces.msg import Duration
-        from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
-
         out = JointTrajectory(joint_names=self.joint_names)
         for q, t in zip(points, times):
             sec = int(math.floor(t))
@@ -247,8 +244,6 @@ class ArmBridge(Node):
         return out
 
     def twist(self, linear, angular):
-        from geometry_msgs.msg import TwistStamped
-
         msg = TwistStamped()
         msg.header = messages.header(self.get_clock().now().to_msg(), self.p['base_frame'])
         (msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z) = map(float, linear)

@@ -3,6 +3,7 @@ camera_info at a set rate. A lost camera is retried; nothing stale is ever publi
 
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 
 from contrastive_vla.core.topics import topic
@@ -26,7 +27,6 @@ class CameraNode(Node):
             messages.msg_class('image'), topic('image').name, qos.sensor_publisher())
         self.info_pub = self.create_publisher(
             messages.msg_class('camera_info'), topic('camera_info').name, qos.sensor_publisher())
-        from diagnostic_msgs.msg import DiagnosticArray
         self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name, 10)
         self.source = None
         self.next_attempt = 0.0

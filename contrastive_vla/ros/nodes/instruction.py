@@ -7,6 +7,7 @@ True). Rejected sentences are logged with the reason and change nothing.
 """
 
 from rclpy.node import Node
+from std_msgs.msg import Bool, String
 
 from contrastive_vla.control.instruction import InstructionError, interpret
 from contrastive_vla.core.topics import topic
@@ -19,7 +20,6 @@ class InstructionListener(Node):
     def __init__(self):
         super().__init__('instruction_listener')
         self.p = params.declare(self, NODES['instruction_listener'])
-        from std_msgs.msg import Bool, String
 
         self.active_pub = self.create_publisher(String, topic('active_instruction').name,
                                                 qos.latched())
@@ -31,8 +31,6 @@ class InstructionListener(Node):
         self.rejected = 0
 
     def on_instruction(self, msg):
-        from std_msgs.msg import Bool
-
         try:
             instruction = interpret(msg.data, self.p['stop_words'], self.p['max_length'])
         except InstructionError as exc:

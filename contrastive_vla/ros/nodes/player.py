@@ -3,10 +3,13 @@ original rate (or scaled), with ``/clock`` following bag time, so the graph runs
 clock (use_sim_time) and the recorded stamps are fresh to it. After the last message it
 publishes ``{"event": "end"}`` on ``replay_status`` (latched) and idles."""
 
+import dataclasses
 import threading
 import time
 
 from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from std_msgs.msg import String
 
 from contrastive_vla.bag import BagError, open_bag
 from contrastive_vla.core.topics import topic
@@ -25,8 +28,6 @@ class BagPlayer(Node):
     def __init__(self):
         super().__init__('player')
         self.p = params.declare(self, NODES['player'])
-        from rosgraph_msgs.msg import Clock
-        from std_msgs.msg import String
         try:
             self.bags = find_bags([self.p['bag']]) if self.p['bag'] else []
         except (FileNotFoundError, ValueError) as exc:
@@ -117,8 +118,6 @@ class BagPlayer(Node):
 
     def _publish_clock(self, ns):
         """Publish /clock at ``ns``, never going back (lock-step may have run it ahead)."""
-        from rosgraph_msgs.msg import Clock
-
         if self.clock_floor is not None:
             ns = max(ns, self.clock_floor)
         self.clock_floor = ns
@@ -190,8 +189,6 @@ class BagPlayer(Node):
 
 def shift_header(msg, offset_ns):
     """A copy of a rosbags message with its header stamp moved by ``offset_ns``."""
-    import dataclasses
-
     stamp = msg.header.stamp
     ns = stamp.sec * 1_000_000_000 + stamp.nanosec + offset_ns
     new_stamp = dataclasses.replace(stamp, sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)

@@ -12,14 +12,14 @@ Flushed to disk about once a second: a recorder killed hard leaves a partial bag
 import threading
 import time
 
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
 from contrastive_vla.bag import BagWriter
 from contrastive_vla.ros.messages import type_class
 
 
 def publisher_qos(node, topic, depth=1000):
     """A subscription QoS matching the publishers of ``topic`` (rosbag2's adaptation)."""
-    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-
     infos = node.get_publishers_info_by_topic(topic)
     reliable = bool(infos) and all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE
                                    for i in infos)

@@ -9,14 +9,20 @@ It is the clock of the graph: it steps the physics one control tick per timer pe
 """
 
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray, String
+from trajectory_msgs.msg import JointTrajectory
 
 from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.runtime import NodeStartupError, RateMeter, diagnostics, run_node
 from contrastive_vla.sim.controller import JointTrajectoryFollower, TrajectoryError
+from contrastive_vla.sim.env import TabletopEnv
 
 
 def duration_seconds(d):
@@ -27,17 +33,12 @@ class SimulatorNode(Node):
     def __init__(self):
         super().__init__('simulator')
         self.p = params.declare(self, NODES['simulator'])
-        from contrastive_vla.sim.env import TabletopEnv
         self.env = TabletopEnv(image_size=(self.p['image_height'], self.p['image_width']))
         robot = self.env.cfg['robot']
         self.follower = JointTrajectoryFollower(robot['joint_names'], robot['joint_lower'],
                                                 robot['joint_upper'])
         self.cam_fov = self.env.cfg['camera']['fovy']
         self.camera_every = max(1, round(1.0 / (self.p['camera_rate'] * self.env.tick)))
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rosgraph_msgs.msg import Clock
-        from std_msgs.msg import Float64MultiArray, String
-        from trajectory_msgs.msg import JointTrajectory
 
         self.clock_pub = self.create_publisher(Clock, topic('clock').name, 10)
         self.joint_pub = self.create_publisher(messages.msg_class('joint_states'),
@@ -134,11 +135,9 @@ class SimulatorNode(Node):
         self.meter.tick()
         stamp = self.stamp()
         if self.p['publish_clock']:
-            from rosgraph_msgs.msg import Clock
             self.clock_pub.publish(Clock(clock=stamp))
         q = self.env.joint_positions()
         qd = self.env.joint_velocities()
-        from sensor_msgs.msg import JointState
         self.joint_pub.publish(JointState(header=messages.header(stamp), name=self.env.joint_names,
                                           position=[float(v) for v in q],
                                           velocity=[float(v) for v in qd]))

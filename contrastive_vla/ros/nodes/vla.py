@@ -10,8 +10,11 @@ doubles as the bridge's heartbeat, plus ``/diagnostics``.
 from dataclasses import dataclass
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from rclpy.node import Node
+from std_msgs.msg import Bool, Float64MultiArray, String
+import torch
 
 from contrastive_vla.control.decision import (
     STALE_IMAGE,
@@ -23,6 +26,8 @@ from contrastive_vla.control.decision import (
 from contrastive_vla.core.images import ImageError, image_to_rgb
 from contrastive_vla.core.msgfields import NS_PER_S, stamp_to_ns
 from contrastive_vla.core.topics import topic
+from contrastive_vla.model.config import state_joint_names
+from contrastive_vla.model.policy import CheckpointError, ClipRTPolicy
 from contrastive_vla.model.preprocess import InputError
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
@@ -70,8 +75,6 @@ class VLANode(Node):
         self.policy = self._load_policy()
         self.gate = DecisionGate(self.p['max_image_age'], self.p['done_timeout'],
                                  wait_for_outcome=self.p['wait_for_outcome'])
-        from diagnostic_msgs.msg import DiagnosticArray
-        from std_msgs.msg import Bool, Float64MultiArray, String
 
         self.primitive_pub = self.create_publisher(String, topic('primitive').name,
                                                    qos.command())
@@ -107,10 +110,7 @@ class VLANode(Node):
                                f'({len(self.policy.vocab)} primitives)')
 
     def _load_policy(self):
-        from contrastive_vla.model.policy import CheckpointError, ClipRTPolicy
-
         if self.p['threads'] > 0:
-            import torch
             torch.set_num_threads(self.p['threads'])
         try:
             policy = ClipRTPolicy.load(self.p['model'], device=self.p['device'])
@@ -119,7 +119,6 @@ class VLANode(Node):
         policy.primitive_embeddings()  # fill the cache before the first decision
         self.state_names = None
         if policy.cfg.state_dim and self.p['use_joint_states']:
-            from contrastive_vla.model.config import state_joint_names
             self.state_names = state_joint_names()
         return policy
 
