@@ -33,7 +33,7 @@ from contrastive_vla.bag.messages import (
     stamp_to_ns,
     string_msg,
 )
-from contrastive_vla.bag.reader import BagReader, open_bag
+from contrastive_vla.bag.reader import BagReader, find_bags, open_bag
 from contrastive_vla.bag.recovery import partial_recordings, recover_bag
 from contrastive_vla.bag.types import BagError, BagMessage, TopicInfo
 from contrastive_vla.bag.typestores import kilted_typestore
@@ -47,6 +47,7 @@ __all__ = [
     'TopicInfo',
     'bool_msg',
     'camera_info_msg',
+    'find_bags',
     'float64_array_msg',
     'image_msg',
     'joint_state_msg',

@@ -336,6 +336,25 @@ class BagReader:
                 f'{self.message_count} messages)')
 
 
+def find_bags(paths: Iterable[str | Path]) -> list[Path]:
+    """Bag directories under the given paths (a bag, or directories holding bags)."""
+    bags = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f'{path}: no such bag or directory')
+        if (path / 'metadata.yaml').is_file() or path.suffix in ('.mcap', '.db3'):
+            bags.append(path)
+            continue
+        found = sorted(p.parent for p in path.rglob('metadata.yaml')
+                       if '.cache' not in p.parts and not p.parent.name.startswith('.'))
+        bags.extend(found)
+    if not bags:
+        raise FileNotFoundError(f'no rosbag2 bags (directories with metadata.yaml) under '
+                                f'{[str(p) for p in paths]}')
+    return bags
+
+
 def open_bag(path: str | os.PathLike) -> BagReader:
     """Open a rosbag2 bag for reading: ``with open_bag(path) as bag: ...``.
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from contrastive_vla.core.images import resize_rgb
+
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
 
 
@@ -128,5 +130,5 @@ def crop_and_resize(rgb, crop=(0, 0, 0, 0), width=0, height=0):
         h, w = rgb.shape[:2]
         size = (int(width) or w, int(height) or h)
         if size != (w, h):
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            rgb = resize_rgb(rgb, (size[1], size[0]))
     return np.ascontiguousarray(rgb)

@@ -132,25 +132,6 @@ def episode_group(name):
     return name[:-len(RELABEL_SUFFIX)] if name.endswith(RELABEL_SUFFIX) else name
 
 
-def find_bags(paths):
-    """Bag directories under the given paths (a bag, or directories holding bags)."""
-    bags = []
-    for path in paths:
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f'{path}: no such bag or directory')
-        if (path / 'metadata.yaml').is_file() or path.suffix in ('.mcap', '.db3'):
-            bags.append(path)
-            continue
-        found = sorted(p.parent for p in path.rglob('metadata.yaml')
-                       if '.cache' not in p.parts and not p.parent.name.startswith('.'))
-        bags.extend(found)
-    if not bags:
-        raise FileNotFoundError(f'no rosbag2 bags (directories with metadata.yaml) under '
-                                f'{[str(p) for p in paths]}')
-    return bags
-
-
 def read_episode(bag_path, vocab, image_size, topics=None):
     """Samples of one bag: dict of arrays/lists plus 'success' and 'skipped' notes."""
     # deferred: rosbags loads only where bags are read or written
@@ -278,6 +259,8 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
 
     Bags not in the cache yet are decoded by ``workers`` processes (default: one per core).
     """
+    # deferred: rosbags loads only where bags are read or written
+    from contrastive_vla.bag import find_bags
 
     topics = topics or TopicMap()
     bags = find_bags(paths)

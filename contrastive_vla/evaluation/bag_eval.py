@@ -16,7 +16,8 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from contrastive_vla.data.dataset import TopicMap, find_bags, read_episode
+from contrastive_vla.bag import find_bags
+from contrastive_vla.data.dataset import TopicMap, read_episode
 
 
 @dataclass

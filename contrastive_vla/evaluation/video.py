@@ -4,6 +4,8 @@ from pathlib import Path
 
 import cv2
 
+from contrastive_vla.core.images import resize_rgb
+
 FPS = 25
 
 
@@ -34,7 +36,7 @@ class EpisodeVideo:
     def add_image(self, rgb, top='', bottom=''):
         """Append an RGB frame (resized to the video size) with two caption lines."""
         if rgb.shape[:2] != tuple(self.size):
-            rgb = cv2.resize(rgb, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA)
+            rgb = resize_rgb(rgb, tuple(self.size))
         frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         self._annotate(frame, top, bottom)
         self._last = frame

@@ -8,9 +8,9 @@ import time
 import numpy as np
 from std_msgs.msg import String
 
-from contrastive_vla.bag import open_bag
+from contrastive_vla.bag import find_bags, open_bag
 from contrastive_vla.core.topics import topic
-from contrastive_vla.data.dataset import TopicMap, find_bags, read_episode
+from contrastive_vla.data.dataset import TopicMap, read_episode
 from contrastive_vla.evaluation.bag_eval import BagScores
 from contrastive_vla.model.policy import load_model
 from contrastive_vla.ros import messages, qos

@@ -48,7 +48,8 @@ def test_scores_every_recorded_step_deterministically(bags, model_dir):
 def test_an_expert_oracle_scores_perfectly(bags, vocab):
     """A 'policy' that ranks the recorded primitive first gets 1.0: the scorer pairs each
     recorded primitive with its own step."""
-    from contrastive_vla.data.dataset import find_bags, read_episode
+    from contrastive_vla.bag import find_bags
+    from contrastive_vla.data.dataset import read_episode
 
     truth = []
     for bag in find_bags([bags]):

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from contrastive_vla.bag import open_bag
+from contrastive_vla.core.msgfields import stamp_to_ns
 from contrastive_vla.ros import qos
 
 pytestmark = pytest.mark.ros
@@ -27,7 +28,7 @@ def test_records_latched_instruction_and_camera_without_drops(ros_graph, tmp_pat
 
     probe.record('image_raw', Image, QoSProfile(
         history=HistoryPolicy.KEEP_LAST, depth=500, reliability=ReliabilityPolicy.RELIABLE),
-        lambda m: round(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, 6))
+        lambda m: stamp_to_ns(m.header.stamp))
     say.publish(String(data='put the red block in the green zone'))  # before recording
     bag = tmp_path / 'bag'
     run = subprocess.run([sys.executable, '-m', 'contrastive_vla.cli', 'record', '--topics',
@@ -37,8 +38,7 @@ def test_records_latched_instruction_and_camera_without_drops(ros_graph, tmp_pat
     with open_bag(bag) as reader:
         assert set(reader.topics) == {'/image_raw', '/active_instruction', '/camera_info'}
         instructions = [m.msg.data for m in reader.messages(['/active_instruction'])]
-        stamps = [round(m.msg.header.stamp.sec + m.msg.header.stamp.nanosec * 1e-9, 6)
-                  for m in reader.messages(['/image_raw'])]
+        stamps = [stamp_to_ns(m.msg.header.stamp) for m in reader.messages(['/image_raw'])]
     assert instructions == ['put the red block in the green zone']
     assert len(stamps) > 60
     # every frame the camera published while the recording ran (as a reliable probe saw

@@ -9,7 +9,6 @@ for ``command_timeout`` while the arm moves. With ``enable_actuation`` false not
 the bridge logs what it would send (dry run) and reports ``dry_run``.
 """
 
-import math
 
 from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray
@@ -25,7 +24,7 @@ from contrastive_vla.control.arm_commands import (
     limits_from_config,
 )
 from contrastive_vla.control.execution import ActivePrimitive, Phase, status_of
-from contrastive_vla.core.msgfields import NS_PER_S
+from contrastive_vla.core.msgfields import NS_PER_S, ns_to_time_fields, seconds_to_ns
 from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.topics import topic
 from contrastive_vla.robot import kinematics as kin
@@ -237,10 +236,10 @@ class ArmBridge(Node):
     def trajectory(self, points, times):
         out = JointTrajectory(joint_names=self.joint_names)
         for q, t in zip(points, times):
-            sec = int(math.floor(t))
+            sec, nanosec = ns_to_time_fields(seconds_to_ns(t))
             out.points.append(JointTrajectoryPoint(
                 positions=[float(v) for v in q],
-                time_from_start=Duration(sec=sec, nanosec=int((t - sec) * 1e9))))
+                time_from_start=Duration(sec=sec, nanosec=nanosec)))
         return out
 
     def twist(self, linear, angular):

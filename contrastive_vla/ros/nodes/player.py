@@ -11,9 +11,9 @@ from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 
-from contrastive_vla.bag import BagError, open_bag
+from contrastive_vla.bag import BagError, find_bags, open_bag
+from contrastive_vla.core.msgfields import NS_PER_S, ns_to_time_fields, stamp_to_ns
 from contrastive_vla.core.topics import topic
-from contrastive_vla.data.dataset import find_bags
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.runtime import NodeStartupError, run_node
@@ -135,7 +135,7 @@ class BagPlayer(Node):
             return clock_ns
         store = reader.typestore
         start_bag = reader.start_ns
-        offset = 0 if clock_ns is None else clock_ns + 1_000_000_000 - start_bag
+        offset = 0 if clock_ns is None else clock_ns + NS_PER_S - start_bag
         self.status_pub.publish(messages.json_string({'event': 'bag', 'bag': str(path),
                                                       'offset_ns': offset}))
         start_wall = time.monotonic()
@@ -169,7 +169,7 @@ class BagPlayer(Node):
             last = m.timestamp_ns + offset
             if self.p['lockstep'] and m.topic == self.p['image_topic']:
                 stamp = msg.header.stamp
-                pending = (stamp.sec * 1_000_000_000 + stamp.nanosec, m.timestamp_ns)
+                pending = (stamp_to_ns(stamp), m.timestamp_ns)
         if pending is not None and not self.stop.is_set():
             self._lockstep_pause(pending[0])
         return last
@@ -190,8 +190,8 @@ class BagPlayer(Node):
 def shift_header(msg, offset_ns):
     """A copy of a rosbags message with its header stamp moved by ``offset_ns``."""
     stamp = msg.header.stamp
-    ns = stamp.sec * 1_000_000_000 + stamp.nanosec + offset_ns
-    new_stamp = dataclasses.replace(stamp, sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    sec, nanosec = ns_to_time_fields(stamp_to_ns(stamp) + offset_ns)
+    new_stamp = dataclasses.replace(stamp, sec=sec, nanosec=nanosec)
     return dataclasses.replace(msg, header=dataclasses.replace(msg.header, stamp=new_stamp))
 
 
