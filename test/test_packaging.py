@@ -2,11 +2,11 @@
 
 import os
 from pathlib import Path
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+from colcon_util import colcon_build, site_packages
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,19 +23,7 @@ def test_package_xml_is_format_3_with_the_package_name():
 
 @pytest.fixture(scope='module')
 def colcon_install(tmp_path_factory):
-    colcon = Path(sys.executable).parent / 'colcon'
-    if not colcon.exists():
-        pytest.skip('colcon is not installed in this environment')
-    work = tmp_path_factory.mktemp('colcon_ws')
-    src = work / 'src' / 'contrastive_vla'
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
-        '.venv', '.git', 'build', 'install', 'log', 'runs', 'data', '__pycache__', '*.egg-info',
-        '.pytest_cache', '.ruff_cache', '.hypothesis'))
-    env = dict(os.environ)
-    result = subprocess.run([str(colcon), 'build', '--base-paths', 'src'], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return work / 'install' / 'contrastive_vla'
+    return colcon_build(tmp_path_factory.mktemp('colcon_ws'))
 
 
 def test_colcon_build_installs_data_where_ros2_looks(colcon_install):
@@ -58,7 +46,7 @@ def test_colcon_build_installs_data_where_ros2_looks(colcon_install):
 
 
 def test_installed_launch_files_load_the_installed_graph(colcon_install):
-    site = next(colcon_install.glob('lib/python3*/site-packages'))
+    site = site_packages(colcon_install)
     env = dict(os.environ)
     env['PYTHONPATH'] = f'{site}{os.pathsep}{env.get("PYTHONPATH", "")}'
     env['AMENT_PREFIX_PATH'] = f'{colcon_install}{os.pathsep}{env.get("AMENT_PREFIX_PATH", "")}'
@@ -79,7 +67,7 @@ def test_installed_launch_files_load_the_installed_graph(colcon_install):
 
 
 def test_installed_package_finds_its_share_dir_through_the_ament_index(colcon_install):
-    site = next(colcon_install.glob('lib/python3*/site-packages'))
+    site = site_packages(colcon_install)
     env = dict(os.environ)
     env['PYTHONPATH'] = f'{site}{os.pathsep}{env.get("PYTHONPATH", "")}'
     env['AMENT_PREFIX_PATH'] = f'{colcon_install}{os.pathsep}{env.get("AMENT_PREFIX_PATH", "")}'

@@ -6,12 +6,26 @@ Examples::
     contrastive-vla bench --only model --model runs/x/best --json model_bench.json
     contrastive-vla bench --only sim
     contrastive-vla bench --only graph --json graph_bench.json   # through the ROS graph
+    contrastive-vla bench --only graph --graph 224x224:best_effort --graph-seconds 5
+
+``--only graph`` prints ``{"machine": ..., "load_avg": [1, 5, 15 min], "graph_offline":
+{"p50_ms", "p99_ms", ...}, "graph": [{"image", "transport", "command_latency_ms": {"p50",
+"p99"}, "decision_ms": {"p50", "p99"}, "decision_vs_offline_p50", "dropped_frames",
+"transport_lost_frames", ...}, ...]}``: the offline model bench (evaluation.bench, same model,
+same machine, same run) beside each graph run's in-node decision time.
 """
 
 import json
+import os
 from pathlib import Path
 
 from contrastive_vla.evaluation.bench import bench_models, bench_sim, machine_info
+
+# camera size and frame transport per graph run. 224x224: the VLA node's default (best
+# effort). 640x480 needs more than best effort between processes (it lost 60% of the frames
+# here, with or without Fast DDS's LARGE_DATA transport); RELIABLE lost none and was faster
+# than reliable over LARGE_DATA (p50 33 vs 40 ms camera -> command, 2 cores, 2026-12)
+DEFAULT_GRAPH_RUNS = '224x224:best_effort,640x480:reliable'
 
 
 def add_arguments(parser):
@@ -23,6 +37,11 @@ def add_arguments(parser):
     parser.add_argument('--only', choices=('model', 'sim', 'graph'), default=None)
     parser.add_argument('--graph-seconds', type=float, default=30.0,
                         help='measuring time per camera size in the graph benchmark')
+    parser.add_argument('--graph', default=DEFAULT_GRAPH_RUNS,
+                        help='graph runs, comma-separated WIDTHxHEIGHT:TRANSPORT (transport: '
+                             'best_effort, reliable or large_data)')
+    parser.add_argument('--vla-threads', type=int, default=1,
+                        help="the graph's VLA node torch threads (0 = torch's default)")
     parser.add_argument('--samples', type=int, default=200, help='timed decisions per model')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--json', dest='json_out', default=None)
@@ -44,11 +63,36 @@ def run(args):
         # deferred: a command imports its rooms when it runs, so --help stays fast
         from contrastive_vla.ros.bench_graph import bench_graph
 
-        result['graph'] = [bench_graph(args.model, w, h, duration=args.graph_seconds,
-                                       reliable=reliable)
-                           for w, h in ((224, 224), (640, 480)) for reliable in (False, True)]
+        runs = _graph_runs(args.graph)
+        result['load_avg'] = [round(v, 2) for v in os.getloadavg()]
+        # the offline figure of the same model on the same machine in the same run: this
+        # machine's numbers drift by 1.5x between runs
+        if not args.threads and args.vla_threads:
+            torch.set_num_threads(args.vla_threads)  # offline as the graph's VLA node runs
+        offline = bench_models(args.model, [], n_cached=args.samples)['default']
+        result['graph_offline'] = {**offline, 'torch_threads': torch.get_num_threads()}
+        result['graph'] = []
+        for width, height, transport in runs:
+            run = bench_graph(args.model, width, height, duration=args.graph_seconds,
+                              transport=transport, threads=args.vla_threads)
+            p50 = run['decision_ms']['p50']
+            run['decision_vs_offline_p50'] = (round(p50 / offline['p50_ms'], 2)
+                                              if p50 is not None else None)
+            result['graph'].append(run)
     print(json.dumps(result, indent=2))
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(result, indent=2))
     return 0
+
+
+def _graph_runs(text):
+    runs = []
+    for item in (i.strip() for i in text.split(',') if i.strip()):
+        size, _, transport = item.partition(':')
+        try:
+            width, height = (int(v) for v in size.lower().split('x'))
+        except ValueError:
+            raise SystemExit(f'--graph: {item!r} is not WIDTHxHEIGHT:TRANSPORT') from None
+        runs.append((width, height, transport or 'best_effort'))
+    return runs

@@ -43,6 +43,8 @@ def run(args):
             default = a.default or "''"
             print(f'  {a.name}:={default}\n      {a.description}')
         print('nodes: ' + ', '.join(spec.name for spec in prof.nodes))
+        print('precedence: config/nodes.yaml < these defaults < params_file < the arguments '
+              'you give')
         return 0
     overrides = parse_overrides(args.arguments)
     graph.resolve_arguments(args.profile, overrides)  # unknown names -> clear error

@@ -7,7 +7,7 @@ written to ``<out>/view.png`` after every step; open it in an image viewer that 
 
 ``--arm sim`` (default) runs the simulator in this process; ``--arm ros`` steers the arm of a
 running graph through its arm bridge (a real arm, or the simulator node), started without the
-VLA node: ``contrastive-vla launch robot vla:=false enable_actuation:=true``.
+VLA node: ``contrastive-vla launch robot vla:=false enable_actuation:=true autostart:=true``.
 
 Examples::
 

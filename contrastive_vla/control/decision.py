@@ -82,6 +82,13 @@ class DecisionGate:
         self.min_stamp = max(self.min_stamp, now)
         return True
 
+    def may_decide(self, frame_stamp: float | None) -> bool:
+        """Whether a frame stamped ``frame_stamp`` could be decided on now, ignoring its age
+        and the done timeout: the cheap test a frame's arrival makes before asking
+        :meth:`check` (which the caller still must). No side effects."""
+        return (self.instruction is not None and not self.stopped and self.pending is None
+                and frame_stamp is not None and frame_stamp > self.min_stamp)
+
     def check(self, frame_stamp: float | None, now: float) -> Verdict:
         if self.instruction is None:
             return Verdict(False, NO_INSTRUCTION)
@@ -113,8 +120,10 @@ def state_freshness(state_stamp: float | None, frame_stamp: float, waited: float
     A decision should see the robot as the frame shows it: a joint state stamped no earlier
     than ``tolerance`` seconds before the frame is current. An older one (the joint state of
     the same instant may be a few milliseconds behind the frame, e.g. a gripper that just
-    closed) is waited for, ``max_wait`` seconds at most (``waited``: seconds since the frame
-    arrived); then the decision goes ahead with the state it has ('stale', to be counted).
+    closed) is waited for, ``max_wait`` seconds at most (``waited``: seconds since a frame
+    first could be decided on but for its state; newer frames do not restart the wait, or a
+    steady stream of frames with a lagging joint-state publisher would never decide); then the
+    decision goes ahead with the state it has ('stale', to be counted).
     """
     if state_stamp is not None and state_stamp >= frame_stamp - tolerance:
         return STATE_CURRENT

@@ -75,7 +75,7 @@ def _as_uint8_buffer(data, what):
     raise ImageError(f'{what}: data of type {type(data).__name__} is not a byte buffer')
 
 
-def image_to_rgb(msg: Any) -> NDArray[np.uint8]:
+def image_to_rgb(msg: Any, copy: bool = True) -> NDArray[np.uint8]:
     """Convert a ``sensor_msgs/msg/Image`` to a contiguous ``H x W x 3`` uint8 RGB array.
 
     Supported encodings: rgb8, bgr8, rgba8, bgra8 (alpha dropped), mono8 / 8UC1 (grey copied
@@ -84,6 +84,11 @@ def image_to_rgb(msg: Any) -> NDArray[np.uint8]:
     looks dark, which is fine for a preview but not a depth colormap) and 8UC3, which carries
     no colour order and is treated as bgr8 because that is OpenCV's (and so most drivers')
     layout. Row padding (``step > width * bytes_per_pixel``) is removed.
+
+    ``copy=False``: an rgb8 image without row padding is returned as a view of ``msg.data``
+    (no copy: the VLA node's hot path, where a 640x480 copy costs a fraction of a millisecond);
+    the caller must then neither write to it nor need it after ``msg.data`` changes. Other
+    encodings are converted (copied) either way.
 
     Raises:
         ImageError: unknown encoding, zero width/height, ``step`` too small for the width,
@@ -117,6 +122,9 @@ def image_to_rgb(msg: Any) -> NDArray[np.uint8]:
         grey = ((values * 255 + 32767) // 65535).astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
     pixels = rows.reshape(height, width, channels)
+    if encoding == 'rgb8':
+        # already R, G, B: a copy only when asked (or to drop row padding)
+        return np.array(pixels, copy=True) if copy else np.ascontiguousarray(pixels)
     if channels == 1:
         return np.repeat(pixels, 3, axis=2)
     return np.ascontiguousarray(pixels[:, :, list(_TO_RGB[encoding])])

@@ -6,6 +6,12 @@ primitive topic is labelled with the newest image before it and the instruction 
 time. Episodes whose ``episode`` topic says ``success: false`` are left out by default; bags
 without an episode topic (a plain recording) count as successful.
 
+The robot state of a sample is read from the bag's joint_states messages BY NAME (merged in
+time order, so an arm driver and a gripper driver publishing separately add up), in the arm
+description's order (``robot.description.state_joint_names()``): a real driver's own joint
+order never permutes the state. A bag whose joint_states never name one of those joints is
+refused with an error naming it (not trained on with a wrong state).
+
 Decoding bags is the slow part, so decoded samples (images already resized to the model's
 input size) are cached as one .npz per bag under a cache directory, keyed by the bag's files,
 the image size and the vocabulary: epochs after the first, and later runs, do not re-decode.
@@ -22,14 +28,16 @@ import numpy as np
 from tqdm import tqdm
 
 from contrastive_vla.core.images import ImageError, compressed_to_rgb, image_to_rgb, resize_square
+from contrastive_vla.core.joints import JointStateError, JointStateMerger, MissingJointsError
 from contrastive_vla.core.msgfields import stamp_to_ns
 from contrastive_vla.core.topics import load_topics
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.core.workers import map_episodes
 from contrastive_vla.data.demos import RELABEL_SUFFIX
+from contrastive_vla.robot.description import state_joint_names
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # 4: states read by joint name (3 read them in the bag's order)
 MAX_STATE = 16  # joint positions kept per sample (zero-padded)
 
 
@@ -132,12 +140,21 @@ def episode_group(name):
     return name[:-len(RELABEL_SUFFIX)] if name.endswith(RELABEL_SUFFIX) else name
 
 
-def read_episode(bag_path, vocab, image_size, topics=None):
-    """Samples of one bag: dict of arrays/lists plus 'success' and 'skipped' notes."""
+def read_episode(bag_path, vocab, image_size, topics=None, joint_names=None):
+    """Samples of one bag: dict of arrays/lists plus 'success' and 'skipped' notes.
+
+    A sample's state holds the positions of ``joint_names`` (default: the arm description's
+    ``state_joint_names()``), in that order, zero-padded to MAX_STATE; all zeros in a bag
+    without a joint_states topic. Raises ValueError naming the joint(s) when the bag's
+    joint_states never name one of them.
+    """
     # deferred: rosbags loads only where bags are read or written
     from contrastive_vla.bag import open_bag
 
     topics = topics or TopicMap()
+    joint_names = list(joint_names or state_joint_names())
+    if len(joint_names) > MAX_STATE:
+        raise ValueError(f'{len(joint_names)} state joints, at most {MAX_STATE} are kept')
     samples = {'images': [], 'labels': [], 'instructions': [], 'supervisions': [],
                'steps': [], 'states': [], 'stamps': []}
     skipped, success = [], True
@@ -155,7 +172,9 @@ def read_episode(bag_path, vocab, image_size, topics=None):
                               topics.supervision, topics.episode, topics.joint_states)
                   if t in present]
         image_msg, instruction, supervision = None, None, None
-        state = np.zeros(MAX_STATE, np.float32)
+        has_joints = topics.joint_states in present
+        joints = JointStateMerger()
+        bad_joint_states = []   # why joint_states messages were refused (reported once)
         last_stamp = None
         for m in reader.messages(wanted):
             if last_stamp is not None and m.timestamp_ns < last_stamp:
@@ -169,10 +188,10 @@ def read_episode(bag_path, vocab, image_size, topics=None):
             elif m.topic == topics.supervision:
                 supervision = m.msg.data
             elif m.topic == topics.joint_states:
-                positions = np.asarray(m.msg.position, dtype=np.float32)[:MAX_STATE]
-                if np.all(np.isfinite(positions)):
-                    state = np.zeros(MAX_STATE, np.float32)
-                    state[:len(positions)] = positions
+                try:
+                    joints.update_msg(m.msg, m.timestamp_ns)
+                except JointStateError as exc:  # the state keeps the last good values
+                    bad_joint_states.append(f'{exc} at {m.timestamp_ns} ns')
             elif m.topic == topics.episode:
                 try:
                     event = json.loads(m.msg.data)
@@ -191,6 +210,14 @@ def read_episode(bag_path, vocab, image_size, topics=None):
                                    f'{"image" if image_msg is None else "instruction"} before '
                                    'it; step skipped')
                     continue
+                state = np.zeros(MAX_STATE, np.float32)
+                if has_joints:
+                    try:
+                        state[:len(joint_names)] = joints.positions(joint_names).positions
+                    except MissingJointsError as exc:
+                        skipped.append(f'{bag_path}: primitive at {m.timestamp_ns} ns: {exc} '
+                                       'before it; step skipped')
+                        continue
                 try:
                     if image_msg.msgtype.endswith('CompressedImage'):
                         rgb = compressed_to_rgb(image_msg.msg)
@@ -207,9 +234,19 @@ def read_episode(bag_path, vocab, image_size, topics=None):
                 samples['instructions'].append(instruction)
                 samples['supervisions'].append(supervision)
                 samples['steps'].append(len(samples['steps']))
-                samples['states'].append(state.copy())
+                samples['states'].append(state)
                 supervision = None
         skipped.extend(reader.skipped)
+    if bad_joint_states:
+        skipped.append(f'{bag_path}: {len(bad_joint_states)} joint_states message(s) refused '
+                       f'(the state keeps the last good values), first: {bad_joint_states[0]}')
+    never = joints.missing(joint_names) if has_joints else []
+    if never:
+        raise ValueError(f'{bag_path}: the joint_states on {topics.joint_states!r} never name '
+                         f'joint(s) {", ".join(never)} (they name: '
+                         f'{", ".join(joints.names) or "none"}); the robot state would be '
+                         'wrong, so the bag is not used (record every joint of the arm '
+                         'description, by name, in any order and any number of messages)')
     return samples, success, skipped
 
 
@@ -219,7 +256,8 @@ def _cache_key(bag, image_size, vocab, topics):
         if f.is_file():
             st = f.stat()
             h.update(f'{f.name}:{st.st_size}:{st.st_mtime_ns}'.encode())
-    h.update(f'{CACHE_VERSION}:{image_size}:{vocab.fingerprint()}:{topics}'.encode())
+    h.update(f'{CACHE_VERSION}:{image_size}:{vocab.fingerprint()}:{topics}:'
+             f'{",".join(state_joint_names())}'.encode())
     return h.hexdigest()[:20]
 
 

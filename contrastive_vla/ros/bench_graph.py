@@ -6,7 +6,17 @@ simulator node as the arm (its own camera remapped away, so the VLA sees only th
 node's frames). All on the wall clock. The bridge reports, for every command it sends, the age of
 the camera frame the decision came from (``latency_ms`` in ``primitive_status``); the VLA node's
 status gives frames received and frames dropped as stale; the camera node's count of published
-frames gives the transport loss.
+frames gives the transport loss; ``primitive_topk`` gives each decision's own time in the node
+(frame conversion + model + ranking).
+
+``transport`` picks how frames cross processes: 'best_effort' (the VLA node's default
+subscription), 'reliable' (``reliable_images``) or 'large_data' (``reliable_images`` over Fast
+DDS's LARGE_DATA builtin transports, ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` in every node;
+best effort over them lost 60% of the 640x480 frames here).
+
+The simulator node stamps its joint states with simulated time, which no wall-clock frame can
+be paired with, so the bench turns the joint-state pairing off (``joint_state_tolerance``
+huge: any joint state counts as the frame's); a real arm's driver stamps on the wall clock.
 """
 
 from dataclasses import replace
@@ -37,18 +47,35 @@ def render_frames(directory, width, height, count=12):
                         cv2.cvtColor(env.render(), cv2.COLOR_RGB2BGR))
 
 
+TRANSPORTS = ('best_effort', 'reliable', 'large_data')
+
+
 def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, duration=20.0,
-                reliable=False, python=None):
+                reliable=False, python=None, transport=None, threads=0):
+    """One graph run: JSON-ready figures (keys in ``GRAPH_KEYS``). ``threads``: the VLA node's
+    torch threads (0 = torch's default)."""
+    transport = transport or ('reliable' if reliable else 'best_effort')
+    if transport not in TRANSPORTS:
+        raise ValueError(f'transport must be one of {", ".join(TRANSPORTS)}, got {transport!r}')
+    reliable = transport in ('reliable', 'large_data')
+    env = None
+    if transport == 'large_data':
+        env = {**os.environ, 'FASTDDS_BUILTIN_TRANSPORTS': 'LARGE_DATA'}
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         render_frames(tmp, width, height)
         # the robot profile, with the simulator node as the arm (its own camera moved aside)
         simulator = replace(next(s for s in graph.PROFILES['sim'].nodes
                                  if s.name == 'simulator'), arguments={})
         processes = GraphProcesses(
-            'robot', {'model': model, 'camera_source': tmp, 'enable_actuation': 'true'},
-            python=python, output=subprocess.DEVNULL, extra_nodes=[simulator], extra_args={
+            'robot', {'model': model, 'camera_source': tmp, 'enable_actuation': 'true',
+                      'autostart': 'true'},
+            python=python, env=env, output=subprocess.DEVNULL, extra_nodes=[simulator],
+            extra_args={
                 'camera': ['-p', f'rate:={float(rate)}'],
-                'vla': ['-p', f'reliable_images:={str(reliable).lower()}'],
+                'vla': ['-p', f'reliable_images:={str(reliable).lower()}',
+                        '-p', f'threads:={int(threads)}',
+                        '-p', 'joint_state_tolerance:=1000000000.0'],
                 'simulator': ['-r', 'image_raw:=sim/image_raw', '-r',
                               'camera_info:=sim/camera_info', '-p', 'camera_rate:=1.0']})
         driver = None
@@ -65,7 +92,8 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
             time.sleep(1.5)  # camera diagnostics arrive once a second
             start_status, start_camera = dict(driver.vla_status), dict(camera_status)
             driver.say('touch the red block')
-            latencies, outcomes = [], 0
+            latencies, outcomes, acted = [], 0, []
+            _drain(driver.decisions)
             began = time.monotonic()
             while time.monotonic() - began < duration:
                 processes.check()
@@ -76,6 +104,8 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
                 if outcome.get('latency_ms') is not None:
                     latencies.append(outcome['latency_ms'])
             elapsed = time.monotonic() - began
+            acted = [d for d in _drain(driver.decisions)
+                     if d.get('acted') and d.get('decision_ms') is not None]
             driver.say('stop')
             time.sleep(1.2)
             end_status, end_camera = dict(driver.vla_status), dict(camera_status)
@@ -90,14 +120,34 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
         'command_latency_ms': percentiles(latencies),
         'decisions': int(end_status.get('decisions', 0)) - int(start_status.get('decisions', 0)),
         'decisions_per_s': round(outcomes / elapsed, 3),
-        'decision_ms': end_status.get('latency_ms'),
+        'decision_ms': percentiles([d['decision_ms'] for d in acted]),
+        # camera stamp -> the VLA node starts deciding (transport, scheduling)
+        'frame_age_at_decision_ms': percentiles([d['frame_age_ms'] for d in acted
+                                                 if d.get('frame_age_ms') is not None]),
         'frames_published': published, 'frames_received': received,
         'transport_lost_frames': max(0, published - received) if published else None,
         'dropped_frames': (int(end_status.get('dropped_frames', 0))
                            - int(start_status.get('dropped_frames', 0))),
-        'reliable_images': reliable,
+        'reliable_images': reliable, 'transport': transport, 'vla_threads': int(threads),
+        'load_avg_1m': [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         'cpu_count': os.cpu_count(),
     }
+
+
+# the keys of one bench_graph result (the README and a test hold the bench to them)
+GRAPH_KEYS = ('image', 'camera_rate_hz', 'seconds', 'command_latency_ms', 'decisions',
+              'decisions_per_s', 'decision_ms', 'frame_age_at_decision_ms', 'frames_published',
+              'frames_received', 'transport_lost_frames', 'dropped_frames', 'reliable_images',
+              'transport', 'vla_threads', 'load_avg_1m', 'cpu_count')
+
+
+def _drain(q):
+    items = []
+    while True:
+        item = next_item(q, 0)
+        if item is None:
+            return items
+        items.append(item)
 
 
 def _diag_type():

@@ -39,6 +39,8 @@ class GraphProcesses:
                  extra_nodes=(), extra_args=None, output=None):
         self.profile_name = profile_name
         self.values = graph.resolve_arguments(profile_name, dict(overrides or {}))
+        # only what the user gave beats the params file (graph.node_parameters)
+        self.given = set(overrides or {})
         self.python = python or sys.executable
         self.env = env
         self.grace = grace
@@ -49,7 +51,7 @@ class GraphProcesses:
 
     def commands(self):
         specs = graph.started_nodes(self.profile_name, self.values) + self.extra_nodes
-        return {spec.name: graph.node_command(spec, self.values, self.python)
+        return {spec.name: graph.node_command(spec, self.values, self.python, self.given)
                 + list(self.extra_args.get(spec.name, ())) for spec in specs}
 
     def start(self):

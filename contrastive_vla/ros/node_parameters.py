@@ -1,7 +1,10 @@
 """Every parameter of the graph's nodes, declared once (see ``ros.params``).
 
-The nodes declare these (``params.declare(self, NODES['camera'])``); ``config/nodes.yaml``, the
-README tables, ``contrastive-vla params`` and the launch argument defaults are made from them.
+The nodes declare these (``params.declare(self, NODES['camera'], on_change=...)``); only a
+parameter marked ``dynamic`` may be set while the node runs (``ros2 param set``), and only where
+the node honours the change; safety switches (``enable_actuation``, ``stop_words``) never are.
+``config/nodes.yaml``, the README tables, ``contrastive-vla params`` and the launch argument
+defaults are made from them.
 After a change here run ``contrastive-vla params --yaml > config/nodes.yaml`` and paste
 ``contrastive-vla params --markdown`` into the README (tests say when either is out of date).
 """
@@ -13,7 +16,8 @@ BRIDGE_MODES = ('joint_trajectory', 'servo')
 CAMERA = (
     Param('source', '', "V4L2 index ('0') or device path (/dev/video0), a video file, or a "
                         'directory of images'),
-    Param('rate', 30.0, 'frames per second to publish (Hz)', range=(0.0, None), open_low=True),
+    Param('rate', 30.0, 'frames per second to publish (Hz)', range=(0.0, None), open_low=True,
+          dynamic=True),
     Param('loop', True, 'video file / image directory: start again at the end (else stop '
                         'publishing)'),
     Param('width', 0, 'resize frames to this width in pixels (0 = keep)', range=(0, None)),
@@ -24,15 +28,17 @@ CAMERA = (
     Param('horizontal_fov_deg', 60.0, 'horizontal field of view used for camera_info '
                                       '(uncalibrated camera)', range=(1.0, 179.0)),
     Param('reconnect_period', 1.0, 'seconds between attempts to reopen a lost camera',
-          range=(0.0, None)),
+          range=(0.0, None), dynamic=True),
 )
 
 INSTRUCTION_LISTENER = (
     Param('stop_words', ['stop', 'halt', 'freeze'], 'an instruction whose first word is one of '
                                                     'these halts the arm at once'),
-    Param('max_length', 300, 'longest accepted instruction, in characters', range=(1, None)),
+    Param('max_length', 300, 'longest accepted instruction, in characters', range=(1, None),
+          dynamic=True),
     Param('stop_released_by_new_instruction', True, 'a valid task instruction after a stop '
-                                                    'word releases the stop this node raised'),
+                                                    'word releases the stop this node raised',
+          dynamic=True),
 )
 
 VLA = (
@@ -41,22 +47,28 @@ VLA = (
     Param('device', 'cpu', "torch device ('cpu', 'cuda', 'cuda:1')"),
     Param('threads', 0, "torch CPU threads (0 = torch's default)", range=(0, None)),
     Param('max_image_age', 0.5, 'seconds; a newer-than-this frame is required to decide (older '
-                                'ones are dropped)', range=(0.0, None), open_low=True),
+                                'ones are dropped)', range=(0.0, None), open_low=True,
+          dynamic=True),
     Param('done_timeout', 10.0, 'seconds to wait for the bridge to report a primitive done '
-                                'before deciding again', range=(0.0, None), open_low=True),
-    Param('tick_period', 0.01, 'seconds between checks whether a decision is due',
+                                'before deciding again', range=(0.0, None), open_low=True,
+          dynamic=True),
+    Param('tick_period', 0.02, 'seconds between fallback checks whether a decision is due '
+                               '(a frame, a joint state or an outcome triggers a decision at '
+                               'once; this timer only ends the joint-state wait and the '
+                               'done_timeout, and counts stale frames)',
           range=(0.0, None), open_low=True),
-    Param('top_k', 5, 'how many ranked primitives primitive_topk carries', range=(1, None)),
+    Param('top_k', 5, 'how many ranked primitives primitive_topk carries', range=(1, None),
+          dynamic=True),
     Param('use_joint_states', True, 'feed joint positions to models trained with '
                                     'proprioception'),
     Param('joint_state_tolerance', 0.02, 'seconds; a joint state stamped at most this long '
                                          'before the frame counts as the robot state the frame '
-                                         'shows', range=(0.0, None)),
-    Param('joint_state_wait', 0.2, 'seconds (wall time) to wait for such a joint state after a '
-                                   'frame arrives; then decide with the newest one (counted as '
-                                   'stale)', range=(0.0, None)),
+                                         'shows', range=(0.0, None), dynamic=True),
+    Param('joint_state_wait', 0.2, 'seconds (wall time) to wait for such a joint state once a '
+                                   'frame could be decided on; then decide with the newest one '
+                                   '(counted as stale)', range=(0.0, None), dynamic=True),
     Param('min_confidence', 0.0, 'do not act when the best primitive has a lower softmax '
-                                 'probability', range=(0.0, 1.0)),
+                                 'probability', range=(0.0, 1.0), dynamic=True),
     Param('reliable_images', False, 'subscribe to image_raw reliably (depth 1) instead of best '
                                     'effort: large frames (640x480) survive the transport; the '
                                     'publisher must be reliable too'),
@@ -66,6 +78,9 @@ VLA = (
     Param('status_period', 0.5, 'seconds between vla_status / /diagnostics messages (the '
                                 'bridge treats vla_status as a heartbeat)',
           range=(0.0, None), open_low=True),
+    Param('autostart', True, 'activate at start-up (the node configures itself, loading the '
+                             'model, either way); false: no decisions until `ros2 lifecycle set '
+                             '/vla activate`'),
 )
 
 ARM_BRIDGE = (
@@ -78,21 +93,24 @@ ARM_BRIDGE = (
     Param('max_step_translation', 0.2, 'metres; a primitive asking for a larger translation is '
                                        "refused (the vocabulary's largest is 0.2: a smaller "
                                        'limit refuses some of its primitives)',
-          range=(0.0, None), open_low=True),
+          range=(0.0, None), open_low=True, dynamic=True),
     Param('max_step_rotation', 1.6, 'radians; a primitive asking for a larger rotation is '
                                     "refused (the vocabulary's largest is a quarter turn, "
                                     '1.571: a smaller limit refuses some of its primitives)',
-          range=(0.0, None), open_low=True),
+          range=(0.0, None), open_low=True, dynamic=True),
     Param('command_timeout', 1.0, 'seconds without a word from the VLA node (vla_status / '
                                   'primitive_delta) while the arm moves -> halt',
-          range=(0.0, None), open_low=True),
+          range=(0.0, None), open_low=True, dynamic=True),
     Param('joint_state_timeout', 0.5, 'seconds; older joint_states -> refuse to plan',
-          range=(0.0, None), open_low=True),
+          range=(0.0, None), open_low=True, dynamic=True),
     Param('settle_time', 0.24, 'seconds after a trajectory ends before judging where the arm '
-                               'got to', range=(0.0, None)),
+                               'got to', range=(0.0, None), dynamic=True),
     Param('servo_rate', 50.0, 'Hz of twist messages in servo mode (also the control tick)',
           range=(0.0, None), open_low=True),
     Param('base_frame', 'base_link', 'frame_id of the twists (the robot base frame)'),
+    Param('autostart', False, 'activate at start-up (the node configures itself, loading the '
+                              'arm description, either way); false: inactive, no commands, '
+                              'until `ros2 lifecycle set /arm_bridge activate`'),
 )
 
 SIMULATOR = (
@@ -100,7 +118,7 @@ SIMULATOR = (
                                  'episode_request)'),
     Param('seed', 0, 'seed of the first episode', range=(0, None)),
     Param('real_time_factor', 1.0, 'simulated seconds per wall-clock second',
-          range=(0.0, None), open_low=True),
+          range=(0.0, None), open_low=True, dynamic=True),
     Param('camera_rate', 25.0, 'camera frames per simulated second (rounded to whole control '
                                'ticks)', range=(0.0, None), open_low=True),
     Param('image_width', 224, 'camera image width in pixels', range=(1, None)),

@@ -2,9 +2,10 @@
 
 A ``Param`` carries the name, default (whose Python type is the ROS parameter type),
 description, allowed range or choices and whether the node honours changes while it runs.
-Everything else is derived from it: :func:`declare` (rclpy ``ParameterDescriptor`` and the
-start-up check), the packaged ``config/nodes.yaml`` (:func:`params_file_text`), the README
-tables (:func:`markdown_table`), ``contrastive-vla params`` and the launch argument defaults.
+Everything else is derived from it: :func:`declare` (rclpy ``ParameterDescriptor``, the
+start-up check and the check of every later ``ros2 param set``), the packaged
+``config/nodes.yaml`` (:func:`params_file_text`), the README tables (:func:`markdown_table`),
+``contrastive-vla params`` and the launch argument defaults.
 """
 
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ class Param:
     choices: tuple = None  # the allowed values (strings only)
     open_low: bool = False  # the low end of ``range`` itself is refused (a rate must be > 0)
     # False: read once at start-up, so the descriptor is read_only and `ros2 param set` is
-    # refused instead of silently doing nothing
+    # refused instead of silently doing nothing. True only where a set really changes what the
+    # node does (it reads the value at use time, or its hook rebuilds what depends on it)
     dynamic: bool = False
 
     def __post_init__(self):
@@ -121,11 +123,13 @@ def defaults(table):
     return {p.name: p.default for p in table}
 
 
-def declare(node, table):
+def declare(node, table, on_change=None):
     """Declare every parameter of ``table`` on an rclpy node; returns {name: value}.
 
     A start-up value (a parameters file, ``-p name:=value``) of the wrong type or outside the
     range or choices raises NodeStartupError naming the node, the parameter and what is allowed.
+    Later sets (``ros2 param set``) go through :func:`watch`: the returned dict follows them,
+    and ``on_change(values, changed)`` rebuilds what the node derived from the values.
     """
     # deferred: launch files import this module; rclpy loads when a node runs
     from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
@@ -145,14 +149,67 @@ def declare(node, table):
         if problem:
             raise NodeStartupError(f'{node.get_name()}: parameter {p.name} {problem}')
         values[p.name] = value
+    # after declaring: rclpy runs the on-set callbacks for declarations too
+    watch(node, table, values, on_change)
     return values
 
 
+def watch(node, table, values, on_change=None):
+    """Check every later set of a parameter of ``table`` (``ros2 param set``) and apply it.
+
+    rclpy itself refuses a read-only parameter, a wrong type and a number outside the
+    descriptor's range; this refuses what the declaration refuses beyond that (an open low end:
+    a timeout of 0 would disable the watchdog; choices). The node's hook
+    ``on_change(new_values, changed_names)`` then rebuilds its derived objects (safety limits,
+    watchdog, decision gate, timers) from the new values; a ValueError from it refuses the set.
+    Only then is ``values`` (the node's dict) updated. Refusals come back as
+    ``SetParametersResult(successful=False, reason=...)``, which ``ros2 param set`` prints.
+    """
+    # deferred: launch files import this module; rclpy loads when a node runs
+    from rcl_interfaces.msg import SetParametersResult
+
+    by_name = {p.name: p for p in table}
+
+    def refuse(reason):
+        node.get_logger().warning(f'parameter change refused: {reason}')
+        return SetParametersResult(successful=False, reason=reason)
+
+    def on_set(parameters):
+        new, changed = dict(values), []
+        for param in parameters:
+            p = by_name.get(param.name)
+            if p is None:
+                continue  # use_sim_time and the like: rclpy's own parameters
+            if not p.dynamic:
+                return refuse(f'{p.name} is read once at start-up (read-only); restart the node '
+                              'with the new value')
+            value = list(param.value) if p.type.endswith('_array') else param.value
+            problem = p.check(value)
+            if problem:
+                return refuse(f'{p.name} {problem}')
+            new[p.name] = value
+            changed.append(p.name)
+        if changed and on_change is not None:
+            try:
+                on_change(new, tuple(changed))
+            except ValueError as exc:
+                return refuse(f'{", ".join(changed)}: {exc}')
+        values.update(new)
+        if changed:
+            node.get_logger().info('parameter set: ' + ', '.join(
+                f'{name}={new[name]!r}' for name in changed))
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(on_set)
+
+
 def markdown_table(table):
-    """README table: parameter | default | allowed | description."""
-    rows = ['| parameter | default | allowed | description |', '|---|---|---|---|']
+    """README table: parameter | default | allowed | set while running | description."""
+    rows = ['| parameter | default | allowed | set while running | description |',
+            '|---|---|---|---|---|']
     for p in table:
-        rows.append(f'| `{p.name}` | `{p.yaml_default}` | {p.allowed} | {p.description} |')
+        rows.append(f'| `{p.name}` | `{p.yaml_default}` | {p.allowed} | '
+                    f'{"yes" if p.dynamic else "no"} | {p.description} |')
     return '\n'.join(rows)
 
 
@@ -171,8 +228,10 @@ def params_file_text(nodes):
     for node, table in nodes.items():
         lines += [f'/**/{node}:', '  ros__parameters:']
         for p in table:
-            # no-break spaces keep '(allowed: > 0.0)' on one line
-            allowed = f' (allowed: {p.allowed})'.replace(' ', '\xa0') if p.allowed else ''
+            notes = ([f'allowed: {p.allowed}'] if p.allowed else []) + \
+                (['settable while running'] if p.dynamic else [])
+            # no-break spaces keep '(allowed: > 0.0; ...)' on one line
+            allowed = f' ({"; ".join(notes)})'.replace(' ', '\xa0') if notes else ''
             lines += [line.replace('\xa0', ' ') for line in textwrap.wrap(
                 p.description + allowed, 99, initial_indent='    # ', subsequent_indent='    # ',
                 break_on_hyphens=False)]

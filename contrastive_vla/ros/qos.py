@@ -1,6 +1,46 @@
-"""The three QoS profiles of the graph (conventions: sensor / command / latched)."""
+"""QoS of every topic of the graph, decided once: the profiles, who uses which (``ENDPOINTS``, the
+README table and the ``ros2 topic info -v`` check of the tests are made from it) and the e-stop
+input every e-stop-aware node uses (``EstopInput``).
+
+Why these choices. A subscription receives from a publisher only when their QoS match; the two
+policies that bite are reliability (a best-effort publisher never feeds a reliable
+subscription) and durability: a *transient local* subscription does not match a *volatile*
+publisher, and a volatile subscription matches both but is never given the history a
+transient-local ("latched") publisher keeps for late joiners. ``ros2 topic pub`` and most
+drivers publish with the ROS default (reliable, volatile, keep last 10, ``DEFAULT``), so:
+
+- every subscription a person or another driver may feed matches ``DEFAULT``: commands are
+  ``default`` themselves; sensor subscriptions are best effort (they match reliable and
+  best-effort publishers; newest frame only);
+- ``active_instruction`` (listener -> VLA node, both ours, never fed by hand: say instructions
+  on ``instruction``) stays transient local on both sides, so a VLA node started late learns
+  the instruction in force;
+- the e-stop is fed from outside (``ros2 topic pub --once /estop std_msgs/msg/Bool "{data:
+  true}"``, a hardware button driver) and must also reach nodes started later. ``estop`` is the
+  input: every node listens to it with a volatile subscription (matches volatile and latched
+  publishers). The instruction listener (always running) holds the graph's e-stop state (its
+  own stop words plus every ``estop`` message it hears) and republishes it, latched, on
+  ``estop_state``; it never listens to ``estop_state`` itself, so it never hears its own echo.
+  The bridge and the VLA node listen to both (``EstopInput``): ``estop`` directly (no hop
+  through the listener; works while the listener is down) and ``estop_state`` (stop words, and
+  what a node started after the e-stop missed). ``ros2 topic pub --once`` publishes as soon as
+  *one* subscription matched, so any single node may miss a given ``estop`` message: the
+  relay covers the nodes that missed it;
+- a player waiting for ``replay_start`` listens with both a latched subscription (the scorer's
+  latched start, whenever the player came up) and a default one (a hand-typed start).
+
+``ENDPOINTS`` must agree with the nodes: ``test/ros/test_qos.py`` compares it with what a
+running graph reports (``ros2 topic info -v``: reliability and durability; a remote endpoint's
+depth is not discovered) and with the README table. The recorder node is not listed: it takes
+each topic's QoS from the publishers it finds.
+"""
+
+from dataclasses import dataclass
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Bool
+
+from contrastive_vla.core.topics import load_topics, topic
 
 
 def sensor(reliable=False):
@@ -8,25 +48,171 @@ def sensor(reliable=False):
     (best effort matches every publisher; reliable keeps large frames from being lost)."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                       reliability=ReliabilityPolicy.RELIABLE if reliable
-                      else ReliabilityPolicy.BEST_EFFORT)
+                      else ReliabilityPolicy.BEST_EFFORT,
+                      durability=DurabilityPolicy.VOLATILE)
 
 
 def sensor_publisher(depth=2):
     """Publishers of frames: reliable so large frames are not lost between processes (best
     effort lost ~40% of 640x480 frames here); a best-effort subscriber still matches."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE)
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.VOLATILE)
 
 
 def command(depth=10):
-    """Commands and outcomes: reliable, keep the last few."""
+    """Commands and outcomes: reliable, volatile, keep the last few: the ROS default, so
+    ``ros2 topic pub`` and the nodes talk to each other either way."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE)
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+def default(depth=10):
+    """The ROS default profile (``ros2 topic pub``, ``create_publisher(..., 10)``)."""
+    return command(depth)
 
 
 def latched():
-    """The active instruction and the e-stop: reliable + transient local, so late nodes get the
-    current value."""
+    """The active instruction, the e-stop state, episode and replay events: reliable +
+    transient local, so late nodes get the current value. A latched *subscription* does not
+    match a volatile publisher: pair it with a default one where outsiders publish."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+# What ``ros2 topic pub`` uses unless told otherwise (ros2topic: --qos-profile default).
+DEFAULT = default()
+
+PROFILES = {
+    'default': default(),
+    'default_50': default(50),
+    'sensor': sensor(),
+    'sensor_reliable': sensor(reliable=True),
+    'sensor_publisher': sensor_publisher(),
+    'latched': latched(),
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    node: str        # node name (or what publishes from outside the graph)
+    topic: str       # key in config/topics.yaml
+    side: str        # 'pub' or 'sub'
+    profile: str     # key in PROFILES
+    when: str = ''   # 'PARAMETER: VALUE' when only that parameter value makes it this way
+
+
+def _pubs(node, **topics):
+    return [Endpoint(node, key, 'pub', profile) for key, profile in topics.items()]
+
+
+def _subs(node, **topics):
+    return [Endpoint(node, key, 'sub', profile) for key, profile in topics.items()]
+
+
+HAND_TYPED = 'ros2 topic pub'
+
+ENDPOINTS = (
+    *_pubs('camera', image='sensor_publisher', camera_info='sensor_publisher',
+           diagnostics='default'),
+    *_pubs('simulator', clock='default', joint_states='default', image='sensor_publisher',
+           camera_info='sensor_publisher', episode='latched', diagnostics='default'),
+    *_subs('simulator', joint_trajectory='default', gripper_command='default',
+           episode_request='default'),
+    *_pubs('instruction_listener', active_instruction='latched', estop_state='latched'),
+    *_subs('instruction_listener', instruction='default', estop='default'),
+    *_pubs('vla', primitive='default', primitive_delta='default', primitive_topk='default',
+           vla_status='default', diagnostics='default'),
+    Endpoint('vla', 'image', 'sub', 'sensor', 'reliable_images: false'),
+    Endpoint('vla', 'image', 'sub', 'sensor_reliable', 'reliable_images: true'),
+    *_subs('vla', joint_states='sensor', active_instruction='latched', estop='default',
+           estop_state='latched', primitive_status='default'),
+    *_pubs('arm_bridge', joint_trajectory='default', servo_twist='default',
+           gripper_command='default', primitive_status='default', diagnostics='default'),
+    *_subs('arm_bridge', primitive_delta='default', joint_states='sensor', estop='default',
+           estop_state='latched', vla_status='default'),
+    *_pubs('player', image='sensor_publisher', instruction='default', joint_states='default',
+           clock='default', replay_status='latched'),
+    Endpoint('player', 'primitive_topk', 'sub', 'default_50', 'lockstep: true'),
+    Endpoint('player', 'replay_start', 'sub', 'latched', 'wait_for_start: true'),
+    Endpoint('player', 'replay_start', 'sub', 'default', 'wait_for_start: true'),
+    # not nodes of the graph: what feeds it from outside
+    *_pubs(HAND_TYPED, instruction='default', estop='default', primitive_delta='default',
+           episode_request='default'),
+    *_pubs('contrastive-vla eval-bag --live', replay_start='latched'),
+)
+
+# Subscriptions that need not match a hand-typed (default QoS) publisher, and why.
+OURS_ONLY = {
+    'active_instruction': 'from the instruction listener only; say instructions on '
+                          '`instruction`',
+    'estop_state': 'from the instruction listener only (nodes also listen to `estop`); raise '
+                   'the e-stop on `estop`',
+}
+
+
+def _describe(profile):
+    p = PROFILES[profile]
+    reliability = 'reliable' if p.reliability == ReliabilityPolicy.RELIABLE else 'best effort'
+    durability = ('transient local' if p.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                  else 'volatile')
+    return f'{reliability}, {durability}, keep last {p.depth}'
+
+
+def markdown_table():
+    """The README's QoS table: one row per topic, every node's publisher and subscription."""
+    lines = ['| topic | type | published by (QoS) | subscribed by (QoS) |', '|---|---|---|---|']
+    used = {e.topic for e in ENDPOINTS}
+    for key in [k for k in load_topics() if k in used]:
+        cells = []
+        for side in ('pub', 'sub'):
+            cells.append('<br>'.join(
+                f'`{e.node}` ({e.profile}{f"; {e.when}" if e.when else ""})'
+                for e in ENDPOINTS if e.topic == key and e.side == side) or '-')
+        t = topic(key)
+        lines.append(f'| `{t.name}` | {t.type.replace("/msg/", "/")} | {cells[0]} | '
+                     f'{cells[1]} |')
+    lines += ['', '| QoS | reliability, durability, history |', '|---|---|']
+    lines += [f'| {name} | {_describe(name)} |' for name in PROFILES]
+    return '\n'.join(lines)
+
+
+class EstopInput:
+    """A node's two e-stop subscriptions (``estop``: default QoS, from anyone; ``estop_state``:
+    latched, from the instruction listener) feeding one idempotent handler,
+    ``on_change(raised)``, called with the combined state after every message.
+
+    Raised while either says raised, so a raise heard on one path is never undone by a stale
+    message on the other. A raise heard on ``estop`` is undone by a release on ``estop``, or
+    by a release on ``estop_state`` once the listener has confirmed it knew of a raise (a True
+    on ``estop_state`` after it): the listener relays every ``estop`` message it hears, so a
+    release this node missed on ``estop`` still arrives, and a release of the listener's own
+    stop word does not lift a raise the listener never heard of."""
+
+    def __init__(self, node, on_change):
+        self.on_change = on_change
+        self.direct = False       # the newest value on estop
+        self.relayed = False      # the newest value on estop_state
+        self.confirmed = True     # a True on estop_state came after the newest raise on estop
+        node.create_subscription(Bool, topic('estop').name, self._on_direct, default())
+        node.create_subscription(Bool, topic('estop_state').name, self._on_relayed, latched())
+
+    @property
+    def raised(self):
+        return self.direct or self.relayed
+
+    def _on_direct(self, msg):
+        self.direct = bool(msg.data)
+        if self.direct:
+            self.confirmed = False
+        self.on_change(self.raised)
+
+    def _on_relayed(self, msg):
+        self.relayed = bool(msg.data)
+        if self.relayed:
+            self.confirmed = True
+        elif self.confirmed:
+            self.direct = False
+        self.on_change(self.raised)

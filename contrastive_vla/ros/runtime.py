@@ -1,5 +1,6 @@
 """Running a node process and the bits every node shares (diagnostics, throttled warnings)."""
 
+import signal
 import sys
 import threading
 import time
@@ -9,20 +10,34 @@ class NodeStartupError(RuntimeError):
     """A node cannot start (bad parameter, missing model): logged as one line, exit code 1."""
 
 
-def run_node(factory, args=None):
-    """rclpy.init, build the node, spin until Ctrl-C / shutdown, tear down cleanly.
+def run_node(factory, args=None, poll=0.1):
+    """rclpy.init, build the node, spin until Ctrl-C / SIGTERM / shutdown, tear down cleanly.
+
+    Ctrl-C and SIGTERM only ask the spin loop to stop (checked every ``poll`` s): rclpy's own
+    handlers would shut the context down inside the signal, before the node could say another
+    word, and a managed node (the arm bridge) must still send its hold. So on the way out a
+    managed node goes through its lifecycle ``shutdown`` transition (:func:`shutdown_managed`:
+    the bridge halts the arm first) while the context is alive, then it is destroyed.
 
     Returns the process exit code: 0 after a normal shutdown, 1 when the node could not start.
     """
     # deferred: launch files import this module; rclpy loads when a node runs
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=args if args is not None else sys.argv)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda _signum, _frame: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    rclpy.init(args=args if args is not None else sys.argv,
+               signal_handler_options=SignalHandlerOptions.NO)
     node, code = None, 0
     try:
         node = factory()
-        rclpy.spin(node)
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=poll)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except NodeStartupError as exc:
@@ -30,9 +45,91 @@ def run_node(factory, args=None):
         code = 1
     finally:
         if node is not None:
+            if rclpy.ok():
+                shutdown_managed(node)
             node.destroy_node()
         rclpy.try_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return code
+
+
+# ---- managed (lifecycle) nodes ---------------------------------------------------------------
+def lifecycle_state(node):
+    """The label of a managed node's lifecycle state ('unconfigured', 'inactive', 'active',
+    'finalized', or a transition state); None for a plain node."""
+    machine = getattr(node, '_state_machine', None)  # rclpy keeps no public getter
+    return None if machine is None else machine.current_state[1]
+
+
+def start_managed(node, autostart):
+    """At start-up, a managed node configures itself, and with ``autostart`` activates too.
+
+    Called at the end of the node's constructor, so ``ros2 run``, ``ros2 launch`` (a plain
+    launch_ros Node), the embedded launcher and ``rclpy.spin(Node())`` all start it the same
+    way, without a lifecycle manager. A failed configure leaves it unconfigured and alive (the
+    node logged why; ``ros2 lifecycle set NODE configure`` tries again). Returns the state.
+    """
+    # deferred: launch files import this module; rclpy loads when a node runs
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    name = node.get_fully_qualified_name()
+    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+        node.get_logger().error(f'configure failed: {name} stays unconfigured (fix the cause, '
+                                f'then: ros2 lifecycle set {name} configure)')
+    elif autostart:
+        node.trigger_activate()
+    else:
+        node.get_logger().info(f'configured and inactive (autostart false); enable it with: '
+                               f'ros2 lifecycle set {name} activate')
+    return lifecycle_state(node)
+
+
+def shutdown_managed(node):
+    """The lifecycle ``shutdown`` transition of a managed node not yet finalized (the node's
+    on_shutdown halts what it drives first); nothing for a plain node."""
+    if lifecycle_state(node) in ('unconfigured', 'inactive', 'active'):
+        node.trigger_shutdown()
+
+
+class ConfiguredEntities:
+    """The publishers, subscriptions and timers a managed node creates in ``on_configure``
+    (``with ConfiguredEntities(node) as self.entities: ...``), so that ``on_cleanup`` /
+    ``on_shutdown`` destroy exactly those (:meth:`destroy`) and a configure that fails half
+    way leaves nothing behind."""
+
+    def __init__(self, node):
+        self.node = node
+        self.created = []
+        self._before = set(map(id, self._all()))
+
+    def _all(self):
+        return [*self.node.publishers, *self.node.subscriptions, *self.node.timers]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *_):
+        self.created = [e for e in self._all() if id(e) not in self._before]
+        if exc_type is not None:
+            self.destroy()
+
+    def destroy(self):
+        # deferred: launch files import this module; rclpy loads when a node runs
+        from rclpy.lifecycle import LifecyclePublisher
+        from rclpy.publisher import Publisher
+        from rclpy.subscription import Subscription
+
+        for entity in self.created:
+            if isinstance(entity, LifecyclePublisher):
+                self.node.destroy_lifecycle_publisher(entity)
+            elif isinstance(entity, Publisher):
+                self.node.destroy_publisher(entity)
+            elif isinstance(entity, Subscription):
+                self.node.destroy_subscription(entity)
+            else:
+                self.node.destroy_timer(entity)
+        self.created = []
 
 
 class SpunNode:

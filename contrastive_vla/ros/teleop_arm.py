@@ -10,7 +10,7 @@ too.
 
 Start the graph without the VLA node (nothing else must decide):
 
-    contrastive-vla launch robot vla:=false enable_actuation:=true camera_source:=0
+    contrastive-vla launch robot vla:=false enable_actuation:=true autostart:=true camera_source:=0
     contrastive-vla launch sim vla:=false          # the same against the simulator node
 
 While a step runs, this node says it is alive on ``vla_status`` (``{"state": "teleop"}``): the
@@ -25,11 +25,13 @@ import numpy as np
 from std_msgs.msg import Float64MultiArray, String
 
 from contrastive_vla.core.images import ImageError, image_to_rgb, pinhole_intrinsics, resize_rgb
-from contrastive_vla.core.msgfields import stamp_to_ns
+from contrastive_vla.core.joints import JointStateError, JointStateMerger
+from contrastive_vla.core.msgfields import NS_PER_S, stamp_to_ns
 from contrastive_vla.core.status import NOT_EXECUTED, Outcome
 from contrastive_vla.core.topics import topic
 from contrastive_vla.core.types import EpisodeSpec, Observation, StepResult
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+from contrastive_vla.robot.description import state_joint_names
 from contrastive_vla.ros import messages, qos
 from contrastive_vla.ros.runtime import SpunNode
 
@@ -65,7 +67,10 @@ class RosArm:
         self.lock = threading.Condition()
         self.frame = None          # (rgb, stamp s, frame number, stamp ns)
         self.frames = 0
-        self.joints = None         # (names, positions, velocities, stamp s)
+        # every joint by name, merged over publishers (a UR driver's own order, the gripper
+        # in separate messages): the bags this records hold the whole robot state
+        self.joints = JointStateMerger()
+        self.state_names = state_joint_names()
         self.intrinsics = None     # (width, height, fx, fy, cx, cy) from camera_info
         self.outcomes = {}         # decision -> bridge outcome
         self.events = []           # simulator episode events
@@ -108,14 +113,13 @@ class RosArm:
             self.intrinsics = (int(msg.width), int(msg.height), k[0], k[4], k[2], k[5])
 
     def _on_joints(self, msg):
-        if len(msg.position) != len(msg.name):
-            return
-        velocities = list(msg.velocity) if len(msg.velocity) == len(msg.name) \
-            else [0.0] * len(msg.name)
         with self.lock:
-            self.joints = (list(msg.name), np.asarray(msg.position, dtype=np.float64),
-                           np.asarray(velocities, dtype=np.float64),
-                           self.messages.stamp_seconds(msg.header.stamp))
+            try:
+                self.joints.update_msg(msg)
+            except JointStateError as exc:
+                self.node.get_logger().warning(f'joint_states refused: {exc}',
+                                               throttle_duration_sec=5.0)
+                return
             self.lock.notify_all()
 
     def _on_outcome(self, msg):
@@ -160,14 +164,22 @@ class RosArm:
                 raise ArmGraphError(
                     f'no arm bridge subscribes to {bridge!r} after {timeout:.0f} s: start the '
                     'graph without the VLA node, e.g. `contrastive-vla launch robot vla:=false '
-                    'enable_actuation:=true` (or `launch sim vla:=false`), in the same '
-                    'ROS_DOMAIN_ID and namespace')
+                    'enable_actuation:=true autostart:=true` (or `launch sim vla:=false`), in '
+                    'the same ROS_DOMAIN_ID and namespace')
             time.sleep(0.1)
         if not self._wait(lambda: self.frame is not None, max(0.1, deadline - time.monotonic())):
             raise ArmGraphError(f'no camera frame on {topic("image").name!r} after '
                                 f'{timeout:.0f} s (is the camera node or simulator running?)')
-        if not self._wait(lambda: self.joints is not None,
+        if not self._wait(lambda: self.joints.has(self.state_names),
                           max(0.1, deadline - time.monotonic())):
+            with self.lock:
+                heard, missing = self.joints.names, self.joints.missing(self.state_names)
+            if heard:
+                raise ArmGraphError(
+                    f'no joint state for joint(s) {", ".join(missing)} on '
+                    f'{topic("joint_states").name!r} after {timeout:.0f} s (heard of: '
+                    f'{", ".join(heard)}); the demonstrations need every joint of the arm '
+                    'description (is the gripper driver running?)')
             raise ArmGraphError(f'no joint state on {topic("joint_states").name!r} after '
                                 f'{timeout:.0f} s (is the arm driver running?)')
         if self._simulated is None:
@@ -181,7 +193,8 @@ class RosArm:
     def now(self):
         """The graph's time: the newest joint state's stamp (the arm driver's clock)."""
         with self.lock:
-            return self.joints[3] if self.joints else 0.0
+            newest = self.joints.newest_ns
+        return newest / NS_PER_S if newest is not None else 0.0
 
     # ---- episodes --------------------------------------------------------------------------
     def reset(self, task_id, seed, instruction=None):
@@ -265,9 +278,12 @@ class RosArm:
     def observe(self):
         with self.lock:
             rgb, stamp, _, _ = self.frame
-            names, positions, velocities, _ = self.joints
+            # the state joints in the arm description's order, then any others heard of
+            names = self.state_names + [n for n in self.joints.names
+                                        if n not in self.state_names]
+            reading = self.joints.positions(names)
         # no tool pose: the arm's kinematics live in the bridge; time is the frame's stamp
-        return Observation(rgb, names, positions.copy(), velocities.copy(), None, None,
+        return Observation(rgb, names, reading.positions, reading.velocities, None, None,
                            self.spec.instruction if self.spec else '', stamp)
 
     def render(self, size=None):

@@ -187,3 +187,14 @@ def ros_graph(tmp_path, monkeypatch):
         graph.stop()
         if probe is not None:
             probe.close()
+
+
+@pytest.fixture(scope='session')
+def ros2_cli(tmp_path_factory):
+    """ROS 2's own ``ros2`` CLI and ``ros2 launch`` over a colcon build of the package
+    (test/ros/ros2_harness.py); skips when ../shared/ros2-cli is absent."""
+    pytest.importorskip('rclpy')
+    # deferred: only the tests that use ROS 2's CLI need the harness (and a colcon build)
+    from ros2_harness import Ros2Cli
+
+    return Ros2Cli.build(tmp_path_factory, Probe)

@@ -2,12 +2,14 @@
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import yaml
 
 from contrastive_vla.ros import graph, messages
 from contrastive_vla.ros.node_parameters import NODES
@@ -43,7 +45,9 @@ def test_robot_profile_is_a_dry_run_unless_asked():
 def test_node_commands_carry_arguments_typed():
     values = graph.resolve_arguments('sim', {'real_time_factor': '2', 'namespace': 'arm1',
                                              'model': 'runs/x/best'})
-    cmds = {s.name: graph.node_command(s, values, 'python') for s in graph.profile('sim').nodes}
+    given = {'real_time_factor', 'namespace', 'model'}
+    cmds = {s.name: graph.node_command(s, values, 'python', given)
+            for s in graph.profile('sim').nodes}
     sim = ' '.join(cmds['simulator'])
     assert '-p real_time_factor:=2.0' in sim and 'use_sim_time' not in sim
     vla = ' '.join(cmds['vla'])
@@ -120,3 +124,136 @@ def test_readme_parameter_tables_match_the_nodes():
         assert markdown_table(table) in readme, (
             f'README parameter table of {node} is out of date: regenerate it with '
             '"contrastive-vla params --markdown"')
+
+
+# ---- precedence: declared defaults < the user's params_file < launch arguments given ---------
+def _params_file(tmp_path, model='from_the_file'):
+    path = tmp_path / 'mine.yaml'
+    path.write_text(f'/**/vla:\n  ros__parameters:\n    model: {model}\n'
+                    '/**/arm_bridge:\n  ros__parameters:\n    enable_actuation: false\n')
+    return path
+
+
+def _effective(cmd, node):
+    """What a node started with ``cmd`` gets: the -p / --params-file entries in order (the later
+    wins, as on a ROS command line)."""
+    from contrastive_vla.ros.params import read_params_file
+
+    values = {}
+    args = cmd[cmd.index('--ros-args') + 1:]
+    for flag, value in zip(args[::2], args[1::2]):
+        if flag == '-p':
+            name, _, text = value.partition(':=')
+            values[name] = yaml.safe_load(text)
+        elif flag == '--params-file':
+            values.update(read_params_file(value).get(node, {}))
+    return values
+
+
+def test_the_embedded_launcher_lets_a_params_file_beat_argument_defaults(tmp_path):
+    from contrastive_vla.ros.launcher import GraphProcesses
+
+    mine = str(_params_file(tmp_path))
+    cmds = GraphProcesses('sim', {'params_file': mine}).commands()
+    assert _effective(cmds['vla'], 'vla')['model'] == 'from_the_file'
+    assert '-p model:=' not in ' '.join(cmds['vla'])
+    # the profile's own default (sim: actuation on) loses to the file too
+    assert _effective(cmds['arm_bridge'], 'arm_bridge')['enable_actuation'] is False
+    # ... and a launch argument the user gives beats the file
+    cmds = GraphProcesses('sim', {'params_file': mine, 'model': 'given',
+                                  'enable_actuation': 'true'}).commands()
+    assert _effective(cmds['vla'], 'vla')['model'] == 'given'
+    assert _effective(cmds['arm_bridge'], 'arm_bridge')['enable_actuation'] is True
+    # without a params file: the packaged defaults and the profile's
+    cmds = GraphProcesses('sim').commands()
+    assert _effective(cmds['vla'], 'vla')['model'] == 'clip_rt_default'
+    assert _effective(cmds['arm_bridge'], 'arm_bridge')['enable_actuation'] is True
+    assert _effective(cmds['vla'], 'vla')['use_sim_time'] is True
+    # a string argument stays a string ('0' is a camera index, not an integer)
+    camera = _effective(GraphProcesses('robot').commands()['camera'], 'camera')
+    assert camera['source'] == '0'
+
+
+@pytest.fixture(scope='session')
+def ros2_cli(shared_dir, tmp_path_factory):
+    """ROS 2's own launch and CLI (unmodified sources in ../shared/ros2-cli)."""
+    install = shared_dir / 'ros2-cli' / 'install.sh'
+    if not install.is_file():
+        pytest.skip(f'{install} is absent')
+    target = tmp_path_factory.mktemp('ros2cli')
+    subprocess.run(['bash', str(install), str(target), sys.executable], check=True,
+                   capture_output=True, timeout=600)
+    return target
+
+
+# runs with ROS 2's launch importable: evaluates a launch file's description as ros2 launch
+# does (arguments -> DeclareLaunchArgument -> OpaqueFunction -> Node parameters) and prints
+# what each node would get, the parameters files read in order
+LAUNCH_PROBE = """
+import json, sys
+from launch import LaunchContext
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch_ros.utilities import evaluate_parameters
+from contrastive_vla.ros import graph
+from contrastive_vla.ros.params import read_params_file
+
+profile, args = sys.argv[1], dict(a.split(':=', 1) for a in sys.argv[2:])
+context = LaunchContext()
+context.launch_configurations.update(args)
+nodes = []
+for action in graph.launch_description(profile).entities:
+    entities = action.execute(context) if isinstance(
+        action, (DeclareLaunchArgument, OpaqueFunction)) else None
+    if isinstance(action, OpaqueFunction):
+        nodes = entities
+out = {}
+for node in nodes:
+    name = node._Node__node_name
+    values = {}
+    for entry in evaluate_parameters(context, node._Node__parameters):
+        values.update(entry if isinstance(entry, dict)
+                      else read_params_file(entry).get(name, {}))
+    out[name] = values
+print(json.dumps(out))
+"""
+
+
+def _launched(ros2_cli, profile, *args):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ros2_cli), str(REPO)]))
+    out = subprocess.run([sys.executable, '-c', LAUNCH_PROBE, profile, *args], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_ros2_launch_lets_a_params_file_beat_argument_defaults(ros2_cli, tmp_path):
+    mine = f'params_file:={_params_file(tmp_path)}'
+    nodes = _launched(ros2_cli, 'sim', mine)
+    assert nodes['vla']['model'] == 'from_the_file'
+    assert nodes['arm_bridge']['enable_actuation'] is False
+    assert nodes['vla']['use_sim_time'] is True
+    nodes = _launched(ros2_cli, 'sim', mine, 'model:=given', 'enable_actuation:=true')
+    assert nodes['vla']['model'] == 'given'
+    assert nodes['arm_bridge']['enable_actuation'] is True
+    nodes = _launched(ros2_cli, 'sim', 'real_time_factor:=2')
+    assert nodes['vla']['model'] == 'clip_rt_default'
+    assert nodes['simulator']['real_time_factor'] == 2.0
+    assert nodes['arm_bridge']['enable_actuation'] is True
+    robot = _launched(ros2_cli, 'robot')
+    assert robot['camera']['source'] == '0' and robot['arm_bridge']['enable_actuation'] is False
+    assert 'vla' not in _launched(ros2_cli, 'robot', 'vla:=false')
+    replay = _launched(ros2_cli, 'replay', 'rate:=2')
+    assert replay['vla']['wait_for_outcome'] is False and replay['player']['rate'] == 2.0
+
+
+def test_ros2_launch_show_args_names_each_default(ros2_cli):
+    code = ('from ros2launch.api import print_arguments_of_launch_file as show; '
+            f'show(launch_file_path={str(REPO / "launch" / "sim.launch.py")!r})')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ros2_cli), str(REPO)]))
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    text = ' '.join(out.stdout.split())
+    assert '[default: clip_rt_default;' in text
+    assert '[default: true; not given, a value in params_file wins]' in text  # actuation on
+    assert '[default: 1.0;' in text  # real_time_factor

@@ -34,7 +34,7 @@ def start_sim_stack(graph, model, bridge_params=None, vla_params=None):
     graph.start('vla', params={'model': model, 'use_sim_time': 'true', 'threads': 1,
                                **(vla_params or {})})
     graph.start('arm_bridge', params={'enable_actuation': 'true', 'use_sim_time': 'true',
-                                      **(bridge_params or {})})
+                                      'autostart': 'true', **(bridge_params or {})})
 
 
 def record_common(probe):
@@ -154,7 +154,7 @@ def test_nodes_survive_malformed_messages(ros_graph, tiny_model):
     graph, probe = ros_graph
     graph.start('instruction', name='instruction_listener')
     graph.start('vla', params={'model': tiny_model, 'threads': 1, 'done_timeout': 0.3})
-    graph.start('arm_bridge', params={'enable_actuation': 'false'})
+    graph.start('arm_bridge', params={'enable_actuation': 'false', 'autostart': 'true'})
     probe.record('primitive_status', String, qos.command(), json_of)
     probe.record('primitive_delta', Float64MultiArray, qos.command())
     probe.record('active_instruction', String, qos.latched(), lambda m: m.data)

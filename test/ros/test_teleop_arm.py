@@ -15,7 +15,7 @@ def start_arm_graph(graph, actuation=True):
     graph.start('simulator', params={'task': 'reach_block', 'seed': 3,
                                      'real_time_factor': 2.0})
     graph.start('arm_bridge', params={'enable_actuation': str(actuation).lower(),
-                                      'use_sim_time': 'true'})
+                                      'use_sim_time': 'true', 'autostart': 'true'})
 
 
 def test_teleop_cli_steers_the_simulator_node_through_the_bridge(ros_graph, tmp_path, vocab):

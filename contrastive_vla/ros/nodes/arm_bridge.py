@@ -7,6 +7,13 @@ the pure checks of ``control.safety`` first. The arm halts (a hold-position traj
 twist) when the e-stop is raised, within one control tick, and when the VLA node falls silent
 for ``command_timeout`` while the arm moves. With ``enable_actuation`` false nothing is sent:
 the bridge logs what it would send (dry run) and reports ``dry_run``.
+
+A managed (lifecycle) node: ``configure`` loads the arm description and builds the limits and
+the planner (a bad description fails it, logged; the node stays unconfigured); only ``active``
+sends commands: inactive, it refuses every primitive (status ``refused``) and reports
+``inactive`` on /diagnostics. ``deactivate``, ``cleanup`` and ``shutdown`` (also on Ctrl-C)
+halt the arm first, with the hold it sends on an e-stop. At start-up it configures itself and,
+with ``autostart`` (the sim profile; not the robot one), activates too.
 """
 
 
@@ -14,8 +21,9 @@ from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TwistStamped
 import numpy as np
-from rclpy.node import Node
-from std_msgs.msg import Bool, Float64MultiArray, String
+from rclpy.duration import Duration as RclpyDuration
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from std_msgs.msg import Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from contrastive_vla.control import safety
@@ -24,6 +32,7 @@ from contrastive_vla.control.arm_commands import (
     limits_from_config,
 )
 from contrastive_vla.control.execution import ActivePrimitive, Phase, status_of
+from contrastive_vla.core.joints import JointStateError, JointStateMerger, MissingJointsError
 from contrastive_vla.core.msgfields import NS_PER_S, ns_to_time_fields, seconds_to_ns
 from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.topics import topic
@@ -32,56 +41,148 @@ from contrastive_vla.robot.description import load_arm_config
 from contrastive_vla.robot.mjcf import arm_model, import_mujoco
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
-from contrastive_vla.ros.runtime import NodeStartupError, diagnostics, run_node
+from contrastive_vla.ros.runtime import (
+    ConfiguredEntities,
+    diagnostics,
+    run_node,
+    start_managed,
+)
 
 
-class ArmBridge(Node):
+class ArmBridge(LifecycleNode):
     def __init__(self):
         super().__init__('arm_bridge')
-        self.p = params.declare(self, NODES['arm_bridge'])
-        try:
-            self.arm = load_arm_config(self.p['arm_config'] or None)
-            self.limits = limits_from_config(self.arm, self.p)
-        except (OSError, ValueError, KeyError) as exc:
-            raise NodeStartupError(f'arm_bridge: bad arm description: {exc}') from None
-        mj = import_mujoco()
-        robot = self.arm['robot']
-        self.joint_names = list(robot['joint_names'])
-        self.planner = JointMotionPlanner(
-            kin.ArmKinematics(mj, arm_model(self.arm, mj), self.joint_names,
-                              robot['joint_lower'], robot['joint_upper']),
-            self.limits, self.arm['control'])
-        self.gripper_positions = {1: robot['finger_open'], -1: robot['finger_closed']}
-        self.gripper_time = self.arm['control']['gripper_ticks'] * self.arm['control']['tick']
-        self.watchdog = safety.CommandWatchdog(self.p['command_timeout'])
-
-
-        self.traj_pub = self.create_publisher(JointTrajectory, topic('joint_trajectory').name,
-                                              qos.command())
-        self.twist_pub = self.create_publisher(TwistStamped, topic('servo_twist').name,
-                                               qos.command())
-        self.gripper_pub = self.create_publisher(Float64MultiArray,
-                                                 topic('gripper_command').name, qos.command())
-        self.status_pub = self.create_publisher(String, topic('primitive_status').name,
-                                                qos.command())
-        self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name, 10)
-        self.create_subscription(Float64MultiArray, topic('primitive_delta').name,
-                                 self.on_delta, qos.command())
-        self.create_subscription(messages.msg_class('joint_states'), topic('joint_states').name,
-                                 self.on_joint_states, qos.sensor())
-        self.create_subscription(Bool, topic('estop').name, self.on_estop, qos.latched())
-        self.create_subscription(String, topic('vla_status').name,
-                                 lambda _msg: self.watchdog.feed(self.now()), 10)
+        self.p = params.declare(self, NODES['arm_bridge'], on_change=self.on_parameters)
+        self.arm = self.limits = self.planner = self.watchdog = None  # built by on_configure
+        self.entities = None     # what on_configure created (ConfiguredEntities)
+        self.commanding = False  # lifecycle state active: commands may be sent
         self.q = None            # arm joint positions, in self.joint_names order
         self.q_time = None
+        # by joint name, merged over every publisher (a UR driver's own joint order; the
+        # gripper in separate messages from another node)
+        self.joint_states = JointStateMerger()
         self.estop = False
         self.active = None       # the primitive being executed (ActivePrimitive)
         self.counts = {}
         self.halts = 0
-        self.create_timer(1.0 / self.p['servo_rate'], self.tick)
-        self.create_timer(1.0, self.report)
-        state = 'ACTUATION ENABLED' if self.p['enable_actuation'] else 'dry run (actuation off)'
-        self.get_logger().info(f'arm bridge: {self.p["mode"]}, {state}')
+        start_managed(self, self.p['autostart'])
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def on_configure(self, state):
+        try:
+            self.arm = load_arm_config(self.p['arm_config'] or None)
+            self.limits = limits_from_config(self.arm, self.p)
+            mj = import_mujoco()
+            robot = self.arm['robot']
+            self.joint_names = list(robot['joint_names'])
+            self.planner = JointMotionPlanner(
+                kin.ArmKinematics(mj, arm_model(self.arm, mj), self.joint_names,
+                                  robot['joint_lower'], robot['joint_upper']),
+                self.limits, self.arm['control'])
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the reason is logged
+            self.arm = self.limits = self.planner = None
+            self.get_logger().error(f'arm_bridge: bad arm description '
+                                    f'{self.p["arm_config"] or "(packaged)"!r}: {exc}')
+            return TransitionCallbackReturn.FAILURE
+        self.gripper_positions = {1: robot['finger_open'], -1: robot['finger_closed']}
+        self.gripper_time = self.arm['control']['gripper_ticks'] * self.arm['control']['tick']
+        self.watchdog = safety.CommandWatchdog(self.p['command_timeout'])
+        with ConfiguredEntities(self) as self.entities:
+            # commands: lifecycle publishers, silent unless the node is active
+            self.traj_pub = self.create_lifecycle_publisher(
+                JointTrajectory, topic('joint_trajectory').name, qos.command())
+            self.twist_pub = self.create_lifecycle_publisher(
+                TwistStamped, topic('servo_twist').name, qos.command())
+            self.gripper_pub = self.create_lifecycle_publisher(
+                Float64MultiArray, topic('gripper_command').name, qos.command())
+            # reports: also while inactive (a refused primitive, 'inactive')
+            self.status_pub = self.create_publisher(String, topic('primitive_status').name,
+                                                    qos.command())
+            self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name,
+                                                  10)
+            self.create_subscription(Float64MultiArray, topic('primitive_delta').name,
+                                     self.on_delta, qos.command())
+            self.create_subscription(messages.msg_class('joint_states'),
+                                     topic('joint_states').name, self.on_joint_states,
+                                     qos.sensor())
+            # estop from anyone (default QoS) + estop_state (latched, the listener's relay)
+            self.estop_input = qos.EstopInput(self, self.on_estop)
+            self.create_subscription(String, topic('vla_status').name,
+                                     lambda _msg: self.watchdog.feed(self.now()), 10)
+            self.create_timer(1.0 / self.p['servo_rate'], self.tick)
+            self.create_timer(1.0, self.report)
+        actuation = 'ACTUATION ENABLED' if self.p['enable_actuation'] else \
+            'dry run (actuation off)'
+        self.get_logger().info(f'arm bridge configured: {self.p["mode"]}, {actuation}')
+        return super().on_configure(state)
+
+    def on_activate(self, state):
+        self.commanding = True
+        self.get_logger().info('active: commands enabled')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self.stand_down('deactivated')  # before super(): the publishers still send the hold
+        self.get_logger().info('inactive: commands disabled')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        self.release('cleaned up')
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state):
+        self.release('shut down')
+        return super().on_shutdown(state)
+
+    def stand_down(self, reason):
+        """Halt as on an e-stop (the primitive in progress reported ``halted``; idle: the hold
+        alone), then send nothing more. Only an active bridge can have commanded anything since
+        the last stand-down, so an inactive one has nothing to halt."""
+        if not self.commanding:
+            return
+        if self.active is not None:
+            self.halt(f'bridge {reason}')
+        else:
+            self.hold()
+        self.commanding = False
+
+    def release(self, reason):
+        """cleanup / shutdown: halt first, then destroy what on_configure created."""
+        self.stand_down(reason)
+        self.flush()
+        if self.entities is not None:
+            self.entities.destroy()
+            self.entities = None
+        self.arm = self.limits = self.planner = None
+
+    def destroy_node(self):
+        # an owner that destroys the node without the shutdown transition (rclpy.spin, a test)
+        # still gets the hold, while the context can carry it
+        if self.commanding and self.context.ok():
+            self.stand_down('destroyed')
+            self.flush()
+        super().destroy_node()
+
+    def flush(self, timeout=0.5):
+        """Wait (at most ``timeout`` s) until the arm's driver has the hold: the publishers and
+        the process may be gone right after, and with them what was not yet delivered."""
+        if self.entities is None:
+            return
+        for pub in (self.traj_pub, self.twist_pub, self.gripper_pub, self.status_pub):
+            pub.wait_for_all_acked(RclpyDuration(seconds=timeout))
+
+    def on_parameters(self, values, changed):
+        """``ros2 param set`` of a dynamic parameter (checked by params.declare): the safety
+        limits, the planner that checks against them and the watchdog are rebuilt from the new
+        values (a ValueError refuses the set); joint_state_timeout and settle_time are read when
+        used. Unconfigured, there is nothing to rebuild: on_configure reads the values."""
+        if self.arm is None:
+            return
+        limits = limits_from_config(self.arm, values)
+        watchdog = safety.CommandWatchdog(values['command_timeout'])
+        watchdog.last = self.watchdog.last  # the VLA node's last word still counts
+        self.limits, self.watchdog = limits, watchdog
+        self.planner = JointMotionPlanner(self.planner.kin, limits, self.arm['control'])
 
     def now(self):
         return self.now_ns() / NS_PER_S
@@ -91,28 +192,26 @@ class ArmBridge(Node):
 
     # ---- inputs ----------------------------------------------------------------------------
     def on_joint_states(self, msg):
-        if len(msg.position) != len(msg.name):
-            self.get_logger().warning(f'joint_states has {len(msg.name)} names but '
-                                      f'{len(msg.position)} positions; ignored',
+        try:  # stamped on receipt: joint_state_timeout is measured on this node's clock
+            self.joint_states.update(list(msg.name), list(msg.position), list(msg.velocity),
+                                     self.now_ns())
+        except JointStateError as exc:
+            self.get_logger().warning(f'joint_states refused: {exc}; ignored',
                                       throttle_duration_sec=5.0)
             return
-        positions = dict(zip(msg.name, msg.position))
         try:
-            q = np.array([positions[n] for n in self.joint_names], dtype=np.float64)
-        except KeyError as exc:
-            self.get_logger().warning(f'joint_states lacks joint {exc}; ignored',
+            reading = self.joint_states.positions(self.joint_names)
+        except MissingJointsError as exc:
+            self.get_logger().warning(f'joint_states: {exc}; cannot plan yet',
                                       throttle_duration_sec=5.0)
             return
-        if not np.all(np.isfinite(q)):
-            self.get_logger().warning('joint_states has non-finite positions; ignored',
-                                      throttle_duration_sec=5.0)
-            return
-        self.q, self.q_time = q, self.now()
+        # as fresh as the oldest arm joint's state
+        self.q, self.q_time = reading.positions, reading.stamp_ns / NS_PER_S
 
-    def on_estop(self, msg):
-        raised = bool(msg.data)
-        if raised and not self.estop:
-            self.get_logger().warning('E-STOP raised')
+    def on_estop(self, raised):
+        """The combined e-stop (qos.EstopInput), after every message on either topic."""
+        if raised != self.estop:
+            self.get_logger().warning('E-STOP raised' if raised else 'e-stop released')
         self.estop = raised
         if raised and self.active is not None:
             self.halt('e-stop raised')
@@ -130,6 +229,9 @@ class ArmBridge(Node):
         def refuse(status, message):
             self.finish(status_of(decision, delta, latency_ms, status, message))
 
+        if not self.commanding:
+            return refuse(Outcome.REFUSED, 'the arm bridge is inactive (ros2 lifecycle set '
+                                           f'{self.get_fully_qualified_name()} activate)')
         if self.estop:
             return refuse(Outcome.REFUSED, 'the e-stop is raised')
         if self.active is not None:
@@ -255,11 +357,17 @@ class ArmBridge(Node):
         self.status_pub.publish(messages.json_string(outcome))
 
     def report(self):
-        level = 'warn' if self.estop or not self.p['enable_actuation'] else 'ok'
+        level = 'warn' if self.estop or not self.commanding or \
+            not self.p['enable_actuation'] else 'ok'
+        if not self.commanding:
+            message = 'inactive'
+        else:
+            message = 'e-stop' if self.estop else \
+                ('executing' if self.active is not None else 'idle')
         self.diag_pub.publish(diagnostics(
-            self, 'contrastive_vla: arm_bridge', level,
-            'e-stop' if self.estop else ('executing' if self.active is not None else 'idle'),
-            {'mode': self.p['mode'], 'actuation': self.p['enable_actuation'],
+            self, 'contrastive_vla: arm_bridge', level, message,
+            {'lifecycle': 'active' if self.commanding else 'inactive',
+             'mode': self.p['mode'], 'actuation': self.p['enable_actuation'],
              'halts': self.halts, **{f'outcome_{k}': v for k, v in self.counts.items()}}))
 
 

@@ -16,7 +16,7 @@ from contrastive_vla.ros.runtime import NodeStartupError, RateMeter, diagnostics
 class CameraNode(Node):
     def __init__(self):
         super().__init__('camera')
-        self.p = params.declare(self, NODES['camera'])
+        self.p = params.declare(self, NODES['camera'], on_change=self.on_parameters)
         if len(self.p['crop']) != 4:
             raise NodeStartupError('camera: crop needs 4 integers [x, y, width, height]')
         if not str(self.p['source']).strip():
@@ -38,6 +38,13 @@ class CameraNode(Node):
         self.timer = self.create_timer(1.0 / self.p['rate'], self.tick)
         self.diag_timer = self.create_timer(1.0, self.report)
         self.get_logger().info(f'camera: {self.p["source"]} at {self.p["rate"]:.1f} Hz')
+
+    def on_parameters(self, values, changed):
+        """``ros2 param set``: a new rate re-creates the frame timer (reconnect_period is read
+        when used)."""
+        if 'rate' in changed:
+            self.destroy_timer(self.timer)
+            self.timer = self.create_timer(1.0 / values['rate'], self.tick)
 
     def _open(self):
         now = time.monotonic()

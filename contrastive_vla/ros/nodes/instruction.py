@@ -1,9 +1,12 @@
 """Language-instruction listener: instruction (raw) -> active_instruction (validated, latched).
 
-A stop word raises the e-stop at once (``estop``, latched Bool); with
-``stop_released_by_new_instruction`` the next valid task instruction releases that stop (the
-listener never releases a stop raised by anyone else: it only publishes False after its own
-True). Rejected sentences are logged with the reason and change nothing.
+A stop word raises the e-stop at once; with ``stop_released_by_new_instruction`` the next
+valid task instruction releases that stop (the listener never releases a stop raised by anyone
+else: it only publishes False after its own True). The listener also holds the graph's e-stop
+state for nodes started later: every ``estop`` message it hears (``ros2 topic pub``, a driver;
+default QoS) becomes the state, and the state is republished, latched, on ``estop_state``
+after every change and every ``estop`` message (see ``ros.qos``). Rejected sentences are logged
+with the reason and change nothing.
 """
 
 from rclpy.node import Node
@@ -23,10 +26,14 @@ class InstructionListener(Node):
 
         self.active_pub = self.create_publisher(String, topic('active_instruction').name,
                                                 qos.latched())
-        self.estop_pub = self.create_publisher(Bool, topic('estop').name, qos.latched())
+        # the state goes out on estop_state, never on estop: the listener hears estop and must
+        # not hear its own echo there
+        self.estop_pub = self.create_publisher(Bool, topic('estop_state').name, qos.latched())
         self.create_subscription(String, topic('instruction').name, self.on_instruction,
                                  qos.command())
+        self.create_subscription(Bool, topic('estop').name, self.on_estop, qos.default())
         self.raised_stop = False
+        self.estop = False
         self.active = None
         self.rejected = 0
 
@@ -39,17 +46,29 @@ class InstructionListener(Node):
                                       throttle_duration_sec=1.0)
             return
         if instruction.is_stop:
+            self.estop = self.raised_stop = True
             self.estop_pub.publish(Bool(data=True))
-            self.raised_stop = True
             self.get_logger().warning(f'stop: {instruction.text!r}')
             return
         if self.raised_stop and self.p['stop_released_by_new_instruction']:
+            self.estop = self.raised_stop = False
             self.estop_pub.publish(Bool(data=False))
-            self.raised_stop = False
             self.get_logger().info('stop released by a new instruction')
         self.active = instruction.text
         self.active_pub.publish(messages.string(instruction.text))
         self.get_logger().info(f'instruction: {instruction.text!r}')
+
+    def on_estop(self, msg):
+        """An e-stop from outside: it is the state now, and the stop is no longer the
+        listener's own (a new instruction does not release it; only a False on estop does)."""
+        raised = bool(msg.data)
+        if raised != self.estop:
+            self.get_logger().warning('e-stop raised on estop' if raised
+                                      else 'e-stop released on estop')
+        self.estop, self.raised_stop = raised, False
+        # republished even when unchanged: it confirms to the bridge and the VLA node that the
+        # listener knows of this raise (qos.EstopInput)
+        self.estop_pub.publish(Bool(data=raised))
 
 
 def main(args=None):

@@ -54,8 +54,10 @@ class BagPlayer(Node):
         self.stop = threading.Event()
         self.start_signal = threading.Event()
         if self.p['wait_for_start']:
-            self.create_subscription(String, topic('replay_start').name,
-                                     lambda _msg: self.start_signal.set(), qos.latched())
+            # latched: the scorer's start whenever this node came up; default: a hand-typed one
+            for profile in (qos.latched(), qos.default()):
+                self.create_subscription(String, topic('replay_start').name,
+                                         lambda _msg: self.start_signal.set(), profile)
         else:
             self.start_signal.set()
         self.thread = threading.Thread(target=self.play, daemon=True)

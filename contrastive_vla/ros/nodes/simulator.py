@@ -32,7 +32,7 @@ def duration_seconds(d):
 class SimulatorNode(Node):
     def __init__(self):
         super().__init__('simulator')
-        self.p = params.declare(self, NODES['simulator'])
+        self.p = params.declare(self, NODES['simulator'], on_change=self.on_parameters)
         self.env = TabletopEnv(image_size=(self.p['image_height'], self.p['image_width']))
         robot = self.env.cfg['robot']
         self.follower = JointTrajectoryFollower(robot['joint_names'], robot['joint_lower'],
@@ -61,9 +61,16 @@ class SimulatorNode(Node):
         self.meter = RateMeter()
         self.rejected = 0
         self.start_episode(self.p['task'], self.p['seed'], None)
-        period = self.env.tick / self.p['real_time_factor']
-        self.create_timer(period, self.step)
+        self.step_timer = self.create_timer(self.env.tick / self.p['real_time_factor'],
+                                            self.step)
         self.create_timer(1.0, self.report)
+
+    def on_parameters(self, values, changed):
+        """``ros2 param set``: a new real_time_factor re-creates the step timer."""
+        if 'real_time_factor' in changed:
+            self.destroy_timer(self.step_timer)
+            self.step_timer = self.create_timer(self.env.tick / values['real_time_factor'],
+                                                self.step)
 
     def sim_seconds(self):
         return self.sim_ns * 1e-9

@@ -5,6 +5,12 @@ from a frame taken after the motion finished (``control.decision.DecisionGate``)
 primitive's canonical phrase (``primitive``), its delta (``primitive_delta``, see
 ``ros.messages``), the top-k (``primitive_topk``, JSON) and a status (``vla_status``, JSON) that
 doubles as the bridge's heartbeat, plus ``/diagnostics``.
+
+A managed (lifecycle) node: ``configure`` loads the model (a bad one fails it, with the reason
+logged; the node stays unconfigured and alive), only ``active`` decides (``self.deciding``);
+inactive, it still follows the instruction, the e-stop and the bridge and reports ``inactive``
+on ``vla_status``. At start-up it configures itself and, with ``autostart`` (default true: it
+moves nothing by itself), activates too.
 """
 
 from dataclasses import dataclass
@@ -12,8 +18,8 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
-from rclpy.node import Node
-from std_msgs.msg import Bool, Float64MultiArray, String
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from std_msgs.msg import Float64MultiArray, String
 import torch
 
 from contrastive_vla.control.decision import (
@@ -24,6 +30,7 @@ from contrastive_vla.control.decision import (
     state_freshness,
 )
 from contrastive_vla.core.images import ImageError, image_to_rgb
+from contrastive_vla.core.joints import JointStateError, JointStateMerger, MissingJointsError
 from contrastive_vla.core.msgfields import NS_PER_S, stamp_to_ns
 from contrastive_vla.core.topics import topic
 from contrastive_vla.model.config import state_joint_names
@@ -31,7 +38,14 @@ from contrastive_vla.model.policy import CheckpointError, ClipRTPolicy
 from contrastive_vla.model.preprocess import InputError
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
-from contrastive_vla.ros.runtime import NodeStartupError, RateMeter, diagnostics, run_node
+from contrastive_vla.ros.runtime import (
+    ConfiguredEntities,
+    NodeStartupError,
+    RateMeter,
+    diagnostics,
+    run_node,
+    start_managed,
+)
 
 
 @dataclass(frozen=True)
@@ -68,46 +82,122 @@ def softmax(scores):
     return z / z.sum()
 
 
-class VLANode(Node):
+class VLANode(LifecycleNode):
     def __init__(self):
         super().__init__('vla')
-        self.p = params.declare(self, NODES['vla'])
-        self.policy = self._load_policy()
+        self.p = params.declare(self, NODES['vla'], on_change=self.on_parameters)
+        self.policy = self.state_names = None  # loaded by on_configure
+        self.entities = None   # what on_configure created (ConfiguredEntities)
+        # lifecycle state active: the one check of the decision path (the tick timer and the
+        # decide_soon guard condition run tick() only while it holds)
+        self.deciding = False
         self.gate = DecisionGate(self.p['max_image_age'], self.p['done_timeout'],
                                  wait_for_outcome=self.p['wait_for_outcome'])
 
-        self.primitive_pub = self.create_publisher(String, topic('primitive').name,
-                                                   qos.command())
-        self.delta_pub = self.create_publisher(Float64MultiArray, topic('primitive_delta').name,
-                                               qos.command())
-        self.topk_pub = self.create_publisher(String, topic('primitive_topk').name, 10)
-        self.status_pub = self.create_publisher(String, topic('vla_status').name, 10)
-        self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name, 10)
-        self.create_subscription(messages.msg_class('image'), topic('image').name,
-                                 self.on_image, qos.sensor(reliable=self.p['reliable_images']))
-        self.create_subscription(messages.msg_class('joint_states'), topic('joint_states').name,
-                                 self.on_joint_states, qos.sensor())
-        self.create_subscription(String, topic('active_instruction').name, self.on_instruction,
-                                 qos.latched())
-        self.create_subscription(Bool, topic('estop').name, self.on_estop, qos.latched())
-        self.create_subscription(String, topic('primitive_status').name, self.on_status,
-                                 qos.command())
         self.frame = None            # newest Image message
         self.frame_dropped = False   # that frame already counted as dropped
-        self.joints = None
+        self.joints = None           # state_names positions, once every joint was heard of
+        # by joint name, merged over every publisher (a UR driver's own joint order; the
+        # gripper in separate messages from another node)
+        self.joint_states = JointStateMerger()
         self.decision_id = 0
         self.frames = self.dropped = self.bad_frames = self.bad_joint_states = 0
         self.stale_joint_states = 0
         self.joints_stamp = None
-        self.frame_arrival = time.monotonic()
+        self.frame_age_ms = None
+        self.wants_state = False      # a decidable frame waits for joint_states
+        self.state_wait_since = None  # monotonic time a decidable frame began to wait for its
+        # joint state (the wait is not restarted by every newer frame, or a stream of frames
+        # with a late joint-state publisher would wait for ever)
         self.latencies = []
         self.meter = RateMeter(window=10.0)
         self.reason = 'starting'
         self.last = {}
-        self.create_timer(self.p['tick_period'], self.tick)
-        self.create_timer(self.p['status_period'], self.report)
+        # Decide as soon as a frame allows: the callbacks that can make a frame decidable (a
+        # frame, a joint state the frame waits for, the outcome of the last primitive, an
+        # instruction) trigger this guard condition, and the executor runs tick() right after
+        # the callback returns. The timer is only the fallback for what no message announces:
+        # the end of the joint-state wait, the done_timeout, a frame growing stale.
+        self.decide_soon = self.create_guard_condition(self._if_deciding(self.tick))
+        start_managed(self, self.p['autostart'])
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def on_configure(self, state):
+        try:
+            self.policy = self._load_policy()
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the reason is logged
+            self.policy = self.state_names = None
+            reason = str(exc) if isinstance(exc, NodeStartupError) else \
+                f'vla: cannot load model {self.p["model"]!r}: {type(exc).__name__}: {exc}'
+            self.get_logger().error(reason)
+            self.reason = f'unconfigured: {reason}'
+            return TransitionCallbackReturn.FAILURE
+        with ConfiguredEntities(self) as self.entities:
+            # decisions: lifecycle publishers, silent unless the node is active
+            self.primitive_pub = self.create_lifecycle_publisher(
+                String, topic('primitive').name, qos.command())
+            self.delta_pub = self.create_lifecycle_publisher(
+                Float64MultiArray, topic('primitive_delta').name, qos.command())
+            self.topk_pub = self.create_lifecycle_publisher(String, topic('primitive_topk').name,
+                                                            10)
+            self.status_pub = self.create_publisher(String, topic('vla_status').name, 10)
+            self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name, 10)
+            self.create_subscription(messages.msg_class('image'), topic('image').name,
+                                     self.on_image, qos.sensor(reliable=self.p['reliable_images']))
+            self.create_subscription(messages.msg_class('joint_states'),
+                                     topic('joint_states').name, self.on_joint_states,
+                                     qos.sensor())
+            self.create_subscription(String, topic('active_instruction').name, self.on_instruction,
+                                     qos.latched())
+            # estop from anyone (default QoS) + estop_state (latched, the listener's relay)
+            self.estop_input = qos.EstopInput(self, self.on_estop)
+            self.create_subscription(String, topic('primitive_status').name, self.on_status,
+                                     qos.command())
+            self.create_timer(self.p['tick_period'], self._if_deciding(self.tick))
+            self.create_timer(self.p['status_period'], self.report)
+        self.reason = 'inactive'
         self.get_logger().info(f'policy {self.p["model"]!r} loaded '
                                f'({len(self.policy.vocab)} primitives)')
+        return super().on_configure(state)
+
+    def on_activate(self, state):
+        self.deciding = True
+        self.reason = 'active'
+        self.get_logger().info('active: deciding')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self.stop_deciding()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        self.release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state):
+        self.release()
+        return super().on_shutdown(state)
+
+    def stop_deciding(self):
+        if self.deciding:
+            self.get_logger().info('inactive: no more decisions')
+        self.deciding = False
+        self.reason = 'inactive'
+
+    def release(self):
+        """cleanup / shutdown: no more decisions, then drop what on_configure made."""
+        self.stop_deciding()
+        if self.entities is not None:
+            self.entities.destroy()
+            self.entities = None
+        self.policy = self.state_names = None
+
+    def _if_deciding(self, callback):
+        """``callback`` run only while the node is active (the decision path's gate)."""
+        def gated():
+            if self.deciding:
+                callback()
+        return gated
 
     def _load_policy(self):
         if self.p['threads'] > 0:
@@ -122,6 +212,14 @@ class VLANode(Node):
             self.state_names = state_joint_names()
         return policy
 
+    def on_parameters(self, values, changed):
+        """``ros2 param set`` of a dynamic parameter (checked by params.declare): the decision
+        gate takes the new ages; top_k, min_confidence and the joint_state_* are read when
+        used. (use_joint_states stays read-only: a model with proprioception cannot decide
+        without the joints, one without ignores them.)"""
+        self.gate.max_image_age = float(values['max_image_age'])
+        self.gate.done_timeout = float(values['done_timeout'])
+
     def now(self):
         return self.get_clock().now().nanoseconds * 1e-9
 
@@ -129,79 +227,115 @@ class VLANode(Node):
     def on_image(self, msg):
         self.frames += 1
         self.frame = msg
-        self.frame_arrival = time.monotonic()
         self.frame_dropped = False
+        if self.gate.may_decide(stamp_to_ns(msg.header.stamp) / NS_PER_S):
+            self.decide_soon.trigger()
 
     def on_joint_states(self, msg):
-        positions = dict(zip(msg.name, msg.position))
         if self.state_names is None:
             return
+        try:  # unstamped: as received
+            self.joint_states.update_msg(msg, self.get_clock().now().nanoseconds)
+        except JointStateError as exc:
+            self.bad_joint_states += 1
+            self.get_logger().warning(f'joint_states refused: {exc}; ignored',
+                                      throttle_duration_sec=5.0)
+            return
         try:
-            q = np.array([positions[n] for n in self.state_names], dtype=np.float64)
-        except KeyError as exc:
-            self.bad_joint_states += 1
-            self.get_logger().warning(f'joint_states lacks joint {exc}; ignored',
-                                      throttle_duration_sec=5.0)
-            return
-        if not np.all(np.isfinite(q)):
-            self.bad_joint_states += 1
-            self.get_logger().warning('joint_states has non-finite positions; ignored',
-                                      throttle_duration_sec=5.0)
-            return
-        self.joints = q
-        stamp = messages.stamp_seconds(msg.header.stamp)
-        self.joints_stamp = stamp if stamp > 0 else self.now()  # unstamped: as received
+            reading = self.joint_states.positions(self.state_names)
+        except MissingJointsError:
+            return  # not every joint heard of yet: tick() says which are missing
+        # as current as the oldest joint state it merges (state_freshness checks it)
+        self.joints, self.joints_stamp = reading.positions, reading.stamp_ns / NS_PER_S
+        if self.wants_state:  # a decidable frame waits for the joint state
+            self.decide_soon.trigger()
 
     def on_instruction(self, msg):
         self.gate.set_instruction(msg.data, self.now())
         self.get_logger().info(f'acting on: {msg.data!r}')
+        self.decide_soon.trigger()  # a frame stamped with the instruction (a replayed bag)
 
-    def on_estop(self, msg):
-        self.gate.set_stopped(bool(msg.data), self.now())
-        self.get_logger().info('stopped' if msg.data else 'stop released')
+    def on_estop(self, raised):
+        """The combined e-stop (qos.EstopInput), after every message on either topic."""
+        if raised != self.gate.stopped:
+            self.get_logger().info('stopped' if raised else 'stop released')
+        self.gate.set_stopped(raised, self.now())
 
     def on_status(self, msg):
         status = messages.parse_json(msg)
         if status is not None and self.gate.finished(status.get('decision'), self.now()):
             self.last['outcome'] = status.get('status')
+            self.decide_soon.trigger()  # a frame stamped after the outcome may be here already
 
     # ---- deciding --------------------------------------------------------------------------
     def tick(self):
+        """Decide if the gate is open (called by the decide_soon guard condition right after a
+        callback that may have opened it, and by the fallback timer)."""
         frame = self.frame
         stamp_ns = stamp_to_ns(frame.header.stamp) if frame is not None else None
         stamp = stamp_ns / NS_PER_S if frame is not None else None
         verdict = self.gate.check(stamp, self.now())
         self.reason = verdict.reason
+        self.wants_state = False
         if verdict.reason == STALE_IMAGE and not self.frame_dropped:
             self.dropped += 1
             self.frame_dropped = True
         if not verdict.ready:
+            self.state_wait_since = None
             return
         started = time.perf_counter()
+        # how old the frame is when the decision starts: transport + scheduling (the bench's
+        # breakdown of camera -> command)
+        self.frame_age_ms = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-6
+        state = self._paired_state(stamp)
+        if state is False:
+            return
         try:
-            rgb = image_to_rgb(frame)
+            # a view of the message's bytes where possible: the frame is only read, and the
+            # message is not reused before this decision ends
+            rgb = image_to_rgb(frame, copy=False)
         except ImageError as exc:
             self._bad_frame(f'camera frame rejected: {exc}')
             return
-        state = None
-        if self.state_names is not None:
-            if self.joints is None:
-                self.reason = 'waiting for joint_states'
-                return
-            freshness = state_freshness(
-                self.joints_stamp, stamp, time.monotonic() - self.frame_arrival,
-                self.p['joint_state_tolerance'], self.p['joint_state_wait'])
-            if freshness == STATE_WAIT:
-                self.reason = 'waiting for the joint state taken with the frame'
-                return
-            if freshness == STATE_STALE:
-                self.stale_joint_states += 1
-            state = self.joints
         try:
             scores = self.policy.scores(rgb, self.gate.instruction, state)
         except InputError as exc:
             self._bad_frame(f'cannot decide: {exc}')
             return
+        self._publish_decision(scores, stamp, stamp_ns, started)
+
+    def _paired_state(self, stamp):
+        """The joint positions to decide with (None: the model needs none), or False while
+        a decidable frame waits for them (then a joint state triggers the next try)."""
+        if self.state_names is None:
+            return None
+        if self.joints is None:
+            self.wants_state = True
+            missing = self.joint_states.missing(self.state_names)
+            self.reason = 'waiting for joint_states' + (
+                f' of {", ".join(missing)}' if self.joint_states.names else '')
+            if self.joint_states.names:
+                self.get_logger().warning(
+                    f'no joint state for joint(s) {", ".join(missing)} (heard of: '
+                    f'{", ".join(self.joint_states.names)}): cannot decide',
+                    throttle_duration_sec=5.0)
+            return False
+        now = time.monotonic()
+        if self.state_wait_since is None:
+            self.state_wait_since = now
+        freshness = state_freshness(
+            self.joints_stamp, stamp, now - self.state_wait_since,
+            self.p['joint_state_tolerance'], self.p['joint_state_wait'])
+        if freshness == STATE_WAIT:
+            self.wants_state = True
+            self.reason = 'waiting for the joint state taken with the frame'
+            return False
+        self.state_wait_since = None
+        if freshness == STATE_STALE:
+            self.stale_joint_states += 1
+        return self.joints
+
+    def _publish_decision(self, scores, stamp, stamp_ns, started):
         probabilities = softmax(scores)
         order = np.argsort(-scores, kind='stable')
         best = self.policy.vocab[int(order[0])]
@@ -218,12 +352,14 @@ class VLANode(Node):
             self.topk_pub.publish(messages.json_string({'acted': False, 'top': topk}))
             return
         self.decision_id += 1
-        self.primitive_pub.publish(messages.string(best.phrase))
+        # the arm's command first: the phrase and the top-k are for people and recorders
         self.delta_pub.publish(messages.delta_command(best.delta_array(), self.decision_id,
                                                       stamp_ns))
+        self.primitive_pub.publish(messages.string(best.phrase))
         self.topk_pub.publish(messages.json_string({
             'acted': True, 'decision': self.decision_id, 'decision_ms': round(latency_ms, 3),
-            'image_stamp_ns': stamp_ns, 'top': topk}))
+            'frame_age_ms': round(self.frame_age_ms, 3), 'image_stamp_ns': stamp_ns,
+            'top': topk}))
         self.gate.decided(self.decision_id, self.now(), stamp)
         self.meter.tick()
         self.get_logger().info(f'#{self.decision_id} {best.phrase!r} (p={confidence:.2f}, '

@@ -1,0 +1,121 @@
+"""ros/qos.py: every subscription matches the publishers that feed it (the graph's own and a
+hand-typed ``ros2 topic pub``), the README table is the generated one, a running graph reports
+the QoS the table says (what ``ros2 topic info -v`` shows), and the e-stop input's rules."""
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+
+from rclpy.qos import (  # noqa: E402  (after the skip: rclpy may be absent)
+    DurabilityPolicy,
+    QoSCompatibility,
+    QoSPresetProfiles,
+    qos_check_compatible,
+)
+
+from contrastive_vla.core.topics import load_topics, topic  # noqa: E402
+from contrastive_vla.ros import qos  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def compatible(pub, sub):
+    # ERROR = DDS refuses the match; WARNING here only says liveliness is left to the system
+    verdict = qos_check_compatible(qos.PROFILES[pub], qos.PROFILES[sub])[0]
+    return verdict != QoSCompatibility.ERROR
+
+
+def test_default_is_what_ros2_topic_pub_uses():
+    # ros2topic's pub verb: --qos-profile default, no overrides
+    cli = QoSPresetProfiles.get_from_short_key('default')
+    for field in ('reliability', 'durability', 'history', 'depth'):
+        assert getattr(qos.DEFAULT, field) == getattr(cli, field), field
+
+
+def test_every_endpoint_names_a_known_topic_profile_and_side():
+    keys = set(load_topics())
+    for e in qos.ENDPOINTS:
+        assert e.topic in keys and e.profile in qos.PROFILES and e.side in ('pub', 'sub'), e
+
+
+def test_subscriptions_match_their_publishers_and_a_hand_typed_one():
+    subs = defaultdict(list)   # (node, topic) -> profiles of its subscriptions
+    for e in qos.ENDPOINTS:
+        if e.side == 'sub':
+            subs[e.node, e.topic].append(e.profile)
+    for (node, key), profiles in subs.items():
+        for pub in (e for e in qos.ENDPOINTS if e.topic == key and e.side == 'pub'):
+            assert any(compatible(pub.profile, p) for p in profiles), (
+                f'{node} never hears {pub.node} on {key}')
+        if key not in qos.OURS_ONLY:
+            assert any(compatible('default', p) for p in profiles), (
+                f'{node} does not hear `ros2 topic pub {topic(key).name}`')
+        # a latched publisher's history reaches a node only through a latched subscription
+        if any(e.topic == key and e.side == 'pub' and e.profile == 'latched'
+               and e.node != qos.HAND_TYPED for e in qos.ENDPOINTS):
+            assert 'latched' in profiles, f'{node} misses the history of {key}'
+
+
+def test_the_e_stop_is_fed_by_default_qos_and_relayed_latched():
+    estop = {e.node: e.profile for e in qos.ENDPOINTS if e.topic == 'estop' and e.side == 'sub'}
+    assert estop == dict.fromkeys(('instruction_listener', 'vla', 'arm_bridge'), 'default')
+    relay = [e for e in qos.ENDPOINTS if e.topic == 'estop_state']
+    assert {(e.node, e.side, e.profile) for e in relay} == {
+        ('instruction_listener', 'pub', 'latched'), ('vla', 'sub', 'latched'),
+        ('arm_bridge', 'sub', 'latched')}
+
+
+def test_readme_qos_table_is_the_generated_one():
+    readme = (REPO / 'README.md').read_text()
+    assert f'<!-- qos:topics -->\n{qos.markdown_table()}\n' in readme, (
+        'README QoS table is out of date: regenerate it from contrastive_vla.ros.qos.'
+        'markdown_table()')
+
+
+@pytest.fixture
+def estop_input(monkeypatch):
+    """A real node with an EstopInput; the test calls its subscriptions' callbacks directly, in
+    a chosen order (the graph tests below check delivery)."""
+    from std_msgs.msg import Bool
+
+    from contrastive_vla.ros.runtime import SpunNode
+
+    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    spun, heard = SpunNode('estop_input_probe'), []
+    try:
+        qos.EstopInput(spun.node, heard.append)
+        subs = {s.topic_name.lstrip('/'): s for s in spun.node.subscriptions}
+        assert subs['estop'].qos_profile.durability == DurabilityPolicy.VOLATILE
+        assert subs['estop_state'].qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+
+        def say(name, value):
+            subs[name].callback(Bool(data=value))
+            return heard[-1]
+
+        yield say
+    finally:
+        spun.start()
+        spun.close()
+
+
+def test_estop_input_raised_by_either_released_by_the_newest_word(estop_input):
+    say = estop_input
+    assert say('estop', True) is True                  # ros2 topic pub: raised at once
+    assert say('estop_state', True) is True            # the listener relays it
+    assert say('estop_state', False) is False          # a release the bridge missed on estop
+    assert say('estop_state', True) is True            # a stop word
+    # released from outside: a stop word's raise holds until the listener relays the release
+    assert say('estop', False) is True
+    assert say('estop_state', False) is False
+
+
+def test_estop_input_a_stale_release_does_not_lift_an_unconfirmed_raise(estop_input):
+    say = estop_input
+    assert say('estop_state', True) is True            # stop word
+    assert say('estop', True) is True                  # an outside raise the listener missed
+    # the listener releases its own stop on a new instruction: the outside raise holds
+    assert say('estop_state', False) is True
+    assert say('estop', False) is False                # only a release on estop lifts it
