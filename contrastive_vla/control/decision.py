@@ -7,11 +7,19 @@ at a stale picture. A primitive whose outcome never arrives is given up after ``
 so a lost status message cannot stall the robot forever. Without ``wait_for_outcome`` (bag
 replay: no arm answers) it decides on every new frame instead. Times are seconds on one clock
 (the node's, which is the simulator's under use_sim_time).
+
+A frame stamped in the future (more than ``max_future_stamp`` ahead of the node's now: a camera
+whose clock runs ahead) is never decided on, and counted: acting on it would also make it the
+frame every later one must be newer than. :class:`ClockSkew` estimates the offset between the
+camera's clock and the node's from the frames' receive times, and says when it makes every
+frame unusable (a camera behind by more than ``max_image_age``: every frame is stale).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+import statistics
 
 # Reasons the gate gives for not deciding (also shown in the node's status).
 NO_INSTRUCTION = 'no active instruction'
@@ -19,6 +27,7 @@ STOPPED = 'stopped'
 BUSY = 'waiting for the arm to finish the previous primitive'
 NO_IMAGE = 'no image yet'
 STALE_IMAGE = 'newest image is too old'
+FUTURE_IMAGE = 'newest image is stamped in the future'
 OLD_IMAGE = 'waiting for an image taken after the last motion'
 READY = 'ready'
 
@@ -31,10 +40,15 @@ class Verdict:
 
 class DecisionGate:
     def __init__(self, max_image_age: float, done_timeout: float,
-                 wait_for_outcome: bool = True) -> None:
+                 wait_for_outcome: bool = True, max_future_stamp: float = 0.05) -> None:
         if not max_image_age > 0 or not done_timeout > 0:
             raise ValueError('max_image_age and done_timeout must be positive')
+        if not max_future_stamp >= 0:
+            raise ValueError('max_future_stamp must not be negative')
         self.max_image_age = float(max_image_age)
+        self.max_future_stamp = float(max_future_stamp)
+        self.future_frames = 0  # frames refused for a stamp in the future (each counted once)
+        self._future_stamp: float | None = None  # the last one counted
         self.done_timeout = float(done_timeout)
         self.wait_for_outcome = bool(wait_for_outcome)
         self.instruction: str | None = None
@@ -102,6 +116,12 @@ class DecisionGate:
             self.min_stamp = max(self.min_stamp, now)
         if frame_stamp is None:
             return Verdict(False, NO_IMAGE)
+        # a frame once refused stays refused, even when the clock has caught up with its stamp
+        if frame_stamp - now > self.max_future_stamp or frame_stamp == self._future_stamp:
+            if frame_stamp != self._future_stamp:  # the same frame is checked on every tick
+                self._future_stamp = frame_stamp
+                self.future_frames += 1
+            return Verdict(False, FUTURE_IMAGE)
         if now - frame_stamp > self.max_image_age:
             return Verdict(False, STALE_IMAGE)
         if frame_stamp <= self.min_stamp:
@@ -128,3 +148,35 @@ def state_freshness(state_stamp: float | None, frame_stamp: float, waited: float
     if state_stamp is not None and state_stamp >= frame_stamp - tolerance:
         return STATE_CURRENT
     return STATE_WAIT if waited < max_wait else STATE_STALE
+
+
+# ---- the camera's clock against the node's ------------------------------------------------
+class ClockSkew:
+    """The offset between the camera's clock and the node's: the median of receive time minus
+    stamp over the last ``window`` frames (positive: the camera is behind, or the transport
+    slow; the median ignores a frame held up now and then)."""
+
+    def __init__(self, window: int = 50) -> None:
+        self.offsets: deque[float] = deque(maxlen=max(1, int(window)))
+
+    def add(self, stamp: float, received: float) -> None:
+        self.offsets.append(float(received) - float(stamp))
+
+    @property
+    def offset(self) -> float | None:
+        return statistics.median(self.offsets) if self.offsets else None
+
+    def warning(self, max_image_age: float, max_future_stamp: float) -> str | None:
+        """What to tell the operator when the offset makes every frame unusable (a frame older
+        than ``max_image_age`` or more than ``max_future_stamp`` ahead is never decided on);
+        None while it does not."""
+        offset = self.offset
+        hint = 'check time sync (chrony/PTP) or use_sim_time'
+        if offset is None:
+            return None
+        if offset > max_image_age:
+            return f'camera clock {offset:.1f} s behind this node: every frame is stale; {hint}'
+        if -offset > max_future_stamp:
+            return (f'camera clock {-offset:.1f} s ahead of this node: every frame is stamped '
+                    f'in the future; {hint}')
+        return None

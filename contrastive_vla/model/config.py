@@ -2,6 +2,7 @@
 
 from dataclasses import asdict, dataclass, field
 import json
+import math
 from pathlib import Path
 
 from contrastive_vla.core.resources import models_dir
@@ -16,8 +17,29 @@ POOLS = ('flatten', 'spatial_softmax')  # how the film_cnn tower pools its last 
 TEXT_TYPES = ('open_clip', 'sentence_encoder')
 
 
+# sizes a config may ask for: far beyond any model this package trains, far below what
+# would exhaust memory before the first layer is built
+SIZE_BOUNDS = {
+    'embed_dim': (1, 8192),
+    'max_instruction_chars': (1, 100_000),
+    'channels': (1, 4096),
+    'context_length': (1, 4096),
+    'width': (1, 8192),
+    'heads': (1, 128),
+    'layers': (1, 128),
+    'vocab_size': (1, 1_000_000),
+}
+MAX_STAGES = 8  # film_cnn stages (each halves the image)
+
+
 class ConfigError(ValueError):
     """A model configuration that cannot be built."""
+
+
+def _check_int(where, name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f'{where}: {name} must be an integer in [{low}, {high}], got '
+                          f'{value!r}.')
 
 
 def state_joint_names():
@@ -62,6 +84,7 @@ class ModelConfig:
 
     def __post_init__(self):
         where = f'model config {self.name!r}'
+        self._check_types_and_sizes(where)
         if self.fusion not in FUSIONS:
             raise ConfigError(f'{where}: fusion must be one of {FUSIONS}, got {self.fusion!r}')
         if self.head not in HEADS:
@@ -106,6 +129,53 @@ class ModelConfig:
             self.state_dim = len(self.state_joints)
         if self.embed_dim <= 0:
             raise ConfigError(f'{where}: embed_dim must be positive')
+
+    def _check_types_and_sizes(self, where):
+        """Each field's type, and sizes within bounds, before anything reads or allocates
+        them (a JSON typo like ``"embed_dim": "256"`` or a width of 1e9 is a sentence, not a
+        stack trace or a machine out of memory)."""
+        if not isinstance(self.name, str):
+            raise ConfigError(f'{where}: name must be a string, got {self.name!r}.')
+        _check_int(where, 'embed_dim', self.embed_dim, *SIZE_BOUNDS['embed_dim'])
+        _check_int(where, 'max_instruction_chars', self.max_instruction_chars,
+                   *SIZE_BOUNDS['max_instruction_chars'])
+        for name in ('fusion', 'head', 'prompt'):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f'{where}: {name} must be a string, got '
+                                  f'{getattr(self, name)!r}.')
+        if (not isinstance(self.init_logit_scale, (int, float))
+                or isinstance(self.init_logit_scale, bool)
+                or not math.isfinite(self.init_logit_scale)):
+            raise ConfigError(f'{where}: init_logit_scale must be a number, got '
+                              f'{self.init_logit_scale!r}.')
+        if not isinstance(self.token_attention, bool):
+            raise ConfigError(f'{where}: token_attention must be true or false, got '
+                              f'{self.token_attention!r}.')
+        for tower in ('vision', 'text'):
+            value = getattr(self, tower)
+            if not isinstance(value, dict):
+                raise ConfigError(f'{where}: {tower} must be a JSON object with a "type", got '
+                                  f'{value!r}.')
+        channels = self.vision.get('channels')
+        low, high = SIZE_BOUNDS['channels']
+        if channels is not None and not (
+                isinstance(channels, list) and 1 <= len(channels) <= MAX_STAGES
+                and all(isinstance(c, int) and not isinstance(c, bool) and low <= c <= high
+                        for c in channels)):
+            raise ConfigError(f'{where}: vision.channels must be a list of 1 to {MAX_STAGES} '
+                              f'integers in [{low}, {high}], got {channels!r}.')
+        for key in ('context_length', 'width', 'heads', 'layers', 'vocab_size'):
+            if key in self.text:
+                _check_int(where, f'text.{key}', self.text[key], *SIZE_BOUNDS[key])
+        width, heads = self.text.get('width'), self.text.get('heads')
+        if width is not None and heads is not None and width % heads:
+            raise ConfigError(f'{where}: text.width ({width}) must be a multiple of text.heads '
+                              f'({heads}).')
+        for key in ('state_dim',):
+            _check_int(where, key, getattr(self, key), 0, 64)
+        if not isinstance(self.state_joints, list):
+            raise ConfigError(f'{where}: state_joints must be a list of joint names, got '
+                              f'{self.state_joints!r}.')
 
     def format_prompt(self, instruction):
         """The text the instruction tower reads for ``instruction``: ``prompt`` filled in. The

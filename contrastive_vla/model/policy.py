@@ -83,6 +83,21 @@ def save_checkpoint(directory, model, vocab, meta=None, half=False):
 _STATE_BUFFERS = ('state_mean', 'state_std')
 
 
+def check_device(device):
+    """Refuse a torch device this machine cannot use, in one line (ValueError), before a
+    model is built: 'cuda' on a torch without CUDA, or a name torch does not know."""
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a torch device; use 'cpu', 'cuda' or "
+                         "'cuda:N'") from None
+    if kind == 'cuda' and not torch.cuda.is_available():
+        if torch.version.cuda is None:
+            raise ValueError('CUDA is not available in this torch build; use device cpu')
+        raise ValueError('CUDA is not available (no GPU is visible to this torch build); use '
+                         'device cpu')
+
+
 def load_model(path, device='cpu', extend_to=None):
     """(model, vocab, meta) from a checkpoint directory, with clear errors.
 
@@ -91,6 +106,7 @@ def load_model(path, device='cpu', extend_to=None):
     their initialisation and are listed in ``model.new_parameters``; weights the config
     drops or reshapes are refused.
     """
+    check_device(device)
     directory = resolve_checkpoint(path)
     config = extend_to or ModelConfig.load(directory / 'config.json')
     try:

@@ -155,18 +155,33 @@ def resolve_arguments(profile_name, overrides):
     if unknown:
         raise KeyError(f'unknown launch argument(s) {unknown} for {profile_name!r}; valid: '
                        f'{", ".join(sorted(values))}')
+    for arg in prof.arguments:
+        if arg.name in overrides and _is_boolean(arg):
+            is_true(overrides[arg.name], arg.name)  # a typo (vla:=flase) is refused here
     values.update(overrides)
     return values
 
 
-def is_true(value):
-    return str(value).strip().lower() in ('true', '1', 'yes', 'on')
+BOOLEAN_VALUES = ('true', 'false')
+
+
+def _is_boolean(argument):
+    return argument.default.strip().lower() in BOOLEAN_VALUES
+
+
+def is_true(value, name='argument'):
+    """A boolean launch argument's value: 'true' or 'false' (any case); anything else is a
+    ValueError naming the argument, so ``vla:=flase`` does not quietly mean false."""
+    text = str(value).strip().lower()
+    if text not in BOOLEAN_VALUES:
+        raise ValueError(f'launch argument {name}:={value} must be true or false.')
+    return text == 'true'
 
 
 def started_nodes(profile_name, values):
     """The NodeSpecs of a profile that start with these launch argument values."""
     return tuple(spec for spec in profile(profile_name).nodes
-                 if spec.condition is None or is_true(values[spec.condition]))
+                 if spec.condition is None or is_true(values[spec.condition], spec.condition))
 
 
 def default_params_file():

@@ -19,6 +19,8 @@ import dataclasses
 import enum
 import importlib
 import json
+import math
+import re
 
 from builtin_interfaces.msg import Time
 import numpy as np
@@ -141,10 +143,73 @@ def parse_delta_command(msg):
     return DeltaCommand(np.asarray(msg.data, dtype=np.float64), decision, stamp_ns)
 
 
+# bounds on untrusted JSON (String messages from anyone on the graph)
+MAX_JSON_CHARS = 64 * 1024
+MAX_JSON_DEPTH = 32
+MAX_INT_DIGITS = 20  # any int64 / uint64 (a stamp in ns, a seed) fits
+_JSON_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = re.compile(r'[^\[\]{}]')
+
+
 def parse_json(msg):
-    """A JSON object from a String message, or None if it is not one."""
+    """A JSON object from a String message, or None if it is not one or is out of bounds
+    (:func:`parse_json_checked` says why)."""
+    return parse_json_checked(msg)[0]
+
+
+def parse_json_checked(msg):
+    """``(object, None)`` for a String message holding a JSON object within bounds, else
+    ``(None, reason)``. Refused: over MAX_JSON_CHARS characters, nested deeper than
+    MAX_JSON_DEPTH, NaN / Infinity or a float overflowing to infinity, an integer of more than
+    MAX_INT_DIGITS digits, anything but an object. Never raises."""
     try:
-        value = json.loads(msg.data)
-    except (ValueError, TypeError):
+        text = msg.data
+        if not isinstance(text, str):
+            return None, f'not text ({type(text).__name__})'
+        if len(text) > MAX_JSON_CHARS:
+            return None, f'{len(text)} characters (at most {MAX_JSON_CHARS})'
+        depth = _nesting_depth(text)
+        if depth > MAX_JSON_DEPTH:
+            return None, f'nested {depth} deep (at most {MAX_JSON_DEPTH})'
+        value = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_json_int,
+                           parse_float=_finite_json_float)
+    except (ValueError, TypeError, RecursionError, MemoryError) as exc:
+        return None, f'not JSON within bounds: {str(exc)[:200]}'
+    if not isinstance(value, dict):
+        return None, f'a JSON object is expected, not {type(value).__name__}'
+    return value, None
+
+
+def _nesting_depth(text):
+    """The deepest bracket nesting of JSON ``text`` (brackets inside strings not counted)."""
+    depth = deepest = 0
+    for c in _NOT_BRACKETS.sub('', _JSON_STRINGS.sub('', text)):
+        depth = depth + 1 if c in '[{' else depth - 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _refuse_constant(name):
+    raise ValueError(f'{name} is not a finite number')
+
+
+def _bounded_json_int(text):
+    if len(text.lstrip('-')) > MAX_INT_DIGITS:
+        raise ValueError(f'an integer of {len(text.lstrip("-"))} digits '
+                         f'(at most {MAX_INT_DIGITS})')
+    return int(text)
+
+
+def _finite_json_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f'{text[:40]} is not a finite number')
+    return value
+
+
+def bounded_int(value, lo, hi):
+    """``value`` as an int if it is an integer (not a bool, not a float) in [lo, hi], else
+    None: a number taken from a message, checked before use."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         return None
-    return value if isinstance(value, dict) else None
+    return int(value) if lo <= value <= hi else None

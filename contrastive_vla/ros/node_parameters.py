@@ -9,6 +9,7 @@ After a change here run ``contrastive-vla params --yaml > config/nodes.yaml`` an
 ``contrastive-vla params --markdown`` into the README (tests say when either is out of date).
 """
 
+from contrastive_vla.control.instruction import DEFAULT_RELEASE_WORDS, DEFAULT_STOP_WORDS
 from contrastive_vla.ros.params import Param
 
 BRIDGE_MODES = ('joint_trajectory', 'servo')
@@ -32,13 +33,18 @@ CAMERA = (
 )
 
 INSTRUCTION_LISTENER = (
-    Param('stop_words', ['stop', 'halt', 'freeze'], 'an instruction whose first word is one of '
-                                                    'these halts the arm at once'),
-    Param('max_length', 300, 'longest accepted instruction, in characters', range=(1, None),
-          dynamic=True),
-    Param('stop_released_by_new_instruction', True, 'a valid task instruction after a stop '
-                                                    'word releases the stop this node raised',
-          dynamic=True),
+    Param('stop_words', list(DEFAULT_STOP_WORDS),
+          'words or phrases; one anywhere in a clause of at most 6 words, or among the first 3 '
+          'words of a longer one, halts the arm at once, before any other check (casefolded; '
+          'punctuation, hyphens and control characters ignored)', min_items=1),
+    Param('release_words', list(DEFAULT_RELEASE_WORDS),
+          'words or phrases; a sentence of at most 4 words with one (and no negation) releases '
+          'the stop this node raised'),
+    Param('max_length', 300, 'longest accepted task instruction, in characters (a stop is '
+                             'recognised at any length)', range=(10, None), dynamic=True),
+    Param('stop_released_by_new_instruction', True, 'a valid task instruction (one with a task '
+                                                    'word) after a stop releases the stop this '
+                                                    'node raised', dynamic=True),
 )
 
 VLA = (
@@ -49,6 +55,9 @@ VLA = (
     Param('max_image_age', 0.5, 'seconds; a newer-than-this frame is required to decide (older '
                                 'ones are dropped)', range=(0.0, None), open_low=True,
           dynamic=True),
+    Param('max_future_stamp', 0.05, "seconds; a frame stamped further ahead of this node's "
+                                    'clock is dropped (counted as future_frames), never '
+                                    'decided on', range=(0.0, 10.0), dynamic=True),
     Param('done_timeout', 10.0, 'seconds to wait for the bridge to report a primitive done '
                                 'before deciding again', range=(0.0, None), open_low=True,
           dynamic=True),

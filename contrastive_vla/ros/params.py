@@ -28,6 +28,7 @@ class Param:
     range: tuple = None    # (low, high) inclusive; None on a side: unbounded (numbers only)
     choices: tuple = None  # the allowed values (strings only)
     open_low: bool = False  # the low end of ``range`` itself is refused (a rate must be > 0)
+    min_items: int = None  # lists only: at least this many non-blank items (stop_words)
     # False: read once at start-up, so the descriptor is read_only and `ros2 param set` is
     # refused instead of silently doing nothing. True only where a set really changes what the
     # node does (it reads the value at use time, or its hook rebuilds what depends on it)
@@ -39,6 +40,8 @@ class Param:
             raise TypeError(f'{self.name}: a range needs a numeric default')
         if self.choices is not None and kind != 'string':
             raise TypeError(f'{self.name}: choices need a string default')
+        if self.min_items is not None and not kind.endswith('_array'):
+            raise TypeError(f'{self.name}: min_items needs a list default')
         problem = self.check(self.default)
         if problem:
             raise ValueError(f'default of {self.name}: {problem}')
@@ -61,6 +64,8 @@ class Param:
         """The constraint in words ('' = any value of the type)."""
         if self.choices is not None:
             return 'one of ' + ', '.join(self.choices)
+        if self.min_items is not None:
+            return f'at least {self.min_items} item{"s" if self.min_items != 1 else ""}'
         if self.range is None:
             return ''
         low, high = self.range
@@ -74,6 +79,10 @@ class Param:
         """Why ``value`` is not allowed, or None."""
         if self.choices is not None and value not in self.choices:
             return f'must be one of {", ".join(self.choices)}; got {value!r}'
+        if self.min_items is not None and len([  # an empty list may come back as None
+                v for v in value or () if not (isinstance(v, str) and not v.strip())
+        ]) < self.min_items:
+            return f'must have {self.allowed} (not blank); got {value!r}'
         if self.range is not None:
             low, high = self.range
             too_low = low is not None and (value <= low if self.open_low else value < low)

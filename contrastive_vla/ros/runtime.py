@@ -198,6 +198,58 @@ def close_spun_node(node, executor, thread, context=None, shutdown=True, timeout
     return not closer.is_alive()
 
 
+# ---- untrusted messages ----------------------------------------------------------------------
+MESSAGE_FAULT_THROTTLE = 5.0  # s between repeated warnings of one topic's failing handler
+
+
+def guarded(node, name, callback):
+    """``callback`` of a subscription to topic ``name``, made crash-proof: any Exception it
+    raises on a message (a RecursionError from a deeply nested payload, an OverflowError from
+    a huge number, a bug) drops that message instead of killing the node's process.
+
+    Not silent: the first failure on a topic is logged as an error with the exception type,
+    later ones as at most one warning per MESSAGE_FAULT_THROTTLE s (with how many were not
+    logged); ``node.message_faults`` counts them by topic and :func:`diagnostics` reports the
+    total as ``bad_messages``. BaseExceptions (KeyboardInterrupt, SystemExit) pass through.
+    Every node wires its subscriptions through this:
+    ``node.create_subscription(String, ..., guarded(node, 'episode_request', self.on_request),
+    qos)``."""
+
+    def guarded_callback(msg):
+        try:
+            return callback(msg)
+        except Exception as exc:  # noqa: BLE001 - untrusted input: logged and counted below
+            _message_fault(node, name, exc)
+            return None
+
+    guarded_callback.__wrapped__ = callback
+    return guarded_callback
+
+
+def _message_fault(node, name, exc):
+    faults = node.__dict__.setdefault('message_faults', {})
+    logged = node.__dict__.setdefault('_message_fault_logged', {})
+    faults[name] = faults.get(name, 0) + 1
+    now = time.monotonic()
+    what = f'{type(exc).__name__}: {str(exc)[:200]}'
+    if name not in logged:
+        logged[name] = (now, faults[name])
+        node.get_logger().error(f'{name}: a message made its handler raise {what}; message '
+                                f'ignored (logged once per topic, then at most every '
+                                f'{MESSAGE_FAULT_THROTTLE:g} s)')
+    elif now - logged[name][0] >= MESSAGE_FAULT_THROTTLE:
+        unlogged = faults[name] - logged[name][1] - 1
+        logged[name] = (now, faults[name])
+        node.get_logger().warning(f'{name}: message ignored, its handler raised {what} '
+                                  f'({unlogged} more since the last warning; '
+                                  f'{faults[name]} in all)')
+
+
+def message_faults(node):
+    """How many messages :func:`guarded` callbacks of ``node`` dropped, over all topics."""
+    return sum(getattr(node, 'message_faults', {}).values())
+
+
 def diagnostics(node, name, level, message, values):
     """A ``diagnostic_msgs/DiagnosticArray`` with one status (level: 'ok' | 'warn' | 'error')."""
     # deferred: launch files import this module; rclpy loads when a node runs
@@ -208,7 +260,8 @@ def diagnostics(node, name, level, message, values):
     status = DiagnosticStatus(level=levels[level], name=name, message=message,
                               hardware_id=node.get_fully_qualified_name(),
                               values=[KeyValue(key=str(k), value=str(v))
-                                      for k, v in values.items()])
+                                      for k, v in {**values,
+                                                   'bad_messages': message_faults(node)}.items()])
     return DiagnosticArray(header=_header_now(node), status=[status])
 
 

@@ -212,6 +212,8 @@ class Trainer:
         total = steps_per_epoch * epochs
         metrics_path = self.out_dir / 'metrics.jsonl'
         self.model.train()
+        lr = self.base_lr * _schedule(self.step, min(config.warmup_steps, max(1, total // 5)),
+                                      total)
         for epoch in range(self.epoch, epochs):
             start = time.perf_counter()
             order = self.epoch_order(epoch)[self.rank::self.world_size]
@@ -238,7 +240,8 @@ class Trainer:
             self.epoch = epoch + 1
             if self.rank != 0:
                 continue
-            row = {'epoch': self.epoch, 'step': self.step, 'loss': float(np.mean(losses)),
+            row = {'epoch': self.epoch, 'step': self.step,
+                   'loss': float(np.mean(losses)) if losses else None,
                    'lr': lr, 'epoch_s': round(time.perf_counter() - start, 1),
                    'samples_per_s': round(len(losses) * self.batch_size /
                                           (time.perf_counter() - start), 1)}
@@ -282,11 +285,28 @@ class Trainer:
         state_path = self.out_dir / 'last' / 'training_state.pt'
         if not state_path.is_file():
             return False
-        state = torch.load(state_path, weights_only=True)
+        state = load_training_state(state_path)
         self.optimizer.load_state_dict(state['optimizer'])
         self.epoch, self.step = int(state['epoch']), int(state['step'])
         self.best_success = float(state['best_success'])
         return True
+
+
+def load_training_state(path):
+    """The optimizer state and counters ``Trainer.save`` wrote to ``path``, loaded without
+    unpickling code; anything else is refused with a ValueError (one line)."""
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch's message would suggest unpickling
+        raise ValueError(f'{path}: not a plain training state (optimizer tensors and '
+                         f'counters) as contrastive-vla train writes ({type(exc).__name__}); '
+                         'it is not loaded, since unpickling it could run code. Start '
+                         'without --resume, or in a new --out directory.') from None
+    if not isinstance(state, dict) or not {'optimizer', 'epoch', 'step',
+                                           'best_success'} <= set(state):
+        raise ValueError(f'{path}: not a training state of contrastive-vla train (it needs '
+                         'optimizer, epoch, step and best_success).')
+    return state
 
 
 def _schedule(step, warmup, total):
@@ -378,6 +398,11 @@ def train(config: TrainingConfig, topics=None):
         train_set, val_set = dataset.split_by_names(names)
     else:
         train_set, val_set = dataset.split_by_episode(config.val_fraction, seed=config.seed)
+    if len(train_set) < 2 * world_size:
+        raise ValueError(f'The training data has {len(train_set)} usable sample(s) '
+                         f'({len(dataset)} in all, {len(val_set)} held out for validation); '
+                         f'training needs at least {2 * world_size} (a batch of 2 per '
+                         'process): give more bags, or lower --val-fraction.')
     log.info('%d samples from %d episodes (%d train, %d validation); model %s, %.2fM '
              'parameters', len(dataset), len(dataset.episodes), len(train_set), len(val_set),
              model.cfg.name, sum(p.numel() for p in model.parameters()) / 1e6)

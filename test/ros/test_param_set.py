@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from contrastive_vla.control.decision import STALE_IMAGE
+from contrastive_vla.control.decision import FUTURE_IMAGE, STALE_IMAGE
 from contrastive_vla.core.status import Outcome
 from contrastive_vla.ros.node_parameters import NODES, parameter
 
@@ -137,6 +137,13 @@ def check_vla_done_timeout(node):
     assert node.gate.timeouts == 1 and node.gate.pending is None  # the outcome was given up
 
 
+def check_vla_max_future_stamp(node):
+    assert not decide(node, age=-1.0) and node.reason == FUTURE_IMAGE  # a second ahead
+    assert_set(node, 'max_future_stamp', 2.0)
+    assert node.gate.max_future_stamp == 2.0
+    assert decide(node, age=-1.0)
+
+
 def check_vla_top_k(node):
     from rclpy.executors import SingleThreadedExecutor
 
@@ -181,6 +188,7 @@ VLA_CASES = {
     'threads': (2, None, -1),
     'max_image_age': (0.1, check_vla_max_image_age, 0.0),
     'done_timeout': (0.001, check_vla_done_timeout, 0.0),
+    'max_future_stamp': (2.0, check_vla_max_future_stamp, -0.1),
     'tick_period': (0.05, None, 0.0),
     'top_k': (3, check_vla_top_k, 0),
     'use_joint_states': (False, None, 'yes'),

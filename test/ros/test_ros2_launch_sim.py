@@ -167,8 +167,10 @@ def test_estop_with_plain_ros2_topic_pub_halts_the_arm(sim):
     _say(sim, INSTRUCTION)
     sim.wait_for(lambda: _statuses(probe, since), 30, 'the arm executing primitives')
     start = time.monotonic()
-    result = sim.run(*PUB, '--max-wait-time-secs', '10', '/estop', 'std_msgs/msg/Bool',
-                     '{data: true}', check=False)
+    # -w 3: the listener, the VLA node and the bridge (README: a plain --once publishes as soon
+    # as one of them matched, and one that has not discovered the CLI yet misses the message)
+    result = sim.run(*PUB, '-w', '3', '--max-wait-time-secs', '20', '/estop',
+                     'std_msgs/msg/Bool', '{data: true}', check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     sim.wait_for(lambda: _bridge_diagnostic(probe, start) == 'e-stop', 10,
                  'the arm bridge reporting the e-stop')

@@ -44,6 +44,7 @@ from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.runtime import (
     ConfiguredEntities,
     diagnostics,
+    guarded,
     run_node,
     start_managed,
 )
@@ -101,14 +102,16 @@ class ArmBridge(LifecycleNode):
             self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name,
                                                   10)
             self.create_subscription(Float64MultiArray, topic('primitive_delta').name,
-                                     self.on_delta, qos.command())
+                                     guarded(self, 'primitive_delta', self.on_delta),
+                                     qos.command())
             self.create_subscription(messages.msg_class('joint_states'),
-                                     topic('joint_states').name, self.on_joint_states,
+                                     topic('joint_states').name,
+                                     guarded(self, 'joint_states', self.on_joint_states),
                                      qos.sensor())
             # estop from anyone (default QoS) + estop_state (latched, the listener's relay)
             self.estop_input = qos.EstopInput(self, self.on_estop)
-            self.create_subscription(String, topic('vla_status').name,
-                                     lambda _msg: self.watchdog.feed(self.now()), 10)
+            self.create_subscription(String, topic('vla_status').name, guarded(
+                self, 'vla_status', lambda _msg: self.watchdog.feed(self.now())), 10)
             self.create_timer(1.0 / self.p['servo_rate'], self.tick)
             self.create_timer(1.0, self.report)
         actuation = 'ACTUATION ENABLED' if self.p['enable_actuation'] else \

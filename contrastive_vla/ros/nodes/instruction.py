@@ -1,37 +1,45 @@
 """Language-instruction listener: instruction (raw) -> active_instruction (validated, latched).
 
-A stop word raises the e-stop at once; with ``stop_released_by_new_instruction`` the next
-valid task instruction releases that stop (the listener never releases a stop raised by anyone
-else: it only publishes False after its own True). The listener also holds the graph's e-stop
-state for nodes started later: every ``estop`` message it hears (``ros2 topic pub``, a driver;
-default QoS) becomes the state, and the state is republished, latched, on ``estop_state``
-after every change and every ``estop`` message (see ``ros.qos``). Rejected sentences are logged
-with the reason and change nothing.
+A stop sentence (``control.instruction``: a stop word or phrase anywhere in a short clause,
+recognised before any other check) raises the e-stop at once and never becomes the task. A
+release word ("continue") releases that stop, and so does, with
+``stop_released_by_new_instruction``, the next valid task instruction; any other sentence
+("wait", "no no no", "ok") changes nothing while the stop holds. The listener never releases a
+stop raised by anyone else: it only publishes False after its own True. The listener also holds
+the graph's e-stop state for nodes started later: every ``estop`` message it hears (``ros2
+topic pub``, a driver; default QoS) becomes the state, and the state is republished, latched,
+on ``estop_state`` after every change and every ``estop`` message (see ``ros.qos``). Rejected
+sentences are logged with the reason and change nothing.
 """
 
 from rclpy.node import Node
 from std_msgs.msg import Bool, String
 
-from contrastive_vla.control.instruction import InstructionError, interpret
+from contrastive_vla.control.instruction import InstructionError, interpret, phrases
 from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
-from contrastive_vla.ros.runtime import run_node
+from contrastive_vla.ros.runtime import NodeStartupError, guarded, run_node
 
 
 class InstructionListener(Node):
-    def __init__(self):
-        super().__init__('instruction_listener')
+    def __init__(self, **kwargs):
+        super().__init__('instruction_listener', **kwargs)
         self.p = params.declare(self, NODES['instruction_listener'])
+        try:
+            phrases(self.p['stop_words'])  # punctuation-only words would disable stopping
+        except ValueError as exc:
+            raise NodeStartupError(f'instruction_listener: parameter {exc}') from None
 
         self.active_pub = self.create_publisher(String, topic('active_instruction').name,
                                                 qos.latched())
         # the state goes out on estop_state, never on estop: the listener hears estop and must
         # not hear its own echo there
         self.estop_pub = self.create_publisher(Bool, topic('estop_state').name, qos.latched())
-        self.create_subscription(String, topic('instruction').name, self.on_instruction,
-                                 qos.command())
-        self.create_subscription(Bool, topic('estop').name, self.on_estop, qos.default())
+        self.create_subscription(String, topic('instruction').name,
+                                 guarded(self, 'instruction', self.on_instruction), qos.command())
+        self.create_subscription(Bool, topic('estop').name, guarded(self, 'estop', self.on_estop),
+                                 qos.default())
         self.raised_stop = False
         self.estop = False
         self.active = None
@@ -39,7 +47,8 @@ class InstructionListener(Node):
 
     def on_instruction(self, msg):
         try:
-            instruction = interpret(msg.data, self.p['stop_words'], self.p['max_length'])
+            instruction = interpret(msg.data, self.p['stop_words'], self.p['max_length'],
+                                    self.p['release_words'])
         except InstructionError as exc:
             self.rejected += 1
             self.get_logger().warning(f'instruction rejected: {exc}',
@@ -50,10 +59,20 @@ class InstructionListener(Node):
             self.estop_pub.publish(Bool(data=True))
             self.get_logger().warning(f'stop: {instruction.text!r}')
             return
-        if self.raised_stop and self.p['stop_released_by_new_instruction']:
-            self.estop = self.raised_stop = False
-            self.estop_pub.publish(Bool(data=False))
-            self.get_logger().info('stop released by a new instruction')
+        if self.raised_stop:
+            if not (instruction.is_release or instruction.is_task):
+                self.get_logger().warning(f'stop holds; {instruction.text!r} ignored (say '
+                                          '"continue" or give a task)')
+                return
+            if instruction.is_release or self.p['stop_released_by_new_instruction']:
+                self.estop = self.raised_stop = False
+                self.estop_pub.publish(Bool(data=False))
+                self.get_logger().info(f'stop released by {instruction.text!r}')
+        if instruction.is_release and not instruction.is_task:
+            if self.estop:
+                self.get_logger().warning('a release word releases only a stop this listener '
+                                          'raised; release this one on estop')
+            return  # "continue" resumes the active instruction, it does not replace it
         self.active = instruction.text
         self.active_pub.publish(messages.string(instruction.text))
         self.get_logger().info(f'instruction: {instruction.text!r}')

@@ -16,7 +16,7 @@ from contrastive_vla.core.msgfields import NS_PER_S, ns_to_time_fields, stamp_to
 from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
-from contrastive_vla.ros.runtime import NodeStartupError, run_node
+from contrastive_vla.ros.runtime import NodeStartupError, guarded, run_node
 
 LOCKSTEP_TIMEOUT = 10.0
 # While waiting for a decision, the clock creeps on by at most this much: timers on the graph's
@@ -50,7 +50,8 @@ class BagPlayer(Node):
         self.decided_lock = threading.Lock()  # filled by the executor, read by the play thread
         self.decided_event = threading.Event()
         if self.p['lockstep']:
-            self.create_subscription(String, topic('primitive_topk').name, self.on_topk, 50)
+            self.create_subscription(String, topic('primitive_topk').name,
+                                     guarded(self, 'primitive_topk', self.on_topk), 50)
         self.stop = threading.Event()
         self.start_signal = threading.Event()
         if self.p['wait_for_start']:
@@ -65,7 +66,8 @@ class BagPlayer(Node):
 
     def on_topk(self, msg):
         event = messages.parse_json(msg)
-        if event and event.get('acted') and isinstance(event.get('image_stamp_ns'), int):
+        if event and event.get('acted') and \
+                messages.bounded_int(event.get('image_stamp_ns'), 0, 2 ** 64 - 1) is not None:
             with self.decided_lock:
                 self.decided.add(event['image_stamp_ns'])
             self.decided_event.set()

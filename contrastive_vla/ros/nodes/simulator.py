@@ -20,9 +20,15 @@ from trajectory_msgs.msg import JointTrajectory
 from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
-from contrastive_vla.ros.runtime import NodeStartupError, RateMeter, diagnostics, run_node
+from contrastive_vla.ros.runtime import (
+    NodeStartupError,
+    RateMeter,
+    diagnostics,
+    guarded,
+    run_node,
+)
 from contrastive_vla.sim.controller import JointTrajectoryFollower, TrajectoryError
-from contrastive_vla.sim.env import TabletopEnv
+from contrastive_vla.sim.env import MAX_SEED, TabletopEnv
 
 
 def duration_seconds(d):
@@ -50,10 +56,13 @@ class SimulatorNode(Node):
         self.episode_pub = self.create_publisher(String, topic('episode').name, qos.latched())
         self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name, 10)
         self.create_subscription(JointTrajectory, topic('joint_trajectory').name,
-                                 self.on_trajectory, qos.command())
+                                 guarded(self, 'joint_trajectory', self.on_trajectory),
+                                 qos.command())
         self.create_subscription(Float64MultiArray, topic('gripper_command').name,
-                                 self.on_gripper, qos.command())
-        self.create_subscription(String, topic('episode_request').name, self.on_request,
+                                 guarded(self, 'gripper_command', self.on_gripper),
+                                 qos.command())
+        self.create_subscription(String, topic('episode_request').name,
+                                 guarded(self, 'episode_request', self.on_request),
                                  qos.command())
         self.sim_ns = 0            # monotonic simulated time across episodes
         self.ticks = 0
@@ -98,9 +107,12 @@ class SimulatorNode(Node):
         self.publish_camera()
 
     def on_request(self, msg):
-        request = messages.parse_json(msg)
-        if request is None or 'task' not in request:
-            self.get_logger().warning('episode_request must be JSON {"task": ..., "seed": ...}',
+        request, why = messages.parse_json_checked(msg)
+        if request is not None:
+            why = self.request_problem(request)
+        if why:
+            self.get_logger().warning(f'episode_request refused ({why}); it must be JSON '
+                                      '{"task": ..., "seed": ..., "instruction": optional}',
                                       throttle_duration_sec=2.0)
             return
         try:
@@ -110,6 +122,17 @@ class SimulatorNode(Node):
             self.get_logger().warning(str(exc))
             self.episode_pub.publish(messages.json_string({'event': 'error',
                                                            'message': str(exc)}))
+
+    def request_problem(self, request):
+        """What is wrong with an episode request (a parsed JSON object), or None."""
+        task, instruction = request.get('task'), request.get('instruction')
+        if not isinstance(task, str) or task not in self.env.tasks:
+            return f'unknown task {str(task)[:80]!r}; known: {sorted(self.env.tasks)}'
+        if messages.bounded_int(request.get('seed', 0), 0, MAX_SEED) is None:
+            return f'seed must be an integer in [0, 2**63 - 1], got {request.get("seed")!r}'
+        if instruction is not None and not isinstance(instruction, str):
+            return 'instruction must be a string'
+        return None
 
     # ---- commands --------------------------------------------------------------------------
     def on_trajectory(self, msg):

@@ -23,9 +23,11 @@ from std_msgs.msg import Float64MultiArray, String
 import torch
 
 from contrastive_vla.control.decision import (
+    FUTURE_IMAGE,
     STALE_IMAGE,
     STATE_STALE,
     STATE_WAIT,
+    ClockSkew,
     DecisionGate,
     state_freshness,
 )
@@ -34,7 +36,7 @@ from contrastive_vla.core.joints import JointStateError, JointStateMerger, Missi
 from contrastive_vla.core.msgfields import NS_PER_S, stamp_to_ns
 from contrastive_vla.core.topics import topic
 from contrastive_vla.model.config import state_joint_names
-from contrastive_vla.model.policy import CheckpointError, ClipRTPolicy
+from contrastive_vla.model.policy import CheckpointError, ClipRTPolicy, check_device
 from contrastive_vla.model.preprocess import InputError
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
@@ -43,6 +45,7 @@ from contrastive_vla.ros.runtime import (
     NodeStartupError,
     RateMeter,
     diagnostics,
+    guarded,
     run_node,
     start_managed,
 )
@@ -67,10 +70,12 @@ class VLAStatus:
     latency_ms: LatencyStats
     frames: int
     dropped_frames: int
+    future_frames: int  # of the dropped: stamped in the future, never decided on
     bad_frames: int
     bad_joint_states: int
     stale_joint_states: int
     outcome_timeouts: int
+    clock_offset_s: float | None  # median receive time - stamp of recent frames (+: behind)
     confidence: float | None
     primitive: str | None
     last_outcome: str | None
@@ -92,7 +97,9 @@ class VLANode(LifecycleNode):
         # decide_soon guard condition run tick() only while it holds)
         self.deciding = False
         self.gate = DecisionGate(self.p['max_image_age'], self.p['done_timeout'],
-                                 wait_for_outcome=self.p['wait_for_outcome'])
+                                 wait_for_outcome=self.p['wait_for_outcome'],
+                                 max_future_stamp=self.p['max_future_stamp'])
+        self.skew = ClockSkew()  # the camera's clock against this node's
 
         self.frame = None            # newest Image message
         self.frame_dropped = False   # that frame already counted as dropped
@@ -143,15 +150,19 @@ class VLANode(LifecycleNode):
             self.status_pub = self.create_publisher(String, topic('vla_status').name, 10)
             self.diag_pub = self.create_publisher(DiagnosticArray, topic('diagnostics').name, 10)
             self.create_subscription(messages.msg_class('image'), topic('image').name,
-                                     self.on_image, qos.sensor(reliable=self.p['reliable_images']))
+                                     guarded(self, 'image', self.on_image),
+                                     qos.sensor(reliable=self.p['reliable_images']))
             self.create_subscription(messages.msg_class('joint_states'),
-                                     topic('joint_states').name, self.on_joint_states,
+                                     topic('joint_states').name,
+                                     guarded(self, 'joint_states', self.on_joint_states),
                                      qos.sensor())
-            self.create_subscription(String, topic('active_instruction').name, self.on_instruction,
+            self.create_subscription(String, topic('active_instruction').name,
+                                     guarded(self, 'active_instruction', self.on_instruction),
                                      qos.latched())
             # estop from anyone (default QoS) + estop_state (latched, the listener's relay)
             self.estop_input = qos.EstopInput(self, self.on_estop)
-            self.create_subscription(String, topic('primitive_status').name, self.on_status,
+            self.create_subscription(String, topic('primitive_status').name,
+                                     guarded(self, 'primitive_status', self.on_status),
                                      qos.command())
             self.create_timer(self.p['tick_period'], self._if_deciding(self.tick))
             self.create_timer(self.p['status_period'], self.report)
@@ -203,6 +214,10 @@ class VLANode(LifecycleNode):
         if self.p['threads'] > 0:
             torch.set_num_threads(self.p['threads'])
         try:
+            check_device(self.p['device'])
+        except ValueError as exc:
+            raise NodeStartupError(f'vla: parameter device {self.p["device"]!r}: {exc}') from None
+        try:
             policy = ClipRTPolicy.load(self.p['model'], device=self.p['device'])
         except (CheckpointError, OSError, ValueError, RuntimeError) as exc:
             raise NodeStartupError(f'vla: cannot load model {self.p["model"]!r}: {exc}') from None
@@ -219,6 +234,7 @@ class VLANode(LifecycleNode):
         without the joints, one without ignores them.)"""
         self.gate.max_image_age = float(values['max_image_age'])
         self.gate.done_timeout = float(values['done_timeout'])
+        self.gate.max_future_stamp = float(values['max_future_stamp'])
 
     def now(self):
         return self.get_clock().now().nanoseconds * 1e-9
@@ -228,7 +244,11 @@ class VLANode(LifecycleNode):
         self.frames += 1
         self.frame = msg
         self.frame_dropped = False
-        if self.gate.may_decide(stamp_to_ns(msg.header.stamp) / NS_PER_S):
+        stamp = stamp_to_ns(msg.header.stamp) / NS_PER_S
+        now = self.now()
+        if now > 0:  # under use_sim_time, 0 until the first /clock: no offset to learn
+            self.skew.add(stamp, now)
+        if self.gate.may_decide(stamp):
             self.decide_soon.trigger()
 
     def on_joint_states(self, msg):
@@ -277,7 +297,8 @@ class VLANode(LifecycleNode):
         verdict = self.gate.check(stamp, self.now())
         self.reason = verdict.reason
         self.wants_state = False
-        if verdict.reason == STALE_IMAGE and not self.frame_dropped:
+        # a frame too old or stamped in the future (counted by the gate too) is dropped
+        if verdict.reason in (STALE_IMAGE, FUTURE_IMAGE) and not self.frame_dropped:
             self.dropped += 1
             self.frame_dropped = True
         if not verdict.ready:
@@ -380,20 +401,30 @@ class VLANode(LifecycleNode):
             latency_ms=LatencyStats(round(float(np.percentile(lat, 50)), 3),
                                     round(float(np.percentile(lat, 99)), 3),
                                     self.last.get('latency_ms')),
-            frames=self.frames, dropped_frames=self.dropped, bad_frames=self.bad_frames,
+            frames=self.frames, dropped_frames=self.dropped,
+            future_frames=self.gate.future_frames, bad_frames=self.bad_frames,
             bad_joint_states=self.bad_joint_states, stale_joint_states=self.stale_joint_states,
-            outcome_timeouts=self.gate.timeouts, confidence=self.last.get('confidence'),
+            outcome_timeouts=self.gate.timeouts,
+            clock_offset_s=None if self.skew.offset is None else round(self.skew.offset, 4),
+            confidence=self.last.get('confidence'),
             primitive=self.last.get('primitive'), last_outcome=self.last.get('outcome'))
 
     def report(self):
         status = self.status()
         self.status_pub.publish(messages.json_string(status))
-        level = 'warn' if self.reason in (STALE_IMAGE, 'no image yet') and \
+        level = 'warn' if self.reason in (STALE_IMAGE, FUTURE_IMAGE, 'no image yet') and \
             self.gate.instruction else 'ok'
-        self.diag_pub.publish(diagnostics(self, 'contrastive_vla: vla', level, self.reason, {
+        message = self.reason
+        # a camera clock off by more than a frame may be: every frame is dropped, say why
+        skewed = self.skew.warning(self.gate.max_image_age, self.gate.max_future_stamp)
+        if skewed is not None:
+            level, message = 'warn', skewed
+            self.get_logger().warning(skewed, throttle_duration_sec=10.0)
+        self.diag_pub.publish(diagnostics(self, 'contrastive_vla: vla', level, message, {
             'decisions': status.decisions, 'decisions_per_s': status.decisions_per_s,
             'latency_p50_ms': status.latency_ms.p50,
-            'dropped_frames': status.dropped_frames, 'confidence': status.confidence}))
+            'dropped_frames': status.dropped_frames, 'future_frames': status.future_frames,
+            'clock_offset_s': status.clock_offset_s, 'confidence': status.confidence}))
 
 
 def main(args=None):
