@@ -41,15 +41,9 @@ class Verdict:
 class DecisionGate:
     def __init__(self, max_image_age: float, done_timeout: float,
                  wait_for_outcome: bool = True, max_future_stamp: float = 0.05) -> None:
-        if not max_image_age > 0 or not done_timeout > 0:
-            raise ValueError('max_image_age and done_timeout must be positive')
-        if not max_future_stamp >= 0:
-            raise ValueError('max_future_stamp must not be negative')
-        self.max_image_age = float(max_image_age)
-        self.max_future_stamp = float(max_future_stamp)
+        self.set_limits(max_image_age, done_timeout, max_future_stamp)
         self.future_frames = 0  # frames refused for a stamp in the future (each counted once)
         self._future_stamp: float | None = None  # the last one counted
-        self.done_timeout = float(done_timeout)
         self.wait_for_outcome = bool(wait_for_outcome)
         self.instruction: str | None = None
         self.stopped = False
@@ -57,6 +51,17 @@ class DecisionGate:
         self.pending_since: float | None = None
         self.min_stamp = float('-inf')
         self.timeouts = 0
+
+    def set_limits(self, max_image_age: float, done_timeout: float,
+                   max_future_stamp: float) -> None:
+        """The gate's time limits (s), at construction and when the node's parameters change."""
+        if not max_image_age > 0 or not done_timeout > 0:
+            raise ValueError('max_image_age and done_timeout must be positive')
+        if not max_future_stamp >= 0:
+            raise ValueError('max_future_stamp must not be negative')
+        self.max_image_age = float(max_image_age)
+        self.done_timeout = float(done_timeout)
+        self.max_future_stamp = float(max_future_stamp)
 
     def set_instruction(self, text: str, now: float) -> None:
         if text != self.instruction:

@@ -180,10 +180,14 @@ class CommandWatchdog:
     """Halts when no fresh command/heartbeat arrived for ``timeout`` seconds (clock-agnostic)."""
 
     def __init__(self, timeout: float) -> None:
+        self.set_timeout(timeout)
+        self.last: float | None = None
+
+    def set_timeout(self, timeout: float) -> None:
+        """A new timeout; the last command/heartbeat heard still counts."""
         if not timeout > 0:
             raise ValueError(f'command timeout must be positive, got {timeout!r}')
         self.timeout = float(timeout)
-        self.last: float | None = None
 
     def feed(self, now: float) -> None:
         self.last = float(now)

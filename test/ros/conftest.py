@@ -198,3 +198,45 @@ def ros2_cli(tmp_path_factory):
     from ros2_harness import Ros2Cli
 
     return Ros2Cli.build(tmp_path_factory, Probe)
+
+
+# private domains of the in-process node tests, apart from each other
+_NODE_DOMAIN = 60 + os.getpid() % 40
+_CONTEXT_DOMAIN = 150 + os.getpid() % 80
+
+
+@pytest.fixture
+def start_node():
+    """start_node(NodeClass, *ros_args): a node built as run_node builds it, on the default
+    context of a private domain; torn down after the test."""
+    rclpy = pytest.importorskip('rclpy')
+    started = []
+
+    def start(cls, *ros_args):
+        rclpy.init(args=['test', '--ros-args', *ros_args], domain_id=_NODE_DOMAIN)
+        started.append(cls())
+        return started[-1]
+
+    yield start
+    for node in started:
+        node.destroy_node()
+    rclpy.try_shutdown()
+
+
+@pytest.fixture
+def ros_context():
+    """ros_context(*ros_args) -> make_node(name): plain rclpy nodes on a private context and
+    domain (the ros_args apply to them: parameters, params files); shut down after the test."""
+    rclpy = pytest.importorskip('rclpy')
+    contexts = []
+
+    def start(*ros_args):
+        ctx = rclpy.Context()
+        rclpy.init(args=['test', '--ros-args', *ros_args], context=ctx,
+                   domain_id=_CONTEXT_DOMAIN)
+        contexts.append(ctx)
+        return lambda name: rclpy.create_node(name, context=ctx)
+
+    yield start
+    for ctx in contexts:
+        rclpy.try_shutdown(context=ctx)

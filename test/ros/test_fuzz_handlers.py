@@ -6,7 +6,6 @@ is exercised is exactly the wiring the graph delivers messages through. A handle
 logged (once per topic with the exception type, then throttled) and counted, never fatal.
 """
 
-import os
 import threading
 import types
 
@@ -27,7 +26,6 @@ from std_msgs.msg import (  # noqa: E402
 from contrastive_vla.core.topics import topic  # noqa: E402
 from contrastive_vla.ros import messages, runtime  # noqa: E402
 
-DOMAIN = 60 + (os.getpid() + 17) % 40
 TASK = 'lift_block'
 HOSTILE_TEXT = ['[' * 5000, '{"a":' * 5000, '9' * 400, '{"seed": Infinity}', 'Infinity',
                 '{"decision": ' + '9' * 400 + '}', '{"decision": Infinity, "status": "done"}',
@@ -52,21 +50,6 @@ json_values = st.recursive(json_leaves, lambda inner: st.lists(inner, max_size=3
 payloads = st.text(max_size=200) | json_values.map(lambda v: __import__('json').dumps(v))
 
 
-@pytest.fixture
-def start():
-    started = []
-
-    def start(cls, *ros_args):
-        rclpy.init(args=['test', '--ros-args', *ros_args], domain_id=DOMAIN)
-        started.append(cls())
-        return started[-1]
-
-    yield start
-    for node in started:
-        node.destroy_node()
-    rclpy.try_shutdown()
-
-
 def callback(node, key):
     """The callback ``node`` subscribed to topic ``key`` of config/topics.yaml with."""
     name = topic(key).name.lstrip('/')
@@ -82,10 +65,10 @@ def delta_msg(data, dims=()):
 
 
 # ---- the simulator: episode_request ---------------------------------------------------------
-def test_simulator_survives_hostile_episode_requests(start):
+def test_simulator_survives_hostile_episode_requests(start_node):
     from contrastive_vla.ros.nodes.simulator import SimulatorNode
 
-    sim = start(SimulatorNode, '-p', 'image_width:=32', '-p', 'image_height:=32')
+    sim = start_node(SimulatorNode, '-p', 'image_width:=32', '-p', 'image_height:=32')
     on_request = callback(sim, 'episode_request')
     episode = sim.episode
     for text in SIM_REQUESTS:
@@ -106,18 +89,18 @@ def test_simulator_episode_request_fuzz(start_sim, text):
 
 
 @pytest.fixture
-def start_sim(start):
+def start_sim(start_node):
     from contrastive_vla.ros.nodes.simulator import SimulatorNode
 
-    return start(SimulatorNode, '-p', 'image_width:=32', '-p', 'image_height:=32')
+    return start_node(SimulatorNode, '-p', 'image_width:=32', '-p', 'image_height:=32')
 
 
 # ---- the arm bridge: primitive_delta --------------------------------------------------------
 @pytest.fixture
-def bridge(start):
+def bridge(start_node):
     from contrastive_vla.ros.nodes.arm_bridge import ArmBridge
 
-    node = start(ArmBridge, '-p', 'autostart:=true')
+    node = start_node(ArmBridge, '-p', 'autostart:=true')
     callback(node, 'joint_states')(JointState(name=node.joint_names,
                                               position=[0.1] * len(node.joint_names)))
     return node
@@ -151,10 +134,10 @@ def test_bridge_primitive_delta_fuzz(bridge, data, dims):
 
 # ---- the VLA node: primitive_status, active_instruction -------------------------------------
 @pytest.fixture
-def vla(start, tiny_model):
+def vla(start_node, tiny_model):
     from contrastive_vla.ros.nodes.vla import VLANode
 
-    return start(VLANode, '-p', f'model:={tiny_model}')
+    return start_node(VLANode, '-p', f'model:={tiny_model}')
 
 
 def test_vla_survives_hostile_primitive_status(vla):
@@ -182,10 +165,10 @@ def test_instruction_listener_fuzz(start_listener, text):
 
 
 @pytest.fixture
-def start_listener(start):
+def start_listener(start_node):
     from contrastive_vla.ros.nodes.instruction import InstructionListener
 
-    return start(InstructionListener)
+    return start_node(InstructionListener)
 
 
 @FUZZ

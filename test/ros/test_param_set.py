@@ -8,7 +8,6 @@ test sees exactly what the node would do with the same messages from the graph.
 """
 
 import math
-import os
 import time
 
 import numpy as np
@@ -29,39 +28,19 @@ from contrastive_vla.ros import messages  # noqa: E402
 INSTRUCTION = 'reach the red block'
 
 
-DOMAIN = 60 + os.getpid() % 40
-
-
 @pytest.fixture
-def start():
-    """start(NodeClass, *ros_args): the node built as run_node builds it, on the default
-    context of a private domain (one node per test); torn down after the test."""
-    started = []
-
-    def start(cls, *ros_args):
-        rclpy.init(args=['test', '--ros-args', *ros_args], domain_id=DOMAIN)
-        started.append(cls())
-        return started[-1]
-
-    yield start
-    for node in started:
-        node.destroy_node()
-    rclpy.try_shutdown()
-
-
-@pytest.fixture
-def vla(start, tiny_model):
+def vla(start_node, tiny_model):
     from contrastive_vla.ros.nodes.vla import VLANode
 
-    return start(VLANode, '-p', f'model:={tiny_model}')
+    return start_node(VLANode, '-p', f'model:={tiny_model}')
 
 
 @pytest.fixture
-def bridge(start):
+def bridge(start_node):
     from contrastive_vla.ros.nodes.arm_bridge import ArmBridge
 
     # active: these cases drive primitives through it (inactive it refuses them all)
-    return start(ArmBridge, '-p', 'autostart:=true')
+    return start_node(ArmBridge, '-p', 'autostart:=true')
 
 
 def set_param(node, name, value):
@@ -202,28 +181,39 @@ VLA_CASES = {
 }
 
 
+def assert_cases_cover(node_name, cases):
+    """Every parameter of the node has a case, and a case has an effect iff it is dynamic."""
+    assert set(cases) == {p.name for p in NODES[node_name]}
+    for name, (_, effect, _) in cases.items():
+        assert (effect is not None) == parameter(node_name, name).dynamic, name
+
+
+def check_case(node, cases, name):
+    """An invalid value is refused; a valid one is refused as read-only or takes effect."""
+    value, effect, bad = cases[name]
+    assert_refused(node, name, bad)
+    if effect is None:
+        assert_refused(node, name, value, 'read-only')
+        assert node.describe_parameter(name).read_only
+    else:
+        assert not node.describe_parameter(name).read_only
+        effect(node)
+
+
 def test_every_vla_parameter_has_a_case():
-    assert set(VLA_CASES) == {p.name for p in NODES['vla']}
-    for name, (_, effect, _) in VLA_CASES.items():
-        assert (effect is not None) == parameter('vla', name).dynamic, name
+    assert_cases_cover('vla', VLA_CASES)
 
 
 @pytest.mark.parametrize('name', sorted(n for n, c in VLA_CASES.items() if c[1] != 'gripper'))
 def test_a_vla_parameter_set_takes_effect_or_is_refused(vla, name):
-    value, effect, bad = VLA_CASES[name]
-    assert_refused(vla, name, bad)
-    if effect is None:
-        assert_refused(vla, name, value, 'read-only')
-        assert vla.describe_parameter(name).read_only
-    else:
-        effect(vla)
+    check_case(vla, VLA_CASES, name)
 
 
 @pytest.mark.parametrize('name', sorted(n for n, c in VLA_CASES.items() if c[1] == 'gripper'))
-def test_a_joint_state_parameter_set_takes_effect(start, tiny_gripper_model, name):
+def test_a_joint_state_parameter_set_takes_effect(start_node, tiny_gripper_model, name):
     from contrastive_vla.ros.nodes.vla import VLANode
 
-    node = start(VLANode, '-p', f'model:={tiny_gripper_model}')
+    node = start_node(VLANode, '-p', f'model:={tiny_gripper_model}')
     assert node.state_names is not None
     value, _, bad = VLA_CASES[name]
     assert_refused(node, name, bad)
@@ -334,9 +324,7 @@ BRIDGE_CASES = {
 
 
 def test_every_bridge_parameter_has_a_case():
-    assert set(BRIDGE_CASES) == {p.name for p in NODES['arm_bridge']}
-    for name, (_, effect, _) in BRIDGE_CASES.items():
-        assert (effect is not None) == parameter('arm_bridge', name).dynamic, name
+    assert_cases_cover('arm_bridge', BRIDGE_CASES)
 
 
 def test_actuation_and_stop_words_are_never_set_while_running():
@@ -347,21 +335,14 @@ def test_actuation_and_stop_words_are_never_set_while_running():
 
 @pytest.mark.parametrize('name', sorted(BRIDGE_CASES))
 def test_a_bridge_parameter_set_takes_effect_or_is_refused(bridge, name):
-    value, effect, bad = BRIDGE_CASES[name]
-    assert_refused(bridge, name, bad)
-    if effect is None:
-        assert_refused(bridge, name, value, 'read-only')
-        assert bridge.describe_parameter(name).read_only
-    else:
-        assert not bridge.describe_parameter(name).read_only
-        effect(bridge)
+    check_case(bridge, BRIDGE_CASES, name)
 
 
 # ---- the other nodes' dynamic parameters ------------------------------------------------------
-def test_instruction_listener_limits_follow_a_set(start):
+def test_instruction_listener_limits_follow_a_set(start_node):
     from contrastive_vla.ros.nodes.instruction import InstructionListener
 
-    node = start(InstructionListener)
+    node = start_node(InstructionListener)
     assert_refused(node, 'max_length', 0)
     assert_refused(node, 'stop_words', ['stop'], 'read-only')
     assert_set(node, 'max_length', 10)
@@ -373,10 +354,10 @@ def test_instruction_listener_limits_follow_a_set(start):
     assert node.raised_stop and node.active == 'go left'  # the stop stays raised
 
 
-def test_camera_rate_set_recreates_the_timer(start, tmp_path):
+def test_camera_rate_set_recreates_the_timer(start_node, tmp_path):
     from contrastive_vla.ros.nodes.camera import CameraNode
 
-    node = start(CameraNode, '-p', f'source:={tmp_path}')
+    node = start_node(CameraNode, '-p', f'source:={tmp_path}')
     assert node.timer.timer_period_ns == int(1e9 / 30.0)
     assert_refused(node, 'rate', 0.0)
     assert_set(node, 'rate', 5.0)
@@ -387,11 +368,11 @@ def test_camera_rate_set_recreates_the_timer(start, tmp_path):
     assert_refused(node, 'width', 100, 'read-only')
 
 
-def test_simulator_real_time_factor_set_recreates_the_step_timer(start):
+def test_simulator_real_time_factor_set_recreates_the_step_timer(start_node):
     pytest.importorskip('mujoco')
     from contrastive_vla.ros.nodes.simulator import SimulatorNode
 
-    node = start(SimulatorNode)
+    node = start_node(SimulatorNode)
     tick = node.env.tick
     assert node.step_timer.timer_period_ns == pytest.approx(tick * 1e9, abs=1)
     assert_refused(node, 'real_time_factor', 0.0)

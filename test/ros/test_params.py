@@ -1,6 +1,5 @@
 """The one declaration of every node parameter and what is made from it."""
 
-import os
 from pathlib import Path
 import re
 
@@ -70,24 +69,6 @@ def test_launch_arguments_take_their_defaults_from_the_declarations():
     assert replay['rate'] == '1.0' and replay['bag'] == ''
     assert replay['image_topic'] == parameter('player', 'image_topic').default
     assert graph.resolve_arguments('sim', {})['seed'] == '0'
-
-
-@pytest.fixture
-def ros_context():
-    rclpy = pytest.importorskip('rclpy')
-    contexts = []
-
-    def start(*ros_args):
-        ctx = rclpy.Context()
-        # a private domain: the nodes of this test never meet a graph test's
-        rclpy.init(args=['test', '--ros-args', *ros_args], context=ctx,
-                   domain_id=150 + os.getpid() % 80)
-        contexts.append(ctx)
-        return lambda name: rclpy.create_node(name, context=ctx)
-
-    yield start
-    for ctx in contexts:
-        rclpy.try_shutdown(context=ctx)
 
 
 def test_declare_gives_ros_the_whole_declaration(ros_context):

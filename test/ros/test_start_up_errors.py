@@ -55,23 +55,6 @@ BAD_VALUES = [
 ]
 
 
-@pytest.fixture
-def ros_context():
-    rclpy = pytest.importorskip('rclpy')
-    contexts = []
-
-    def start(*ros_args):
-        ctx = rclpy.Context()
-        rclpy.init(args=['test', '--ros-args', *ros_args], context=ctx,
-                   domain_id=150 + os.getpid() % 80)
-        contexts.append(ctx)
-        return lambda name: rclpy.create_node(name, context=ctx)
-
-    yield start
-    for ctx in contexts:
-        rclpy.try_shutdown(context=ctx)
-
-
 @pytest.mark.parametrize('node_name, name, value', BAD_VALUES)
 def test_a_bad_start_up_value_is_one_line_naming_the_parameter(ros_context, node_name, name,
                                                                value):

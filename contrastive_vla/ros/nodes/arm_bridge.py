@@ -182,9 +182,8 @@ class ArmBridge(LifecycleNode):
         if self.arm is None:
             return
         limits = limits_from_config(self.arm, values)
-        watchdog = safety.CommandWatchdog(values['command_timeout'])
-        watchdog.last = self.watchdog.last  # the VLA node's last word still counts
-        self.limits, self.watchdog = limits, watchdog
+        self.watchdog.set_timeout(values['command_timeout'])  # validates before it changes
+        self.limits = limits
         self.planner = JointMotionPlanner(self.planner.kin, limits, self.arm['control'])
 
     def now(self):

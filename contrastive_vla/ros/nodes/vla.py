@@ -232,9 +232,8 @@ class VLANode(LifecycleNode):
         gate takes the new ages; top_k, min_confidence and the joint_state_* are read when
         used. (use_joint_states stays read-only: a model with proprioception cannot decide
         without the joints, one without ignores them.)"""
-        self.gate.max_image_age = float(values['max_image_age'])
-        self.gate.done_timeout = float(values['done_timeout'])
-        self.gate.max_future_stamp = float(values['max_future_stamp'])
+        self.gate.set_limits(values['max_image_age'], values['done_timeout'],
+                             values['max_future_stamp'])
 
     def now(self):
         return self.get_clock().now().nanoseconds * 1e-9
