@@ -32,6 +32,9 @@ COMMANDS = {
                'start the ROS 2 node graph (sim | robot) without ros2 launch'),
     'demo': ('contrastive_vla.commands.demo',
              'the ROS 2 graph on the simulator doing the tasks from spoken instructions'),
+    'arm': ('contrastive_vla.commands.arm',
+            'check an arm from its URDF: plan every primitive, count reached / refused / limit '
+            'violations'),
     'params': ('contrastive_vla.commands.params',
                'parameters of every node: defaults and descriptions'),
 }

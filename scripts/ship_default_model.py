@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from contrastive_vla.model.policy import load_model, save_checkpoint
+from contrastive_vla.training.config import load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 # The card records how this checkpoint was made; the story behind it lives in the docs.
@@ -58,16 +59,22 @@ def main():
         init += f' --instruction-noise {summary["instruction_noise"]:g}'
     if summary.get('val_episodes'):
         init += f' --val-episodes {summary["val_episodes"]}'
+    train_command = (f'contrastive-vla train --data {" ".join(summary["data"])} --config '
+                     f'{config_name}{init} --out {run} --epochs {rows[-1]["epoch"]} '
+                     f'--batch-size {summary["batch_size"]} --lr {summary["lr"]} '
+                     f'--eval-every {summary.get("eval_every", "N")} '
+                     f'--eval-tasks {summary.get("eval_tasks", "all")} '
+                     f'--eval-episodes {summary.get("eval_episodes", "N")} --threads 2')
+    if summary.get('recipe'):  # the recipe's name, and what the run changed of it
+        settings = load_recipe(summary['recipe'])['train']
+        changed = ''.join(f' --{k.replace("_", "-")} {summary[k]}' for k in sorted(settings)
+                          if k in summary and summary[k] != settings[k])
+        train_command = (f'contrastive-vla train --recipe {summary["recipe"]} --data '
+                         f'{" ".join(summary["data"])} --out {run}{changed}')
     lines = ['# clip_rt_default', '',
              f'The shipped CLIP-RT model (`models/{config_name}.json`). Weights are '
              'float16.', *([args.notes, ''] if args.notes else ['']), *HISTORY, '',
-             '## How it was made', '', '```bash', args.collect, *args.before,
-             f'contrastive-vla train --data {" ".join(summary["data"])} --config '
-             f'{config_name}{init} --out {run} --epochs {rows[-1]["epoch"]} '
-             f'--batch-size {summary["batch_size"]} --lr {summary["lr"]} '
-             f'--eval-every {summary.get("eval_every", "N")} '
-             f'--eval-tasks {summary.get("eval_tasks", "all")} '
-             f'--eval-episodes {summary.get("eval_episodes", "N")} --threads 2',
+             '## How it was made', '', '```bash', args.collect, *args.before, train_command,
              f'python scripts/ship_default_model.py {run} --checkpoint {args.checkpoint} '
              f'--collect "..." {" ".join(args.evals)}',
              '```', '',

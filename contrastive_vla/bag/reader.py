@@ -14,7 +14,8 @@ Real bags written by the ROS 2 tools trip rosbags' reader up in ways that silent
 - Damage is reported, not fatal, where something can still be read: a truncated MCAP (no
   footer: an interrupted recording) is scanned sequentially, a truncated sqlite3 file is read
   up to the first missing page, a split bag with a missing file reads the others, undecodable
-  messages are skipped. Every loss is described in ``reader.skipped`` (and logged).
+  messages are skipped, an MCAP chunk failing its CRC is skipped. Every loss is described in
+  ``reader.skipped`` (and logged).
   A bag none of whose storage files can be opened raises :class:`BagError`.
 
 Timestamps are integer nanoseconds since the Unix epoch (bag receive time), as in rosbag2.
@@ -296,13 +297,22 @@ class BagReader:
 
     def _guarded(self, index, storage, conn_ids):
         count = 0
+        noted = len(storage.notes)
         try:
             for stamp, conn_id, raw in storage.messages(conn_ids):
                 count += 1
+                if len(storage.notes) != noted:  # a storage skipped a part (a corrupt chunk)
+                    noted = self._take_notes(storage, noted)
                 yield stamp, index, conn_id, raw
         except Exception as exc:  # noqa: BLE001 - damaged storage: keep what was read
             self._note(f'{storage.display}: reading stopped after {count} messages '
                        f'({type(exc).__name__}: {exc}); the rest of this file is skipped')
+        self._take_notes(storage, noted)
+
+    def _take_notes(self, storage, noted):
+        for note in storage.notes[noted:]:
+            self._note(note)
+        return len(storage.notes)
 
     def _decode_failure(self, conn, exc):
         key = (conn.topic, conn.msgtype)

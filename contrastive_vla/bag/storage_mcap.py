@@ -1,23 +1,22 @@
-"""rosbag2 MCAP storage files: intact ones through rosbags' indexed reader, damaged ones by a
+"""rosbag2 MCAP storage files: intact ones through rosbags' index, damaged ones by a
 sequential scan of the records (an interrupted recording has no summary, index or footer).
+
+Both check each chunk's CRC when it has one (:mod:`~contrastive_vla.bag.mcap_chunks`): a
+corrupt chunk is skipped with a note in ``notes`` and the other chunks are still read.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+import heapq
 import io
 import os
 from pathlib import Path
 import struct
-import sys
 
 from rosbags.interfaces import MessageDefinitionFormat
 from rosbags.rosbag2.storage_mcap import McapReader
 
-if sys.version_info >= (3, 14):  # pragma: no cover
-    from compression import zstd
-else:
-    from backports import zstd
-
+from contrastive_vla.bag.mcap_chunks import ChunkError, check_crc, decompress, read_chunk
 from contrastive_vla.bag.types import Conn, StorageError
 from contrastive_vla.bag.typestores import add_definition
 
@@ -49,10 +48,43 @@ class McapStorage:
             self.start_ns = self.end_ns = None
 
     def messages(self, conn_ids: Iterable[int]) -> Iterator[tuple[int, int, bytes]]:
+        """``(stamp, conn id, data)`` in time order; corrupt chunks are skipped (see notes)."""
         wanted = set(conn_ids)
-        conns = [c for c in self._reader.connections if c.id in wanted]
-        for conn, stamp, data in self._reader.messages(conns):
-            yield stamp, conn.id, data
+        reader = self._reader
+        if not reader.chunks:  # unchunked file: rosbags' scan
+            conns = [c for c in reader.connections if c.id in wanted]
+            for conn, stamp, data in reader.messages(conns):
+                yield stamp, conn.id, data
+            return
+        sources = [self._chunk_messages(chunk, wanted) for chunk in reader.chunks
+                   if any(chunk.channel_count.get(cid, 0) for cid in wanted)]
+        for stamp, order, cid, data in heapq.merge(*sources):
+            if order >= 0:
+                yield stamp, cid, data
+
+    def _chunk_messages(self, chunk, wanted):
+        # a placeholder first, so the merge opens (decompresses) a chunk only when it is due
+        yield chunk.message_start_time, -1, 0, b''
+        try:
+            data = read_chunk(self._reader.bio, chunk.chunk_start_offset)
+        except ChunkError as exc:
+            note = (f'{self.display}: the chunk at byte {chunk.chunk_start_offset} {exc}; its '
+                    f'{sum(chunk.channel_count.values())} message(s) are skipped')
+            if note not in self.notes:
+                self.notes.append(note)
+            return
+        events = []
+        pos = 0
+        while pos + 9 <= len(data):
+            opcode = data[pos]
+            (length,) = struct.unpack_from('<Q', data, pos + 1)
+            if opcode == 0x05 and pos + 9 + length <= len(data):
+                events.extend(e for e in _mcap_records(data, pos + 9, pos + 9 + length, opcode)
+                              if e[1] in wanted)
+            pos += 9 + length
+        events.sort(key=lambda e: e[2])
+        for order, (_, cid, stamp, payload) in enumerate(events):
+            yield stamp, order, cid, payload
 
     def close(self) -> None:
         reader, self._reader = self._reader, None
@@ -81,6 +113,7 @@ class McapScanStorage:
         channels = {}
         counts = defaultdict(int)
         end_note = None
+        chunk_notes = []
         for event in self._scan():
             kind = event[0]
             if kind == 'schema':
@@ -97,6 +130,8 @@ class McapScanStorage:
                 self.end_ns = stamp if self.end_ns is None else max(self.end_ns, stamp)
             elif kind == 'end':
                 end_note = event[1]
+            elif kind == 'note':
+                chunk_notes.append(f'{display}: {event[1]}')
         self.conns = {
             cid: Conn(cid, topic, msgtype, counts.get(cid, 0), encoding)
             for cid, (topic, msgtype, encoding) in channels.items()}
@@ -104,7 +139,7 @@ class McapScanStorage:
         note = f'{display}: MCAP index unusable ({reason}); scanned the file sequentially'
         if end_note:
             note += f' and recovered {total} messages; {end_note}'
-        self.notes = [note]
+        self.notes = [note, *chunk_notes]
 
     def _scan(self):
         """Yield schema/channel/message events; a final ('end', note) on damage."""
@@ -144,25 +179,22 @@ class McapScanStorage:
     def _chunk(content, offset, cut):
         bio = io.BytesIO(content)
         try:
-            _start, _end, size, _crc = struct.unpack('<QQQI', _read(bio, 28))
+            _start, _end, size, crc = struct.unpack('<QQQI', _read(bio, 28))
             compression = _read(bio, struct.unpack('<I', _read(bio, 4))[0]).decode()
             (records_len,) = struct.unpack('<Q', _read(bio, 8))
         except (struct.error, ValueError, UnicodeDecodeError):
             return f'the file is cut inside the chunk at byte {offset}'
         records = bio.read(records_len)
         try:
-            if compression == 'zstd':
-                data = zstd.ZstdDecompressor().decompress(records)
-            elif compression == 'lz4':
-                # optional: only lz4-compressed MCAP chunks need it
-                from lz4.frame import LZ4FrameDecompressor
-                data = LZ4FrameDecompressor().decompress(records)
-            elif compression == '':
-                data = records
-            else:
-                return f'the chunk at byte {offset} uses unknown compression {compression!r}'
-        except Exception as exc:  # noqa: BLE001 - any decompressor failure ends the scan
-            return f'the chunk at byte {offset} could not be decompressed ({exc})'
+            data = decompress(records, compression)
+        except ChunkError as exc:
+            return f'the chunk at byte {offset} {exc}'
+        if not cut and len(records) == records_len:
+            try:
+                check_crc(data, size, crc)
+            except ChunkError as exc:  # a whole chunk that is corrupt: skip it, read on
+                yield 'note', f'the chunk at byte {offset} {exc}; its messages are skipped'
+                return None
         events = []
         pos = 0
         partial = False

@@ -3,7 +3,8 @@
 Metadata version 9, readable by ``ros2 bag info``/``ros2 bag play``; written into a hidden
 sibling directory that is renamed to the final name only when the bag is complete.
 :meth:`BagWriter.flush` reaches into the rosbags storage backends (there is no public API for
-it); a test pins that behaviour against the locked rosbags version.
+it); a test pins that behaviour against the locked rosbags version. MCAP chunks carry CRC32s
+(:mod:`~contrastive_vla.bag.mcap_chunks`), so readers notice corrupt data.
 """
 
 import logging
@@ -26,6 +27,7 @@ from rosbags.rosbag2 import Writer
 from rosbags.rosbag2.enums import StoragePlugin
 from rosbags.typesys.store import Typestore
 
+from contrastive_vla.bag.mcap_chunks import add_chunk_crcs
 from contrastive_vla.bag.types import BagError
 from contrastive_vla.bag.typestores import kilted_typestore
 
@@ -95,6 +97,8 @@ class BagWriter:
             writer = Writer(self._tmpdir / self.path.name, version=Writer.VERSION_LATEST,
                             storage_plugin=self._plugin)
             writer.open()
+            if self.storage == 'mcap':
+                add_chunk_crcs(writer.storage)
         except Exception as exc:
             self._remove_tmpdir()
             raise BagError(f'{self.path}: cannot create the bag ({exc})') from exc

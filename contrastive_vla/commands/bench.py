@@ -7,12 +7,19 @@ Examples::
     contrastive-vla bench --only sim
     contrastive-vla bench --only graph --json graph_bench.json   # through the ROS graph
     contrastive-vla bench --only graph --graph 224x224:best_effort --graph-seconds 5
+    contrastive-vla bench --only fuzz --json fuzz_bench.json    # hostile messages, live graph
 
 ``--only graph`` prints ``{"machine": ..., "load_avg": [1, 5, 15 min], "graph_offline":
 {"p50_ms", "p99_ms", ...}, "graph": [{"image", "transport", "command_latency_ms": {"p50",
 "p99"}, "decision_ms": {"p50", "p99"}, "decision_vs_offline_p50", "dropped_frames",
 "transport_lost_frames", ...}, ...]}``: the offline model bench (evaluation.bench, same model,
 same machine, same run) beside each graph run's in-node decision time.
+
+``--only fuzz`` (never part of the default run) starts the ``sim`` graph with ``--model`` and
+sends ``--fuzz-messages`` hostile messages over ``--fuzz-seconds`` with e-stops interleaved
+(:mod:`contrastive_vla.ros.fuzz_campaign`); it prints ``{"fuzz": {"messages", "sent" (per
+topic), "crashes", "dead_nodes", "commands", "limit_violations", "violations", "stop_windows",
+"ignored_stops", "seconds", ...}}``.
 """
 
 import json
@@ -34,7 +41,7 @@ def add_arguments(parser):
     parser.add_argument('--configs', default='ViT-B-32',
                         help='extra model configs (random weights) to time, comma-separated; '
                              '"" for none')
-    parser.add_argument('--only', choices=('model', 'sim', 'graph'), default=None)
+    parser.add_argument('--only', choices=('model', 'sim', 'graph', 'fuzz'), default=None)
     parser.add_argument('--graph-seconds', type=float, default=30.0,
                         help='measuring time per camera size in the graph benchmark')
     parser.add_argument('--graph', default=DEFAULT_GRAPH_RUNS,
@@ -42,6 +49,11 @@ def add_arguments(parser):
                              'best_effort, reliable or large_data)')
     parser.add_argument('--vla-threads', type=int, default=1,
                         help="the graph's VLA node torch threads (0 = torch's default)")
+    parser.add_argument('--fuzz-messages', type=int, default=10_000,
+                        help='hostile messages of the fuzz campaign (--only fuzz)')
+    parser.add_argument('--fuzz-seconds', type=float, default=60.0,
+                        help='how long the fuzz campaign sends them')
+    parser.add_argument('--fuzz-seed', type=int, default=0, help='seed of the fuzz campaign')
     parser.add_argument('--samples', type=int, default=200, help='timed decisions per model')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--json', dest='json_out', default=None)
@@ -54,6 +66,15 @@ def run(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     result = {'machine': machine_info()}
+    if args.only == 'fuzz':
+        if args.fuzz_messages < 1 or not args.fuzz_seconds > 0:
+            raise SystemExit('--fuzz-messages and --fuzz-seconds must be positive')
+        # deferred: a command imports its rooms when it runs, so --help stays fast
+        from contrastive_vla.ros.fuzz_campaign import bench_fuzz
+
+        result['load_avg'] = [round(v, 2) for v in os.getloadavg()]
+        result['fuzz'] = bench_fuzz(args.model, args.fuzz_messages, args.fuzz_seconds,
+                                    seed=args.fuzz_seed)
     if args.only in (None, 'model'):
         configs = [c for c in args.configs.split(',') if c.strip()]
         result.update(bench_models(args.model, configs, n_cached=args.samples))

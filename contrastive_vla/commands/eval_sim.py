@@ -8,13 +8,20 @@ Examples::
     contrastive-vla eval-sim --policy expert --episodes 2 --video videos/
     contrastive-vla eval-sim --policy M --instructions config/paraphrased_instructions.yaml
     contrastive-vla eval-sim --policy M --tasks place_in_zone,stack_blocks --probe
+    contrastive-vla eval-sim --policy M --episodes 50 --stuck stop
+    contrastive-vla eval-sim --policy M --tasks reach_block --instruction "reach the blue block"
 """
 
 import json
 from pathlib import Path
 
 from contrastive_vla.commands.common import check_episodes_and_seed
-from contrastive_vla.evaluation.sim_eval import evaluate_in_sim, format_table
+from contrastive_vla.evaluation.sim_eval import (
+    STUCK_MODES,
+    evaluate_in_sim,
+    format_stuck,
+    format_table,
+)
 from contrastive_vla.sim.tasks import load_instruction_overrides, load_tasks, resolve_task_ids
 
 
@@ -32,12 +39,21 @@ def add_arguments(parser):
     parser.add_argument('--instructions', default=None,
                         help='YAML task id -> list of instruction templates to use instead of '
                              'the task templates (same {block}/{zone}/{base} placeholders)')
+    parser.add_argument('--instruction', default=None,
+                        help='say exactly this in every episode (no placeholders: the scene '
+                             'may hold no such block; success is still judged on the '
+                             "task's own target)")
     parser.add_argument('--probe', action='store_true',
                         help='also measure whether a trained model reads the instruction: '
                              'how often its decision changes when the block, zone or base '
                              'colour is renamed, and how often it agrees with the expert, '
                              'while fetching and while carrying (slower: one extra scoring '
                              'per referent and step)')
+    parser.add_argument('--stuck', choices=STUCK_MODES, default='observe',
+                        help="the VLA node's stuck detector on every episode: observe (note "
+                             'when it fires, run on, report the success rate had it stopped '
+                             'there), stop (end the episode, as the node stops deciding) or '
+                             'off (default: %(default)s)')
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
     parser.add_argument('--no-progress', action='store_true')
 
@@ -50,19 +66,31 @@ def run(args):
     tasks = load_tasks()
     task_ids = resolve_task_ids(args.tasks, tasks)
     instructions = None
+    if args.instructions and args.instruction is not None:
+        raise ValueError('give --instructions or --instruction, not both')
     if args.instructions:
         instructions = load_instruction_overrides(args.instructions, tasks)
+    if args.instruction is not None:
+        if not args.instruction.strip():
+            raise ValueError('--instruction must not be empty')
+        # literal text: braces would be read as placeholders by the templates' format()
+        text = args.instruction.replace('{', '{{').replace('}', '}}')
+        instructions = {task_id: [text] for task_id in task_ids}
     summary = evaluate_in_sim(args.policy, task_ids, args.episodes, seed=args.seed,
                               instructions=instructions, workers=args.workers,
                               video_dir=args.video, video_episodes=args.video_episodes,
-                              progress=not args.no_progress, probe=args.probe)
-    summary['instructions'] = args.instructions or 'task templates'
+                              progress=not args.no_progress, probe=args.probe,
+                              stuck=args.stuck)
+    summary['instructions'] = args.instructions or (
+        repr(args.instruction) if args.instruction is not None else 'task templates')
     print(format_table(summary))
     if args.probe:
         # deferred: a command imports its rooms when it runs, so --help stays fast
         from contrastive_vla.evaluation.language_probe import format_probe
 
         print(format_probe(summary['language_probe']))
+    if 'stuck' in summary:
+        print(format_stuck(summary['stuck']))
     print(f'decision latency p50 {summary["decision_ms"]["p50"]:.2f} ms, '
           f'p99 {summary["decision_ms"]["p99"]:.2f} ms; {summary["wall_s"]:.1f} s')
     if args.json_out:

@@ -19,7 +19,7 @@ from contrastive_vla.core.topics import load_topics
 
 DEFAULT_KEYS = ('image', 'camera_info', 'instruction', 'active_instruction', 'primitive',
                 'primitive_delta', 'primitive_status', 'supervision', 'joint_states', 'episode',
-                'estop', 'estop_state')
+                'estop', 'estop_state', 'listener_stop')
 
 
 def add_arguments(parser):

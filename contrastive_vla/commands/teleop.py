@@ -43,6 +43,12 @@ def add_arguments(parser):
                         help='sim: the simulator in this process; ros: the arm of a running '
                              'graph, through its arm bridge (a real arm or the simulator node)')
     parser.add_argument('--namespace', default='', help='--arm ros: namespace of the graph')
+    parser.add_argument('--arm-config', default='',
+                        help="--arm ros: the bridge's arm ('ur5e', 'fr3' or a YAML; default: "
+                             "the simulator's UR5e): the joints the demonstrations record")
+    parser.add_argument('--urdf', default=None,
+                        help="--arm ros with a URDF arm: its URDF (the arm's joints, in "
+                             'order; without it the joints the arm driver publishes)')
     parser.add_argument('--step-timeout', type=float, default=30.0,
                         help='--arm ros: seconds to wait for the bridge to finish a step')
 
@@ -66,9 +72,11 @@ def _open_arm(args):
         _check_task(args.task)
         return TabletopEnv()
     # deferred: a command imports its rooms when it runs, so --help stays fast
+    from contrastive_vla.robot.arms import arm_state_names
     from contrastive_vla.ros.teleop_arm import RosArm
 
-    arm = RosArm(namespace=args.namespace, step_timeout=args.step_timeout)
+    names = arm_state_names(args.arm_config, args.urdf)
+    arm = RosArm(namespace=args.namespace, step_timeout=args.step_timeout, state_names=names)
     try:
         arm.wait_ready()
         if arm.simulated:

@@ -7,7 +7,8 @@ Examples::
     contrastive-vla train --data data/demos --config clip_rt_small_additive --out runs/additive
     contrastive-vla train --data data/teleop --init models/clip_rt_default --out runs/ft \\
         --epochs 10 --lr 3e-4                                  # fine-tune on your own bags
-    torchrun --nproc_per_node 4 -m contrastive_vla.cli train --data ... --out ...   # DDP
+    contrastive-vla train --recipe default --data data/default --out runs/default
+    torchrun --standalone --nproc_per_node 4 -m contrastive_vla.cli train --data ... --out ...
 """
 
 import json

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import hashlib
 import json
 import logging
+import mmap
 import os
 from pathlib import Path
 
@@ -62,8 +63,9 @@ class TopicMap:
 
 @dataclass
 class DemoDataset:
-    # (M, S, S, 3) uint8 storage, shared by a dataset and its subsets (no copy of the pixels:
-    # they are most of the memory); read samples with image_batch
+    # (M, S, S, 3) uint8 storage (an array, or MappedImages: memory-mapped from the cache),
+    # shared by a dataset and its subsets (no copy of the pixels: they are most of the
+    # memory); read samples with image_batch
     images: np.ndarray
     labels: np.ndarray                      # (N,) primitive class
     instructions: list                      # (N,) str
@@ -279,7 +281,7 @@ def _decode_to_cache(job):
     except Exception as exc:  # noqa: BLE001 - a bad bag is reported, not fatal
         return bag, f'{bag}: unreadable, skipped ({type(exc).__name__}: {exc})'
     size = _DECODE['image_size']
-    tmp = Path(cache).with_suffix('.tmp.npz')
+    tmp = Path(cache).with_suffix(f'.{os.getpid()}.tmp.npz')  # processes may race (DDP)
     np.savez(tmp, images=np.asarray(samples['images'], dtype=np.uint8).reshape(
         -1, size, size, 3), labels=np.asarray(samples['labels'], np.int64),
         instructions=np.asarray(samples['instructions'], dtype=str),
@@ -292,10 +294,14 @@ def _decode_to_cache(job):
 
 
 def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=False,
-                        cache_dir=None, progress=True, workers=None):
+                        cache_dir=None, progress=True, workers=None, in_memory=False):
     """Decode (or load from cache) every bag under ``paths`` into one DemoDataset.
 
     Bags not in the cache yet are decoded by ``workers`` processes (default: one per core).
+    The pixels of all the samples are written once into one .npy file in the cache directory
+    (keyed by the bags' cache files, so by the data and the preprocessing) and read from it
+    memory-mapped (MappedImages): the memory a run holds does not grow with the data.
+    ``in_memory``: read them into one array in RAM instead (the same samples, bit for bit).
     """
     # deferred: rosbags loads only where bags are read or written
     from contrastive_vla.bag import find_bags
@@ -342,16 +348,12 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
     if not parts:
         raise ValueError('no usable samples in ' + ', '.join(str(p) for p in paths) +
                          (': ' + '; '.join(skipped[:5]) if skipped else ''))
-    # one array filled bag by bag: the peak memory is the pixels once (not twice)
-    images = np.empty((sum(len(s['labels']) for _, s in parts), image_size, image_size, 3),
-                      np.uint8)
-    row = 0
-    for (_, s), cache in zip(parts, part_caches):
-        n = len(s['labels'])
-        with np.load(cache, allow_pickle=False) as z:
-            images[row:row + n] = np.asarray(z['images'], np.uint8).reshape(
-                n, image_size, image_size, 3)
-        row += n
+    counts = [len(s['labels']) for _, s in parts]
+    if in_memory:
+        images = _images_in_memory(part_caches, counts, image_size)
+    else:
+        images = MappedImages(_images_file(part_caches, counts, image_size, cache_dir,
+                                           progress))
     return DemoDataset(
         images=images,
         labels=np.concatenate([np.asarray(s['labels'], np.int64) for _, s in parts]),
@@ -362,3 +364,99 @@ def load_demonstrations(paths, vocab, image_size, topics=None, include_failed=Fa
         episodes=episodes, skipped=skipped,
         states=np.concatenate([np.asarray(s['states'], np.float32).reshape(-1, MAX_STATE)
                                for _, s in parts]))
+
+
+# ---- the pixels of a dataset -------------------------------------------------------------------
+IMAGES_VERSION = 1  # of the one-file pixel store (its rows: the bags' cached images, in order)
+
+
+def _images_in_memory(part_caches, counts, image_size):
+    """The pixels of the bags' cache files in one array in RAM, filled bag by bag (the peak
+    memory is the pixels once, not twice)."""
+    images = np.empty((sum(counts), image_size, image_size, 3), np.uint8)
+    row = 0
+    for cache, n in zip(part_caches, counts):
+        with np.load(cache, allow_pickle=False) as z:
+            images[row:row + n] = np.asarray(z['images'], np.uint8).reshape(
+                n, image_size, image_size, 3)
+        row += n
+    return images
+
+
+def _images_file(part_caches, counts, image_size, cache_dir, progress=False):
+    """The .npy file holding the pixels of the bags' cache files, in order (written once:
+    its name is a hash of theirs, which are keyed by the bags and the preprocessing)."""
+    h = hashlib.sha1(f'{IMAGES_VERSION}:{image_size}:'.encode())
+    for cache in part_caches:
+        h.update(f'{Path(cache).name}\n'.encode())
+    path = Path(cache_dir) / f'images-{sum(counts)}x{image_size}-{h.hexdigest()[:20]}.npy'
+    if path.is_file():
+        return path
+    tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
+    header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+              'fortran_order': False, 'shape': (sum(counts), image_size, image_size, 3)}
+    try:
+        with open(tmp, 'wb') as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            for cache, n in tqdm(list(zip(part_caches, counts)), desc='image store', unit='bag',
+                                 disable=not progress, dynamic_ncols=True):
+                with np.load(cache, allow_pickle=False) as z:
+                    pixels = np.asarray(z['images'], np.uint8)
+                if pixels.size != n * image_size * image_size * 3:
+                    raise ValueError(f'{cache}: {pixels.size} pixel values for {n} samples of '
+                                     f'{image_size} px; delete the cache directory {cache_dir}')
+                f.write(pixels.tobytes())
+        os.replace(tmp, path)  # complete or absent
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+class MappedImages:
+    """The (M, S, S, 3) uint8 pixels of a dataset in an .npy file, memory-mapped read-only.
+
+    Indexed like an array (``images[rows]`` is an in-memory copy of those rows). Every
+    ``release_bytes`` read, the mapped pages are handed back (madvise DONTNEED: they stay in
+    the kernel's page cache, outside this process's resident memory), so a pass over the data
+    does not grow the process to the file's size (the kernel maps neighbouring pages with each
+    row read, about three times the bytes asked for, so the mapping holds ~100 MB at most).
+    """
+
+    def __init__(self, path, release_bytes=32 << 20):
+        self.path = Path(path)
+        self.release_bytes = release_bytes
+        self._read = 0
+        with open(self.path, 'rb') as f:
+            if np.lib.format.read_magic(f) != (1, 0):
+                raise ValueError(f'{self.path}: not an image store of this version; delete it')
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            if fortran or dtype != np.uint8 or len(shape) != 4:
+                raise ValueError(f'{self.path}: not an image store (uint8, (N, S, S, 3))')
+            offset = f.tell()
+            self._mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self.array = np.frombuffer(self._mmap, np.uint8, count=int(np.prod(shape)),
+                                   offset=offset).reshape(shape)
+
+    shape = property(lambda self: self.array.shape)
+    dtype = property(lambda self: self.array.dtype)
+
+    def __len__(self):
+        return len(self.array)
+
+    def __getitem__(self, key):
+        out = self.array[key]
+        if not out.flags.owndata:  # a copy: nothing keeps pointing into the mapping
+            out = out.copy()
+        self._read += out.nbytes
+        if self._read >= self.release_bytes:
+            self.release()
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self.array, dtype=dtype)
+
+    def release(self):
+        """Hand the mapped pages back to the kernel (they are read again when needed)."""
+        self._read = 0
+        if hasattr(mmap, 'MADV_DONTNEED'):
+            self._mmap.madvise(mmap.MADV_DONTNEED)

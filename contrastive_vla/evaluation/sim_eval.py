@@ -3,6 +3,12 @@
 ``evaluate_in_sim`` runs episodes (task x seed) with a policy, optionally over several worker
 processes and with videos, and returns the JSON-ready summary that ``contrastive-vla eval-sim``
 writes.
+
+Every episode also runs the VLA node's stuck detector (``control.stuck``, the node's default
+limits): ``stuck='observe'`` (default) records when it would have fired and lets the episode
+run on, so one run gives both the success rate and the success rate had the episode stopped
+there (``stuck.success_rate_if_stopped``); ``'stop'`` ends the episode when it fires, as the
+node stops deciding; ``'off'`` runs without it.
 """
 
 import math
@@ -12,6 +18,7 @@ import time
 
 import numpy as np
 
+from contrastive_vla.control.stuck import StuckDetector, StuckLimits
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.core.workers import map_episodes
 from contrastive_vla.sim.env import TabletopEnv
@@ -61,9 +68,10 @@ def make_policy(spec):
 
 # ---- worker processes ------------------------------------------------------------------------
 _WORKER = {}
+STUCK_MODES = ('observe', 'stop', 'off')
 
 
-def _init_worker(policy_spec, image_size, video_dir, threads, probe=False):
+def _init_worker(policy_spec, image_size, video_dir, threads, probe=False, stuck='observe'):
     if threads:
         try:
             # deferred: torch takes seconds to import; only this path needs it
@@ -81,6 +89,8 @@ def _init_worker(policy_spec, image_size, video_dir, threads, probe=False):
 
         _WORKER['policy'] = LanguageProbe(_WORKER['policy'])
     _WORKER['video_dir'] = video_dir
+    _WORKER['stuck'] = None if stuck == 'off' else StuckDetector(StuckLimits())
+    _WORKER['stop_when_stuck'] = stuck == 'stop'
 
 
 def _run_one(job):
@@ -96,12 +106,14 @@ def _run_one(job):
     result = None
     try:
         result = run_episode(env, policy, task_id, seed, instruction=instruction,
-                             render=getattr(policy, 'needs_images', True))
+                             render=getattr(policy, 'needs_images', True),
+                             stuck=_WORKER['stuck'], stop_when_stuck=_WORKER['stop_when_stuck'])
     finally:
         env.frame_callback = None
         if writer is not None:
             writer.close(result is not None and result.success)
-    row = result.to_dict() | {'decision_ms': result.decision_ms}
+    row = result.to_dict() | {'decision_ms': result.decision_ms,
+                              'blocks': list(env.spec.block_colours)}
     if getattr(policy, 'stats', None) is not None:
         row['probe'] = policy.stats
     return row
@@ -109,12 +121,17 @@ def _run_one(job):
 
 def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, workers=1,
                     video_dir=None, video_episodes=1, image_size=None, progress=True,
-                    probe=False):
+                    probe=False, stuck='observe'):
     """Run ``episodes`` per task; returns the summary dict (see module docstring).
+
+    ``stuck``: 'observe', 'stop' or 'off' (see the module docstring); the summary gains
+    ``stuck`` (how often the detector fired on successful and on failed episodes).
 
     ``probe``: also measure whether the policy reads the instruction
     (evaluation.language_probe); the summary gains ``language_probe``.
     """
+    if stuck not in STUCK_MODES:
+        raise ValueError(f'stuck must be one of {", ".join(STUCK_MODES)}, got {stuck!r}')
     jobs = []
     for task_id in task_ids:
         wording = (instructions or {}).get(task_id)
@@ -128,9 +145,11 @@ def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, 
     # in worker processes, share the cores between them; in this process, leave torch alone
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
     results = map_episodes(_run_one, jobs, workers, _init_worker,
-                           (policy_spec, image_size, video_dir, threads, probe), 'eval-sim',
-                           progress)
+                           (policy_spec, image_size, video_dir, threads, probe, stuck),
+                           'eval-sim', progress)
     summary = summarise(results, policy_spec, task_ids, seed, time.perf_counter() - start)
+    if stuck != 'off':
+        summary['stuck'] = summarise_stuck(results, stuck)
     if probe:
         # deferred: only --probe runs use the probe
         from contrastive_vla.evaluation.language_probe import summarise_probe
@@ -166,6 +185,49 @@ def summarise(results, policy_spec, task_ids, seed, wall_s):
         'wall_s': round(wall_s, 2),
         'episode_results': episodes,
     }
+
+
+def summarise_stuck(results, mode):
+    """How often the stuck detector fired, on successful and on failed episodes, and what
+    stopping there does to the success rate (exact for 'observe': an episode that succeeded
+    stays a success only if the detector did not fire before its last step)."""
+    fired = [r for r in results if r.get('stuck_at') is not None]
+    wins = [r for r in results if r['success']]
+    kept = [r for r in wins if r.get('stuck_at') is None or r['stuck_at'] >= r['steps']]
+    rules = {}
+    for r in fired:
+        rule = r['stuck_reason'].split(':')[0]
+        rules[rule] = rules.get(rule, 0) + 1
+    per_task = {}
+    for r in fired:
+        row = per_task.setdefault(r['task'], {'on_success': 0, 'on_failure': 0})
+        row['on_success' if r['success'] else 'on_failure'] += 1
+    at = [r['stuck_at'] for r in fired]
+    return {
+        'mode': mode, 'limits': dict(vars(StuckLimits())),
+        'fired': len(fired),
+        'fired_on_success': sum(r['success'] for r in fired), 'successes': len(wins),
+        'fired_on_failure': sum(not r['success'] for r in fired),
+        'failures': len(results) - len(wins),
+        'fired_at_decision': {'min': min(at), 'median': float(np.median(at)),
+                              'max': max(at)} if at else None,
+        'rules': rules, 'per_task': per_task,
+        'success_rate_if_stopped': len(kept) / len(results) if results else 0.0,
+    }
+
+
+def format_stuck(stuck):
+    lines = (f'stuck detector ({stuck["mode"]}): fired on {stuck["fired_on_success"]} of '
+             f'{stuck["successes"]} successful and {stuck["fired_on_failure"]} of '
+             f'{stuck["failures"]} failed episodes')
+    if stuck['fired_at_decision']:
+        at = stuck['fired_at_decision']
+        lines += (f' (after {at["min"]}..{at["max"]} decisions, median {at["median"]:g}; '
+                  + ', '.join(f'{k} {v}' for k, v in sorted(stuck['rules'].items())) + ')')
+    if stuck['mode'] == 'observe':
+        lines += f'\nsuccess rate had it stopped the episodes: ' \
+                 f'{stuck["success_rate_if_stopped"]:.1%}'
+    return lines
 
 
 def format_table(summary):

@@ -29,10 +29,21 @@ def load_arm_config(path: str | os.PathLike[str] | None = None,
         cfg = yaml.safe_load(f)
     if not isinstance(cfg, dict):
         raise ValueError(f'{path}: not a mapping of sections')
+    return check_arm_config(cfg, path, sections)
+
+
+def check_arm_config(cfg: dict[str, Any], path: Any,
+                     sections: Iterable[str] = ARM_SECTIONS) -> dict[str, Any]:
+    """Raise ValueError (naming ``path``) unless ``cfg`` is a complete arm configuration;
+    returns it."""
     for section in sections:
         if not isinstance(cfg.get(section), dict):
             raise ValueError(f'{path}: missing section {section!r}')
     robot = cfg['robot']
+    for key in ('joint_names', 'joint_lower', 'joint_upper', 'joint_velocity', 'home_joints',
+                'gripper_joint_names', 'finger_open', 'finger_closed'):
+        if key not in robot:
+            raise ValueError(f'{path}: robot.{key} is missing')
     n = len(robot['joint_names'])
     for key in ('joint_lower', 'joint_upper', 'joint_velocity', 'home_joints'):
         if len(robot[key]) != n:

@@ -88,7 +88,12 @@ class ArmKinematics:
     """IK and FK of the arm's TCP on a private MjData (never disturbs the simulation)."""
 
     def __init__(self, mujoco: ModuleType, model: mujoco.MjModel, joint_names: Sequence[str],
-                 lower: ArrayLike, upper: ArrayLike, site: str = 'tcp') -> None:
+                 lower: ArrayLike, upper: ArrayLike, site: str = 'tcp',
+                 base_body: str | None = None, nullspace_gain: float | None = None) -> None:
+        """``base_body``: poses are expressed in this body's frame (fixed to the world; None:
+        the world frame). ``nullspace_gain``: for a redundant arm (more than 6 joints, the
+        default then 0.5), each IK step also moves, within the null space of the task, toward
+        the seed configuration and away from joint limits it is close to; 0 turns it off."""
         self.mj = mujoco
         self.model = model
         self.scratch = mujoco.MjData(model)
@@ -99,12 +104,24 @@ class ArmKinematics:
         self.upper = np.asarray(upper, dtype=np.float64)
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
+        if nullspace_gain is None:
+            nullspace_gain = 0.5 if len(joint_names) > 6 else 0.0
+        self.nullspace_gain = float(nullspace_gain)
+        # the base's pose in the world (it moves with no joint: computed once)
+        self.base_pos, self.base_rot = np.zeros(3), np.eye(3)
+        if base_body is not None:
+            mujoco.mj_kinematics(model, self.scratch)
+            b = model.body(base_body).id
+            self.base_pos = self.scratch.xpos[b].copy()
+            self.base_rot = self.scratch.xmat[b].reshape(3, 3).copy()
 
     def fk(self, q: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """TCP position and rotation matrix in the base frame."""
         d = self.scratch
         d.qpos[self.qpos_index] = q
         self.mj.mj_kinematics(self.model, d)
-        return d.site_xpos[self.site].copy(), d.site_xmat[self.site].reshape(3, 3).copy()
+        pos, rot = d.site_xpos[self.site], d.site_xmat[self.site].reshape(3, 3)
+        return self.base_rot.T @ (pos - self.base_pos), self.base_rot.T @ rot
 
     def ik(self, position: NDArray[np.float64], rotation: NDArray[np.float64], q_seed: ArrayLike,
            iterations: int = 60, damping: float = 0.03, tol_m: float = 1e-4,
@@ -114,6 +131,10 @@ class ArmKinematics:
         Joint limits are enforced at every iteration (the solution is always within them).
         """
         q = np.clip(np.asarray(q_seed, dtype=np.float64), self.lower, self.upper)
+        seed = q.copy()
+        # the target in the world frame, where MuJoCo computes
+        position = self.base_rot @ np.asarray(position) + self.base_pos
+        rotation = self.base_rot @ np.asarray(rotation)
         d = self.scratch
         pos_err = rot_err = math.inf
         for _ in range(iterations):
@@ -130,12 +151,28 @@ class ArmKinematics:
             self.mj.mj_jacSite(self.model, d, self._jacp, self._jacr, self.site)
             jac = np.vstack([self._jacp[:, self.dof_index], self._jacr[:, self.dof_index]])
             err = np.concatenate([e_pos, e_rot])
-            dq = jac.T @ np.linalg.solve(jac @ jac.T + damping ** 2 * np.eye(6), err)
+            if self.nullspace_gain > 0:
+                # damped step for the task; the exact null-space projector for the posture,
+                # so the posture term cannot pull the tool off its target
+                dq = jac.T @ np.linalg.solve(jac @ jac.T + damping ** 2 * np.eye(6), err)
+                null = np.eye(len(q)) - np.linalg.pinv(jac, rcond=1e-3) @ jac
+                dq += null @ (self.nullspace_gain * self.secondary(q, seed))
+            else:
+                dq = jac.T @ np.linalg.solve(jac @ jac.T + damping ** 2 * np.eye(6), err)
             step = float(np.max(np.abs(dq)))
             if step > 0.3:
                 dq *= 0.3 / step
             q = np.clip(q + dq, self.lower, self.upper)
         return q, pos_err, rot_err
+
+    def secondary(self, q: NDArray[np.float64], seed: NDArray[np.float64],
+                  margin: float = 0.15) -> NDArray[np.float64]:
+        """The redundant arm's secondary motion: toward the seed configuration (stay near the
+        current posture), and away from a limit within ``margin`` of the joint's range."""
+        span = self.upper - self.lower
+        low = np.clip((self.lower + margin * span - q) / (margin * span), 0, None)
+        high = np.clip((q - (self.upper - margin * span)) / (margin * span), 0, None)
+        return (seed - q) + (low - high) * margin * span
 
 
 def plan_motion(kin: ArmKinematics, q_start: ArrayLike, delta: ArrayLike,

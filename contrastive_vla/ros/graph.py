@@ -111,7 +111,12 @@ PROFILES = {
                                    'configured but inactive, sending nothing, until `ros2 '
                                    'lifecycle set /arm_bridge activate`)'),
             _from_node('arm_bridge', 'mode', name='bridge_mode'),
-            _from_node('arm_bridge', 'arm_config'),
+            _from_node('arm_bridge', 'arm_config', name='arm',
+                       description="the arm: 'ur5e' or 'fr3' (config/arms/, kinematics from "
+                                   'the URDF on the robot_description topic or urdf:=FILE), an '
+                                   "arm configuration YAML, or '' = the simulator's UR5e "
+                                   '(config/sim.yaml)'),
+            _from_node('arm_bridge', 'urdf'),
             VLA_ARGUMENT,
         ),
         (_node('camera', 'camera', {'source': 'camera_source'}),
@@ -119,7 +124,7 @@ PROFILES = {
          _node('arm_bridge', 'arm_bridge', {'enable_actuation': 'enable_actuation',
                                             'autostart': 'autostart',
                                             'mode': 'bridge_mode',
-                                            'arm_config': 'arm_config'}))),
+                                            'arm_config': 'arm', 'urdf': 'urdf'}))),
     'replay': Profile(
         "a recorded bag's camera and instruction played into the VLA node (on the bag's "
         'clock); no arm',

@@ -10,9 +10,11 @@ After a change here run ``contrastive-vla params --yaml > config/nodes.yaml`` an
 """
 
 from contrastive_vla.control.instruction import DEFAULT_RELEASE_WORDS, DEFAULT_STOP_WORDS
+from contrastive_vla.control.stuck import StuckLimits
 from contrastive_vla.ros.params import Param
 
 BRIDGE_MODES = ('joint_trajectory', 'servo')
+_STUCK = StuckLimits()  # the stuck detector's defaults (control.stuck), also eval-sim's
 
 CAMERA = (
     Param('source', '', "V4L2 index ('0') or device path (/dev/video0), a video file, or a "
@@ -90,6 +92,24 @@ VLA = (
     Param('autostart', True, 'activate at start-up (the node configures itself, loading the '
                              'model, either way); false: no decisions until `ros2 lifecycle set '
                              '/vla activate`'),
+    Param('stuck_detection', True, 'stop deciding when the executed decisions make no progress '
+                                   '(state stuck, diagnostics ERROR) until a new instruction'),
+    Param('stuck_window', _STUCK.window, 'executed decisions the stuck detector looks at',
+          range=(2, 1000)),
+    Param('stuck_min_progress', _STUCK.min_progress, 'metres; stuck when a full window of '
+                                                     'decisions nets less motion than this '
+                                                     'while its path is stuck_min_path or more',
+          range=(0.0, None)),
+    Param('stuck_min_path', _STUCK.min_path, "metres; the window's summed path length for the "
+                                             'rule above (rotations: 0.785 rad as 0.1 m); '
+                                             'above stuck_min_progress',
+          range=(0.0, None), open_low=True),
+    Param('stuck_cycles', _STUCK.cycles, 'stuck when the same cycle of 2 to 4 primitives whose '
+                                         'motions cancel (up/down: A/B/A/B) repeats this many '
+                                         'times in a row; 0 = off', range=(0, 1000)),
+    Param('stuck_gripper_toggles', _STUCK.gripper_toggles, 'stuck after this many gripper '
+                                                           'open/close changes within the '
+                                                           'window; 0 = off', range=(0, 1000)),
 )
 
 ARM_BRIDGE = (
@@ -97,8 +117,19 @@ ARM_BRIDGE = (
                                       "or 'servo' (MoveIt Servo twists)", choices=BRIDGE_MODES),
     Param('enable_actuation', False, 'false: dry run, log the commands instead of sending '
                                      'them'),
-    Param('arm_config', '', 'arm description YAML (kinematics, joint limits, workspace box, '
-                            "speed caps); '' = the packaged config/sim.yaml (UR5e)"),
+    Param('arm_config', '', "packaged arm ('ur5e', 'fr3': config/arms/) or an arm "
+                            'configuration YAML (frames, home, gripper, workspace box, speed '
+                            "caps); '' = the packaged config/sim.yaml (the simulator's UR5e)"),
+    Param('urdf', '', "the arm's URDF file; '' = the robot_description parameter, else the "
+                      'robot_description topic (latched, as robot_state_publisher publishes '
+                      'it). Needed by an arm configuration with a urdf section (ur5e, fr3)'),
+    Param('robot_description', '', "the arm's URDF as XML text (robot_state_publisher's "
+                                   "parameter); '' = the urdf file or the topic"),
+    Param('tool_frame', '', "URDF link the primitives move ('' = the arm configuration's)"),
+    Param('joint_limits', '', 'joint_limits YAML (MoveIt / ros2_control format) tightening the '
+                              "URDF's position and velocity limits ('' = none)"),
+    Param('description_timeout', 10.0, 'seconds configure waits for the robot_description '
+                                       'topic', range=(0.0, None)),
     Param('max_step_translation', 0.2, 'metres; a primitive asking for a larger translation is '
                                        "refused (the vocabulary's largest is 0.2: a smaller "
                                        'limit refuses some of its primitives)',
@@ -110,13 +141,25 @@ ARM_BRIDGE = (
     Param('command_timeout', 1.0, 'seconds without a word from the VLA node (vla_status / '
                                   'primitive_delta) while the arm moves -> halt',
           range=(0.0, None), open_low=True, dynamic=True),
+    Param('vla_node', 'vla', "the VLA node ('vla': in the bridge's namespace; '/ns/vla': "
+                             'absolute): only its messages (and those of the node whose '
+                             'primitive runs) feed the command_timeout watchdog; other '
+                             'publishers on vla_status are ignored (counted, warned once)'),
+    Param('joint_jump_slack', 2.0, 'a joint state whose arm joints moved more since the last '
+                                   'one than this times their velocity limits allow (over at '
+                                   'least 0.05 s) is rejected and halts the arm',
+          range=(1.0, None), dynamic=True),
+    Param('joint_trust_after', 1.0, 'seconds of a single publisher of the arm joints (after a '
+                                    'second one sent them) before the bridge plans again',
+          range=(0.0, None), open_low=True, dynamic=True),
     Param('joint_state_timeout', 0.5, 'seconds; older joint_states -> refuse to plan',
           range=(0.0, None), open_low=True, dynamic=True),
     Param('settle_time', 0.24, 'seconds after a trajectory ends before judging where the arm '
                                'got to', range=(0.0, None), dynamic=True),
     Param('servo_rate', 50.0, 'Hz of twist messages in servo mode (also the control tick)',
           range=(0.0, None), open_low=True),
-    Param('base_frame', 'base_link', 'frame_id of the twists (the robot base frame)'),
+    Param('base_frame', '', "URDF link poses, the workspace box and the twists are in ('' = "
+                            "the arm configuration's; config/sim.yaml: base_link)"),
     Param('autostart', False, 'activate at start-up (the node configures itself, loading the '
                               'arm description, either way); false: inactive, no commands, '
                               'until `ros2 lifecycle set /arm_bridge activate`'),

@@ -18,14 +18,16 @@ drivers publish with the ROS default (reliable, volatile, keep last 10, ``DEFAUL
 - the e-stop is fed from outside (``ros2 topic pub --once /estop std_msgs/msg/Bool "{data:
   true}"``, a hardware button driver) and must also reach nodes started later. ``estop`` is the
   input: every node listens to it with a volatile subscription (matches volatile and latched
-  publishers). The instruction listener (always running) holds the graph's e-stop state (its
-  own stop words plus every ``estop`` message it hears) and republishes it, latched, on
-  ``estop_state``; it never listens to ``estop_state`` itself, so it never hears its own echo.
-  The bridge and the VLA node listen to both (``EstopInput``): ``estop`` directly (no hop
-  through the listener; works while the listener is down) and ``estop_state`` (stop words, and
-  what a node started after the e-stop missed). ``ros2 topic pub --once`` publishes as soon as
-  *one* subscription matched, so any single node may miss a given ``estop`` message: the
-  relay covers the nodes that missed it;
+  publishers). The instruction listener (always running) relays every ``estop`` message it
+  hears, latched, on ``estop_state``, and publishes its own stop (a stop sentence), latched, on
+  ``listener_stop``: two holders, kept apart so that the listener releasing its own stop never
+  lifts an e-stop raised from outside (``control.stops``). It never listens to
+  ``estop_state`` itself, so it never hears its own echo. The bridge and the VLA node listen
+  to all three (``EstopInput``): ``estop`` directly (no hop through the listener; works while
+  the listener is down), ``estop_state`` (what a node started after the e-stop missed) and
+  ``listener_stop``. ``ros2 topic pub --once`` publishes as soon as *one* subscription
+  matched, so any single node may miss a given ``estop`` message: the relay covers the nodes
+  that missed it;
 - a player waiting for ``replay_start`` listens with both a latched subscription (the scorer's
   latched start, whenever the player came up) and a default one (a hand-typed start).
 
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
 
+from contrastive_vla.control.stops import OutsideStop
 from contrastive_vla.core.topics import load_topics, topic
 
 
@@ -121,18 +124,21 @@ ENDPOINTS = (
            camera_info='sensor_publisher', episode='latched', diagnostics='default'),
     *_subs('simulator', joint_trajectory='default', gripper_command='default',
            episode_request='default'),
-    *_pubs('instruction_listener', active_instruction='latched', estop_state='latched'),
+    *_pubs('instruction_listener', active_instruction='latched', estop_state='latched',
+           listener_stop='latched'),
     *_subs('instruction_listener', instruction='default', estop='default'),
     *_pubs('vla', primitive='default', primitive_delta='default', primitive_topk='default',
            vla_status='default', diagnostics='default'),
     Endpoint('vla', 'image', 'sub', 'sensor', 'reliable_images: false'),
     Endpoint('vla', 'image', 'sub', 'sensor_reliable', 'reliable_images: true'),
     *_subs('vla', joint_states='sensor', active_instruction='latched', estop='default',
-           estop_state='latched', primitive_status='default'),
+           estop_state='latched', listener_stop='latched', primitive_status='default'),
     *_pubs('arm_bridge', joint_trajectory='default', servo_twist='default',
            gripper_command='default', primitive_status='default', diagnostics='default'),
     *_subs('arm_bridge', primitive_delta='default', joint_states='sensor', estop='default',
-           estop_state='latched', vla_status='default'),
+           estop_state='latched', listener_stop='latched', vla_status='default'),
+    Endpoint('arm_bridge', 'robot_description', 'sub', 'latched',
+             "arm_config: ur5e/fr3, urdf: ''"),
     *_pubs('player', image='sensor_publisher', instruction='default', joint_states='default',
            clock='default', replay_status='latched'),
     Endpoint('player', 'primitive_topk', 'sub', 'default_50', 'lockstep: true'),
@@ -142,14 +148,19 @@ ENDPOINTS = (
     *_pubs(HAND_TYPED, instruction='default', estop='default', primitive_delta='default',
            episode_request='default'),
     *_pubs('contrastive-vla eval-bag --live', replay_start='latched'),
+    *_pubs('robot_state_publisher', robot_description='latched'),
 )
 
 # Subscriptions that need not match a hand-typed (default QoS) publisher, and why.
 OURS_ONLY = {
+    'robot_description': 'latched, from robot_state_publisher (read once at configure); or '
+                         'give the bridge the urdf file parameter',
     'active_instruction': 'from the instruction listener only; say instructions on '
                           '`instruction`',
     'estop_state': 'from the instruction listener only (nodes also listen to `estop`); raise '
                    'the e-stop on `estop`',
+    'listener_stop': 'from the instruction listener only; say a stop sentence on `instruction` '
+                     'or raise the e-stop on `estop`',
 }
 
 
@@ -180,39 +191,38 @@ def markdown_table():
 
 
 class EstopInput:
-    """A node's two e-stop subscriptions (``estop``: default QoS, from anyone; ``estop_state``:
-    latched, from the instruction listener) feeding one idempotent handler,
-    ``on_change(raised)``, called with the combined state after every message.
-
-    Raised while either says raised, so a raise heard on one path is never undone by a stale
-    message on the other. A raise heard on ``estop`` is undone by a release on ``estop``, or
-    by a release on ``estop_state`` once the listener has confirmed it knew of a raise (a True
-    on ``estop_state`` after it): the listener relays every ``estop`` message it hears, so a
-    release this node missed on ``estop`` still arrives, and a release of the listener's own
-    stop word does not lift a raise the listener never heard of."""
+    """A node's three e-stop subscriptions feeding one idempotent handler,
+    ``on_change(raised)``, called with the combined state after every message: ``estop``
+    (default QoS, from anyone) and ``estop_state`` (latched, the instruction listener's relay
+    of ``estop``) make the ``outside`` stop (``control.stops.OutsideStop``: released only from
+    outside), ``listener_stop`` (latched) the listener's own stop (``listener``). Raised while
+    either holds; the node may read the two parts (``outside``, ``listener``)."""
 
     def __init__(self, node, on_change):
         self.on_change = on_change
-        self.direct = False       # the newest value on estop
-        self.relayed = False      # the newest value on estop_state
-        self.confirmed = True     # a True on estop_state came after the newest raise on estop
+        self.outside_stop = OutsideStop()
+        self.listener = False     # the newest value on listener_stop
         node.create_subscription(Bool, topic('estop').name, self._on_direct, default())
         node.create_subscription(Bool, topic('estop_state').name, self._on_relayed, latched())
+        node.create_subscription(Bool, topic('listener_stop').name, self._on_listener,
+                                 latched())
+
+    @property
+    def outside(self):
+        return self.outside_stop.raised
 
     @property
     def raised(self):
-        return self.direct or self.relayed
+        return self.outside or self.listener
 
     def _on_direct(self, msg):
-        self.direct = bool(msg.data)
-        if self.direct:
-            self.confirmed = False
+        self.outside_stop.heard_direct(bool(msg.data))
         self.on_change(self.raised)
 
     def _on_relayed(self, msg):
-        self.relayed = bool(msg.data)
-        if self.relayed:
-            self.confirmed = True
-        elif self.confirmed:
-            self.direct = False
+        self.outside_stop.heard_relayed(bool(msg.data))
+        self.on_change(self.raised)
+
+    def _on_listener(self, msg):
+        self.listener = bool(msg.data)
         self.on_change(self.raised)

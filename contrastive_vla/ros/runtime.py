@@ -1,5 +1,6 @@
 """Running a node process and the bits every node shares (diagnostics, throttled warnings)."""
 
+import inspect
 import signal
 import sys
 import threading
@@ -213,17 +214,36 @@ def guarded(node, name, callback):
     total as ``bad_messages``. BaseExceptions (KeyboardInterrupt, SystemExit) pass through.
     Every node wires its subscriptions through this:
     ``node.create_subscription(String, ..., guarded(node, 'episode_request', self.on_request),
-    qos)``."""
+    qos)``.
 
-    def guarded_callback(msg):
+    A callback that takes a second argument (``def on_x(self, msg, info=None)``) gets rclpy's
+    message info (a dict: ``publisher_gid``, timestamps), e.g. to check who sent it; the
+    guarded callback then tells rclpy it wants the info, and can still be called with the
+    message alone (info None), as tests do."""
+    wants_info = _takes_two(callback)
+
+    def guarded_callback(msg, msg_info=None):
         try:
-            return callback(msg)
+            return callback(msg, msg_info) if wants_info else callback(msg)
         except Exception as exc:  # noqa: BLE001 - untrusted input: logged and counted below
             _message_fault(node, name, exc)
             return None
 
     guarded_callback.__wrapped__ = callback
+    # rclpy passes the message info only to a callback that cannot be called with one
+    # argument: advertise (msg, msg_info) without the default when the callback wants it
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+              for n in (('msg', 'msg_info') if wants_info else ('msg',))]
+    guarded_callback.__signature__ = inspect.Signature(params)
     return guarded_callback
+
+
+def _takes_two(callback):
+    try:
+        inspect.signature(callback).bind(object(), object())
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _message_fault(node, name, exc):

@@ -53,7 +53,7 @@ class RosArm:
     """
 
     def __init__(self, vocab=None, namespace='', step_timeout=30.0, frame_timeout=5.0,
-                 simulated=None, fov_deg=60.0):
+                 simulated=None, fov_deg=60.0, state_names=()):
 
         self.vocab = vocab or PrimitiveVocabulary.load()
         self.messages = messages
@@ -70,7 +70,10 @@ class RosArm:
         # every joint by name, merged over publishers (a UR driver's own order, the gripper
         # in separate messages): the bags this records hold the whole robot state
         self.joints = JointStateMerger()
-        self.state_names = state_joint_names()
+        # the robot state's joints: the simulator's UR5e (default), an arm's (robot.arms.
+        # arm_state_names), or None: whatever joints the arm driver publishes
+        self.state_names = state_joint_names() if state_names == () else (
+            None if state_names is None else list(state_names))
         self.intrinsics = None     # (width, height, fx, fy, cx, cy) from camera_info
         self.outcomes = {}         # decision -> bridge outcome
         self.events = []           # simulator episode events
@@ -170,7 +173,11 @@ class RosArm:
         if not self._wait(lambda: self.frame is not None, max(0.1, deadline - time.monotonic())):
             raise ArmGraphError(f'no camera frame on {topic("image").name!r} after '
                                 f'{timeout:.0f} s (is the camera node or simulator running?)')
-        if not self._wait(lambda: self.joints.has(self.state_names),
+        if self.state_names is None and self._wait(lambda: bool(self.joints.names),
+                                                   max(0.1, deadline - time.monotonic())):
+            with self.lock:
+                self.state_names = list(self.joints.names)
+        if not self._wait(lambda: self.joints.has(self.state_names or ['?']),
                           max(0.1, deadline - time.monotonic())):
             with self.lock:
                 heard, missing = self.joints.names, self.joints.missing(self.state_names)

@@ -7,6 +7,11 @@ scripted expert) is first given the environment with ``attach(env)``.
 The runner observes, asks, executes one primitive completely, observes again (CLIP-RT's
 step-wise rhythm), stops on success or at the task's step budget, and tells an optional
 ``on_step`` callback everything (the data collector records bags from it).
+
+An optional stuck detector (``control.stuck.StuckDetector``, passed in: this room does not
+import ``control``) is fed every decision that moved the arm, as the VLA node feeds it; the
+result says when it fired and why, and with ``stop_when_stuck`` the episode ends there (a
+failure unless it was the step that succeeded), as the node stops deciding.
 """
 
 from dataclasses import dataclass, field
@@ -37,16 +42,23 @@ class EpisodeResult:
     decision_ms: list = field(default_factory=list)
     wall_s: float = 0.0
     final_observation: object = None
+    stuck_at: int | None = None    # the step after which the stuck detector fired (or None)
+    stuck_reason: str | None = None
 
     def to_dict(self):
         return {'task': self.task_id, 'seed': self.seed, 'instruction': self.instruction,
                 'success': self.success, 'steps': self.steps, 'statuses': self.statuses,
-                'primitives': self.primitives, 'wall_s': round(self.wall_s, 3)}
+                'primitives': self.primitives, 'wall_s': round(self.wall_s, 3),
+                'stuck_at': self.stuck_at, 'stuck_reason': self.stuck_reason}
 
 
 def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on_step=None,
-                render=True, perturb=None):
+                render=True, perturb=None, stuck=None, stop_when_stuck=False):
     """Roll out ``policy`` on (task_id, seed); returns an EpisodeResult.
+
+    ``stuck``: a stuck detector (``reset()``, ``observe(delta, name) -> reason or None``),
+    reset here and fed each step whose outcome moved the arm; ``stop_when_stuck`` ends the
+    episode when it fires.
 
     ``perturb(env) -> bool``, called before each decision, may move the arm off course (the
     CLIP-RT recovery-pair augmentation at collection time); when it returns True the scene is
@@ -59,6 +71,8 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
     policy.reset(env.spec, seed=seed)
     budget = max_steps or env.tasks[task_id].step_budget
     result = EpisodeResult(task_id, seed, env.spec.instruction, env.success(), 0)
+    if stuck is not None:
+        stuck.reset()
     while not result.success and result.steps < budget:
         if perturb is not None and result.steps > 0 and perturb(env):
             result.success = env.success()
@@ -82,7 +96,14 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
             on_step(StepRecord(observation, step.primitive, step.status, step.message,
                                decision_ms))
         result.success = step.success
+        if stuck is not None and step.primitive is not None and step.status.moved \
+                and result.stuck_at is None:
+            reason = stuck.observe(step.primitive.delta_array(), step.primitive.name)
+            if reason is not None:
+                result.stuck_at, result.stuck_reason = result.steps, reason
         observation = env.observe(render=render)
+        if stop_when_stuck and result.stuck_at is not None:
+            break
     result.final_observation = observation
     result.wall_s = time.perf_counter() - start
     return result

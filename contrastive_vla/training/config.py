@@ -4,17 +4,28 @@
 help text and bounds. The command line of ``contrastive-vla train`` is generated from its fields,
 ``train()`` and the Trainer read it, and each checkpoint's meta.json and the run's summary.json
 record it whole, so a run can be repeated from what it wrote.
+
+A *recipe* (``--recipe NAME``: ``config/recipes/NAME.yaml``, or a YAML path) is a named set of
+these settings, e.g. everything that built the default model; its ``train`` section holds
+TrainingConfig fields, its ``collect`` section the options of the ``collect`` command that
+writes the data it is for. Precedence: the dataclass defaults < the recipe < the options given
+on the command line.
 """
 
+import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
+import difflib
 import os
 from pathlib import Path
 import types
 import typing
 
+from contrastive_vla.core.resources import config_path
 from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
 
 LOSSES = ('ce', 'bce')
+RECIPE_SECTIONS = ('description', 'collect', 'train')
+NOT_IN_A_RECIPE = ('data', 'out', 'resume', 'recipe')  # what one run, not a recipe, says
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,11 @@ class TrainingConfig:
     data: list[str] = option(
         default_factory=list, required=True,
         help='bag directories, or directories holding bags')
+    recipe: str | None = option(
+        None, metavar='NAME',
+        help='start from the settings of a recipe: config/recipes/NAME.yaml (e.g. "default": '
+             'how the default model is trained) or a YAML file; the options given here '
+             'override it')
     config: str | None = option(
         None, help="model config name in models/ or a JSON path (default clip_rt_small; with "
                    "--init: the checkpoint's own, or a config that adds modules to it, e.g. "
@@ -116,6 +132,10 @@ class TrainingConfig:
              'and drop some articles, so a text tower trained from scratch learns to read the '
              'words that matter rather than the templates (0 = off)')
     include_failed: bool = option(False, help='also learn from episodes marked as failed')
+    images_in_memory: bool = option(
+        False, help='read all the training images into RAM (about 49 KB per sample at 128 px) '
+                    'instead of memory-mapping them from the image store in the cache '
+                    'directory; the same batches')
     progress: bool = option(True, flag='--no-progress', help='no progress bars')
 
     def __post_init__(self):
@@ -162,10 +182,12 @@ class TrainingConfig:
     # ---- the command line ------------------------------------------------------------------
     @classmethod
     def add_arguments(cls, parser):
-        """One option per field: its flag, type, default and help come from the field."""
+        """One option per field: its flag, type, default and help come from the field. An
+        option not given is absent from the parsed arguments (``from_args`` fills it in from
+        the recipe or the field's default)."""
         for f in fields(cls):
             meta = f.metadata
-            kwargs = {'dest': f.name, 'help': meta.get('help')}
+            kwargs = {'dest': f.name, 'help': meta.get('help'), 'default': argparse.SUPPRESS}
             default = f.default_factory() if f.default_factory is not MISSING else f.default
             kind = _value_type(f.type)
             if kind is bool:
@@ -174,10 +196,8 @@ class TrainingConfig:
                 kwargs['type'] = kind
                 if meta.get('required'):
                     kwargs['required'] = True
-                else:
-                    kwargs['default'] = default
-                    if default is not None:
-                        kwargs['help'] += ' (default: %(default)s)'
+                elif default is not None:
+                    kwargs['help'] += f' (default: {default})'.replace('%', '%%')
                 if typing.get_origin(f.type) is list:
                     kwargs['nargs'] = '+'
                 for key in ('choices', 'metavar'):
@@ -188,12 +208,63 @@ class TrainingConfig:
 
     @classmethod
     def from_args(cls, args):
-        """The config of parsed ``add_arguments`` options (validated)."""
-        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+        """The config of parsed ``add_arguments`` options (validated): the options given,
+        then the recipe's settings (``--recipe``), then the defaults."""
+        given = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        recipe = given.pop('recipe', None)
+        return cls.from_recipe(recipe, **given) if recipe else cls(**given)
+
+    @classmethod
+    def from_recipe(cls, recipe, **overrides):
+        """The config of ``recipe``'s ``train`` settings, with ``overrides`` on top."""
+        settings = load_recipe(recipe)['train']
+        return cls(**{**settings, **overrides, 'recipe': str(recipe)})
 
     @property
     def out_dir(self):
         return Path(self.out)
+
+
+def recipe_path(name):
+    """The file of recipe ``name``: a YAML path, or config/recipes/NAME.yaml."""
+    path = Path(name)
+    if path.suffix in ('.yaml', '.yml') or path.is_file():
+        return path
+    return config_path(f'recipes/{name}.yaml')
+
+
+def load_recipe(name):
+    """The recipe ``name`` (see recipe_path) as {'description', 'collect', 'train'}, its
+    train settings checked against TrainingConfig's fields; ValueError (one line) for an
+    unknown or misplaced setting, FileNotFoundError for no such recipe."""
+    # deferred: yaml is needed only where a recipe is read
+    import yaml
+
+    path = recipe_path(name)
+    if not path.is_file():
+        known = sorted(p.stem for p in config_path('recipes').glob('*.yaml'))
+        raise FileNotFoundError(f'--recipe {name}: no recipe {path} (the packaged recipes: '
+                                f'{", ".join(known) or "none"}; or give a YAML file)')
+    recipe = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
+    if not isinstance(recipe, dict) or not isinstance(recipe.get('train', {}), dict):
+        raise ValueError(f'recipe {path}: a mapping with a "train" mapping of settings')
+    unknown = sorted(set(recipe) - set(RECIPE_SECTIONS))
+    if unknown:
+        raise ValueError(f'recipe {path}: unknown section(s) {", ".join(unknown)} (a recipe '
+                         f'has {", ".join(RECIPE_SECTIONS)})')
+    names = [f.name for f in fields(TrainingConfig)]
+    for key in recipe.get('train', {}):
+        if key in NOT_IN_A_RECIPE:
+            raise ValueError(f'recipe {path}: "{key}" is said by each run (--{key}), not by '
+                             'a recipe')
+        if key not in names:
+            near = difflib.get_close_matches(key, names, n=1)
+            raise ValueError(f'recipe {path}: unknown training setting "{key}"'
+                             + (f' (did you mean "{near[0]}"?)' if near else '')
+                             + '; the settings are the options of contrastive-vla train, '
+                             'with underscores (e.g. batch_size)')
+    return {'description': recipe.get('description', ''),
+            'collect': dict(recipe.get('collect') or {}), 'train': dict(recipe.get('train', {}))}
 
 
 def _flag(f):

@@ -16,9 +16,19 @@ Validation: offline primitive accuracy on held-out episodes every epoch, and clo
 success in the simulator every ``eval_every`` epochs (offline accuracy is a poor proxy); the
 checkpoint with the best closed-loop success is kept as ``best/``. Checkpoints are
 safetensors; the optimizer state is saved with ``torch.save`` and loaded with
-``weights_only=True``. Runs unchanged under ``torchrun`` (DDP, gloo on CPU, nccl on GPUs).
+``weights_only=True``.
+
+Runs unchanged under ``torchrun --nproc_per_node N`` (gloo on CPU, nccl on GPUs): every
+process draws the same epoch order and the same random numbers (augmentation, instruction
+noise, primitive texts) for the whole batch of ``batch_size`` samples, computes the loss of
+its share of it (weighted so the shares add up to the batch's mean) and the gradients are
+averaged over the processes with one all-reduce per step; so N processes train the weights
+one process would with the same batch (up to float rounding; the ``bce`` loss excepted, whose
+in-batch negatives are each process's share). Rank 0 alone validates, evaluates, logs and
+writes checkpoints.
 """
 
+import datetime
 import json
 import logging
 import math
@@ -53,17 +63,18 @@ class Trainer:
     ``data`` is not read here: the datasets come loaded)."""
 
     def __init__(self, model, vocab, train_set, val_set, config: TrainingConfig, rank=0,
-                 world_size=1, ddp_model=None, device='cpu'):
+                 world_size=1, device='cpu'):
         self.config = config
         self.model = model
-        self.net = ddp_model or model
+        self.net = model
         self.vocab = vocab
         self.cfg = model.cfg
         self.train_set, self.val_set = train_set, val_set
         self.out_dir = config.out_dir
         self.loss_name = config.loss
         self.batch_size = config.batch_size
-        self.rng = np.random.default_rng(config.seed + rank)
+        # the same stream on every process: each draws for the whole batch, keeps its share
+        self.rng = np.random.default_rng(config.seed)
         self.augment_images = config.augment_images
         self.instruction_noise = None
         if config.instruction_noise > 0:
@@ -108,14 +119,18 @@ class Trainer:
         self.text_tokens = self.text_tokens.to(self.device)
 
     # ---- batches ---------------------------------------------------------------------------
-    def _images(self, images):
+    def _images(self, images, n=None, part=slice(None)):
+        """The images of share ``part`` of a batch of ``n`` samples, augmented with the
+        random draws of the whole batch (the same on every process)."""
+        n = len(images) if n is None else n
         if self.augment_images:
-            images = _random_shift(images, self.rng, pad=max(2, images.shape[1] // 24))
+            pad = max(2, images.shape[1] // 24)
+            images = _random_shift(images, self.rng.integers(0, 2 * pad + 1, size=(n, 2))[part],
+                                   pad)
         x = images_to_tensor(images)
         if self.augment_images:
-            b = x.shape[0]
-            gain = torch.from_numpy(self.rng.uniform(0.85, 1.15, (b, 1, 1, 1))).float()
-            bias = torch.from_numpy(self.rng.uniform(-0.15, 0.15, (b, 1, 1, 1))).float()
+            gain = torch.from_numpy(self.rng.uniform(0.85, 1.15, (n, 1, 1, 1))[part]).float()
+            bias = torch.from_numpy(self.rng.uniform(-0.15, 0.15, (n, 1, 1, 1))[part]).float()
             x = x * gain + bias
         return x
 
@@ -123,39 +138,48 @@ class Trainer:
         rows = [int(self.rng.choice(self.class_rows[c])) for c in classes]
         return self.text_tokens[rows]
 
-    def loss_on(self, idx, dataset, train=True):
-        images = self._images(dataset.image_batch(idx)) if train else images_to_tensor(
-            dataset.image_batch(idx))
+    def loss_on(self, idx, dataset, train=True, part=None):
+        """(loss, logits or None) of the batch ``idx`` (sample indices into ``dataset``), or
+        of its share ``part`` (positions in ``idx``) under torchrun: then the loss is weighted
+        so that the processes' gradients, averaged, are the whole batch's."""
+        part = np.arange(len(idx)) if part is None else np.asarray(part)
+        mine = np.asarray(idx)[part]
+        images = self._images(dataset.image_batch(mine), len(idx), part) if train else \
+            images_to_tensor(dataset.image_batch(mine))
         images = images.to(self.device)
-        labels = torch.from_numpy(dataset.labels[idx]).to(self.device)
-        instr_tokens, inverse = self._instruction_batch(dataset, idx, train)
-        state = self._state(dataset, idx)
+        labels = torch.from_numpy(dataset.labels[mine]).to(self.device)
+        instr_tokens, inverse = self._instruction_batch(dataset, idx, train, part)
+        state = self._state(dataset, mine)
+        share = len(part) * self.world_size / len(idx)  # 1.0 in one process
         if self.cfg.head == 'regress':
             context, _ = self.net(images, instr_tokens, inverse, None, state)
             pred = self.model.regress(context)
             loss = F.smooth_l1_loss(pred, self.deltas[labels], beta=0.1)
-            return loss, None
+            return loss * share, None
         if self.loss_name == 'ce' or not train:
             class_tokens = self._sample_class_texts(range(len(self.vocab)))
             context, text = self.net(images, instr_tokens, inverse, class_tokens, state)
             logits = self.model.scores(context, text)
-            return F.cross_entropy(logits, labels), logits
-        text_tokens = self._sample_class_texts(labels.tolist())
+            return F.cross_entropy(logits, labels) * share, logits
+        text_tokens = self._sample_class_texts(dataset.labels[idx].tolist())[
+            torch.as_tensor(part, device=self.text_tokens.device)]
         context, text = self.net(images, instr_tokens, inverse, text_tokens, state)
         logits = self.model.scores(context, text) + self.model.logit_bias
         target = (labels[:, None] == labels[None, :]).float()
         return F.binary_cross_entropy_with_logits(logits, target), None
 
-    def _instruction_batch(self, dataset, idx, train):
-        """(unique prompt tokens (U, L), index (B,) into them) for samples ``idx``; in training
-        with instruction noise, some instructions are reworded (tokenised per batch)."""
+    def _instruction_batch(self, dataset, idx, train, part):
+        """(unique prompt tokens (U, L), index (B,) into them) for the samples ``idx[part]``;
+        in training with instruction noise, some instructions are reworded (tokenised per
+        batch; the whole batch is reworded, the same on every process)."""
         if train and self.instruction_noise is not None:
             texts = [self.instruction_noise(dataset.instructions[i]) for i in idx]
-            unique, inverse = np.unique(texts, return_inverse=True)
+            unique, inverse = np.unique([texts[i] for i in part], return_inverse=True)
             tokens = self.model.tokenize([self.cfg.format_prompt(t)
                                           for t in unique]).to(self.device)
         else:
-            prompt_ids = np.array([self.prompt_index[dataset.instructions[i]] for i in idx])
+            prompt_ids = np.array([self.prompt_index[dataset.instructions[i]]
+                                   for i in np.asarray(idx)[part]])
             unique, inverse = np.unique(prompt_ids, return_inverse=True)
             tokens = self.prompt_tokens[unique]
         return tokens, torch.from_numpy(inverse.reshape(-1)).to(self.device)
@@ -208,7 +232,8 @@ class Trainer:
         epochs, eval_every = config.epochs, config.eval_every
         eval_tasks = config.eval_task_ids()
         n = len(self.train_set)
-        steps_per_epoch = max(1, n // (self.batch_size * self.world_size))
+        # batch_size is the whole batch, split over the processes
+        steps_per_epoch = max(1, n // self.batch_size)
         total = steps_per_epoch * epochs
         metrics_path = self.out_dir / 'metrics.jsonl'
         self.model.train()
@@ -216,7 +241,7 @@ class Trainer:
                                       total)
         for epoch in range(self.epoch, epochs):
             start = time.perf_counter()
-            order = self.epoch_order(epoch)[self.rank::self.world_size]
+            order = self.epoch_order(epoch)
             losses = []
             bar = tqdm(range(steps_per_epoch), desc=f'epoch {epoch + 1}/{epochs}',
                        disable=not config.progress or self.rank != 0, dynamic_ncols=True)
@@ -229,19 +254,22 @@ class Trainer:
                 lr = self.base_lr * _schedule(self.step, warmup, total)
                 for group in self.optimizer.param_groups:
                     group['lr'] = lr * group['scale']
-                loss, _ = self.loss_on(idx, self.train_set)
+                part = np.array_split(np.arange(len(idx)), self.world_size)[self.rank]
+                loss, _ = self.loss_on(idx, self.train_set, part=part)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                self._average_gradients()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
                 self.optimizer.step()
                 self.step += 1
                 losses.append(loss.item())
                 bar.set_postfix(loss=f'{np.mean(losses[-20:]):.3f}')
             self.epoch = epoch + 1
+            epoch_loss = self._mean_over_processes(losses)
             if self.rank != 0:
                 continue
             row = {'epoch': self.epoch, 'step': self.step,
-                   'loss': float(np.mean(losses)) if losses else None,
+                   'loss': epoch_loss,
                    'lr': lr, 'epoch_s': round(time.perf_counter() - start, 1),
                    'samples_per_s': round(len(losses) * self.batch_size /
                                           (time.perf_counter() - start), 1)}
@@ -266,6 +294,29 @@ class Trainer:
                 self._copy(self.out_dir / 'last', 'best')
             plot_metrics(metrics_path, self.out_dir / 'training.png')
         return self.out_dir / 'best'
+
+    def _average_gradients(self):
+        """Under torchrun: every process's gradients -> their mean (one all-reduce)."""
+        if self.world_size == 1:
+            return
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        torch.distributed.all_reduce(flat)
+        flat /= self.world_size
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    def _mean_over_processes(self, losses):
+        """The epoch's training loss: the mean of the batches' losses (under torchrun, a
+        batch's loss is the mean of the processes' weighted shares), None without steps."""
+        total = torch.tensor([float(np.sum(losses)), len(losses)], dtype=torch.float64,
+                             device=self.device)
+        if self.world_size > 1:
+            torch.distributed.all_reduce(total)
+            total /= self.world_size
+        return float(total[0] / total[1]) if total[1] else None
 
     def save(self, name, meta=None):
         directory = save_checkpoint(self.out_dir / name, self.model, self.vocab,
@@ -317,12 +368,12 @@ def _schedule(step, warmup, total):
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _random_shift(images, rng, pad):
-    """Random translation by up to ``pad`` pixels (edge padding), per sample."""
-    b, h, w, _ = images.shape
+def _random_shift(images, offsets, pad):
+    """Translation of each image by its (dy, dx) in ``offsets`` minus ``pad`` pixels (edge
+    padding)."""
+    _, h, w, _ = images.shape
     padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode='edge')
     out = np.empty_like(images)
-    offsets = rng.integers(0, 2 * pad + 1, size=(b, 2))
     for i, (dy, dx) in enumerate(offsets):
         out[i] = padded[i, dy:dy + h, dx:dx + w]
     return out
@@ -366,6 +417,11 @@ def train(config: TrainingConfig, topics=None):
     if not config.data:
         raise ValueError('No training data: give --data one or more bag directories.')
     rank, world_size = _init_distributed()
+    if rank != 0:  # one process speaks (warnings and errors still come from every one)
+        logging.getLogger('contrastive_vla').setLevel(logging.WARNING)
+    if config.batch_size < world_size:
+        raise ValueError(f'--batch-size {config.batch_size} is the whole batch, split over '
+                         f'the {world_size} processes: give at least {world_size}.')
     device = torch.device(f'cuda:{int(os.environ.get("LOCAL_RANK", "0"))}'
                           if torch.cuda.is_available() else 'cpu')
     if config.threads:
@@ -389,8 +445,13 @@ def train(config: TrainingConfig, topics=None):
         vocab = PrimitiveVocabulary.load()
         model = ClipRT(cfg)
     progress = config.progress and rank == 0
+    if rank != 0:
+        torch.distributed.barrier()  # rank 0 decodes the bags and writes the caches first
     dataset = load_demonstrations(config.data, vocab, model.cfg.image_size, topics=topics,
-                                  include_failed=config.include_failed, progress=progress)
+                                  include_failed=config.include_failed, progress=progress,
+                                  in_memory=config.images_in_memory)
+    if world_size > 1 and rank == 0:
+        torch.distributed.barrier()
     for note in dataset.skipped[:20]:
         log.warning('%s', note)
     if config.val_episodes is not None:
@@ -411,15 +472,14 @@ def train(config: TrainingConfig, topics=None):
         held_out = sorted({dataset.episodes[i] for i in np.unique(val_set.episode_index)})
         (out / 'val_episodes.txt').write_text(''.join(f'{name}\n' for name in held_out))
     model.to(device)
-    ddp_model = None
-    if world_size > 1:
-        ddp_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == 'cuda' else None)
     trainer = Trainer(model, vocab, train_set, val_set, config, rank=rank,
-                      world_size=world_size, ddp_model=ddp_model, device=device)
+                      world_size=world_size, device=device)
     if config.resume and trainer.resume():
         model.load_state_dict(load_file(str(out / 'last' / 'model.safetensors')))
         log.info('resumed from %s at epoch %d', out / 'last', trainer.epoch)
+    if world_size > 1:  # the same start everywhere (the seed makes it so; this makes sure)
+        for tensor in model.state_dict().values():
+            torch.distributed.broadcast(tensor, 0)
     # the whole config, then what came of it; 'model' is the architecture's name (the
     # config given may be a path, or none with --init)
     meta = dict(config.to_dict(), model=model.cfg.name, samples=len(dataset),
@@ -442,5 +502,6 @@ def _init_distributed():
     if world_size <= 1:
         return 0, 1
     backend = 'nccl' if torch.cuda.is_available() else 'gloo'
-    torch.distributed.init_process_group(backend)
+    # the other ranks wait in the next step's all-reduce while rank 0 runs the closed-loop check
+    torch.distributed.init_process_group(backend, timeout=datetime.timedelta(hours=3))
     return torch.distributed.get_rank(), world_size

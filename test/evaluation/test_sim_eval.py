@@ -57,3 +57,65 @@ def test_eval_sim_with_other_wordings(tmp_path):
 def test_eval_sim_bad_arguments(args, capsys):
     assert main(['eval-sim', '--no-progress', *args]) == 2
     assert 'error' in capsys.readouterr().err
+
+
+class Thrashing:
+    """Up 10 cm, down 10 cm, ... the policy that cannot find its block."""
+
+    name = 'thrashing'
+    needs_images = False
+
+    def __init__(self):
+        from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+
+        self.vocab, self.n = PrimitiveVocabulary.load(), 0
+
+    def reset(self, task=None, seed=None):
+        self.n = 0
+
+    def act(self, observation):
+        self.n += 1
+        return self.vocab['up_10cm' if self.n % 2 else 'down_10cm']
+
+
+@pytest.fixture
+def thrashing(monkeypatch):
+    from contrastive_vla.evaluation import sim_eval
+
+    real = sim_eval.make_policy
+    monkeypatch.setattr(sim_eval, 'make_policy',
+                        lambda spec: Thrashing() if spec == 'thrashing' else real(spec))
+
+
+def test_the_stuck_detector_is_reported_on_successes_and_failures(thrashing):
+    summary = evaluate_in_sim('expert', ['reach_block'], 2, progress=False)
+    stuck = summary['stuck']
+    assert (stuck['fired'], stuck['fired_on_success'], stuck['successes']) == (0, 0, 2)
+    assert stuck['mode'] == 'observe' and stuck['success_rate_if_stopped'] == 1.0
+    summary = evaluate_in_sim('thrashing', ['reach_block'], 2, progress=False)
+    stuck = summary['stuck']
+    assert (stuck['fired_on_failure'], stuck['failures'], stuck['fired_on_success']) == (2, 2, 0)
+    assert stuck['fired_at_decision']['median'] == 8 and stuck['rules'] == {'cycling': 2}
+    row = summary['episode_results'][0]
+    assert row['stuck_at'] == 8 and 'up_10cm/down_10cm' in row['stuck_reason']
+    assert row['steps'] == 30  # observed only: the episode ran to its step budget
+
+
+def test_stuck_stop_ends_the_episode_and_off_runs_without(thrashing):
+    summary = evaluate_in_sim('thrashing', ['reach_block'], 1, progress=False, stuck='stop')
+    assert summary['episode_results'][0]['steps'] == 8 and summary['stuck']['fired'] == 1
+    summary = evaluate_in_sim('thrashing', ['reach_block'], 1, progress=False, stuck='off')
+    assert 'stuck' not in summary and summary['episode_results'][0]['steps'] == 30
+
+
+def test_eval_sim_cli_reports_the_stuck_detector_and_says_a_fixed_instruction(tmp_path,
+                                                                               capsys):
+    out = tmp_path / 'eval.json'
+    assert main(['eval-sim', '--policy', 'expert', '--tasks', 'reach_block', '--episodes', '1',
+                 '--instruction', 'reach the {blue} block', '--json', str(out),
+                 '--no-progress']) == 0
+    assert 'stuck detector (observe): fired on 0 of 1 successful' in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data['stuck']['fired'] == 0
+    assert data['episode_results'][0]['instruction'] == 'reach the {blue} block'
+    assert data['episode_results'][0]['blocks']

@@ -178,6 +178,12 @@ VLA_CASES = {
     'wait_for_outcome': (False, None, 'no'),
     'status_period': (1.0, None, 0.0),
     'autostart': (False, None, 'yes'),
+    'stuck_detection': (False, None, 'yes'),
+    'stuck_window': (12, None, 1),
+    'stuck_min_progress': (0.05, None, -0.1),
+    'stuck_min_path': (0.6, None, 0.0),
+    'stuck_cycles': (0, None, -1),
+    'stuck_gripper_toggles': (0, None, -1),
 }
 
 
@@ -308,6 +314,19 @@ def check_bridge_settle_time(bridge):
     assert bridge.active.until - before == pytest.approx(duration + 2.0, abs=0.05)
 
 
+def check_bridge_joint_jump_slack(bridge):
+    arm_at_home(bridge)   # builds the joint-state trust of the configured arm
+    assert_set(bridge, 'joint_jump_slack', 3.0)
+    assert bridge.joint_trust.slack == 3.0
+    assert_refused(bridge, 'joint_jump_slack', 0.5)
+
+
+def check_bridge_joint_trust_after(bridge):
+    arm_at_home(bridge)
+    assert_set(bridge, 'joint_trust_after', 2.5)
+    assert bridge.joint_trust.settle == 2.5
+
+
 BRIDGE_CASES = {
     'mode': ('servo', None, 'trajectory'),
     'enable_actuation': (True, None, 'yes'),
@@ -315,10 +334,18 @@ BRIDGE_CASES = {
     'max_step_translation': (0.05, check_bridge_max_step_translation, 0.0),
     'max_step_rotation': (0.1, check_bridge_max_step_rotation, -1.0),
     'command_timeout': (0.3, check_bridge_command_timeout, 0.0),
+    'vla_node': ('/other/vla', None, 3),
+    'joint_jump_slack': (3.0, check_bridge_joint_jump_slack, 0.9),
+    'joint_trust_after': (2.5, check_bridge_joint_trust_after, 0.0),
     'joint_state_timeout': (1e-6, check_bridge_joint_state_timeout, 0.0),
     'settle_time': (2.0, check_bridge_settle_time, -0.1),
     'servo_rate': (10.0, None, 0.0),
     'base_frame': ('tool0', None, 3),
+    'urdf': ('/tmp/arm.urdf', None, 3),
+    'robot_description': ('<robot name="x"/>', None, 3),
+    'tool_frame': ('tool0', None, 3),
+    'joint_limits': ('/tmp/joint_limits.yaml', None, 3),
+    'description_timeout': (1.0, None, -1.0),
     'autostart': (False, None, 'yes'),
 }
 

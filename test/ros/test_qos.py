@@ -62,10 +62,11 @@ def test_subscriptions_match_their_publishers_and_a_hand_typed_one():
 def test_the_e_stop_is_fed_by_default_qos_and_relayed_latched():
     estop = {e.node: e.profile for e in qos.ENDPOINTS if e.topic == 'estop' and e.side == 'sub'}
     assert estop == dict.fromkeys(('instruction_listener', 'vla', 'arm_bridge'), 'default')
-    relay = [e for e in qos.ENDPOINTS if e.topic == 'estop_state']
-    assert {(e.node, e.side, e.profile) for e in relay} == {
-        ('instruction_listener', 'pub', 'latched'), ('vla', 'sub', 'latched'),
-        ('arm_bridge', 'sub', 'latched')}
+    for key in ('estop_state', 'listener_stop'):   # the relay; the listener's own stop
+        relay = [e for e in qos.ENDPOINTS if e.topic == key]
+        assert {(e.node, e.side, e.profile) for e in relay} == {
+            ('instruction_listener', 'pub', 'latched'), ('vla', 'sub', 'latched'),
+            ('arm_bridge', 'sub', 'latched')}, key
 
 
 def test_readme_qos_table_is_the_generated_one():
@@ -90,6 +91,7 @@ def estop_input(monkeypatch):
         subs = {s.topic_name.lstrip('/'): s for s in spun.node.subscriptions}
         assert subs['estop'].qos_profile.durability == DurabilityPolicy.VOLATILE
         assert subs['estop_state'].qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+        assert subs['listener_stop'].qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
 
         def say(name, value):
             subs[name].callback(Bool(data=value))
@@ -106,7 +108,7 @@ def test_estop_input_raised_by_either_released_by_the_newest_word(estop_input):
     assert say('estop', True) is True                  # ros2 topic pub: raised at once
     assert say('estop_state', True) is True            # the listener relays it
     assert say('estop_state', False) is False          # a release the bridge missed on estop
-    assert say('estop_state', True) is True            # a stop word
+    assert say('estop_state', True) is True            # the listener relays another raise
     # released from outside: a stop word's raise holds until the listener relays the release
     assert say('estop', False) is True
     assert say('estop_state', False) is False
@@ -114,8 +116,20 @@ def test_estop_input_raised_by_either_released_by_the_newest_word(estop_input):
 
 def test_estop_input_a_stale_release_does_not_lift_an_unconfirmed_raise(estop_input):
     say = estop_input
-    assert say('estop_state', True) is True            # stop word
+    assert say('estop_state', True) is True            # an older raise, relayed
     assert say('estop', True) is True                  # an outside raise the listener missed
-    # the listener releases its own stop on a new instruction: the outside raise holds
+    # the listener relays an older release: the outside raise holds
     assert say('estop_state', False) is True
     assert say('estop', False) is False                # only a release on estop lifts it
+
+
+def test_estop_input_the_listeners_stop_is_a_holder_of_its_own(estop_input):
+    say = estop_input
+    assert say('estop', True) is True                  # outside
+    assert say('listener_stop', True) is True          # "stop"
+    # "stop", then a new task sentence: the listener releases its own stop only (issue 17 S2)
+    assert say('listener_stop', False) is True
+    assert say('estop', False) is False
+    assert say('listener_stop', True) is True
+    assert say('estop', False) is True                 # an outside release: the stop holds
+    assert say('listener_stop', False) is False

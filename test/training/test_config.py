@@ -84,7 +84,7 @@ def _visited(tmp_path, seed):
                       data.subset(np.zeros(len(data), bool)), config)
     visited = []
 
-    def loss_on(idx, dataset, train=True):
+    def loss_on(idx, dataset, train=True, part=None):
         visited.extend(int(i) for i in idx)
         return model.logit_scale * 0.0, None
 
@@ -99,3 +99,54 @@ def test_the_epoch_shuffle_follows_the_seed(tmp_path):
     assert first[:32] != first[32:]  # reshuffled each epoch
     assert _visited(tmp_path, seed=3) == first
     assert _visited(tmp_path, seed=4) != first
+
+
+# ---- recipes -------------------------------------------------------------------------------
+def test_the_default_recipe_reaches_the_config_and_the_command_line_overrides_it():
+    from contrastive_vla.training.config import load_recipe
+
+    recipe = load_recipe('default')
+    config = _parse('--recipe', 'default')
+    for name, value in recipe['train'].items():
+        assert getattr(config, name) == value, name
+    assert config.recipe == 'default' and config.config == 'clip_rt_small_tokens'
+    assert config.instruction_noise == 0.5 and config.init is None  # from scratch
+    # an option given wins, even when it says the dataclass default
+    config = _parse('--recipe', 'default', '--epochs', '1', '--instruction-noise', '0',
+                    '--config', 'clip_rt_tiny')
+    assert (config.epochs, config.instruction_noise, config.config) == (1, 0.0, 'clip_rt_tiny')
+    assert config.lr == recipe['train']['lr'] and config.recipe == 'default'
+    assert TrainingConfig.from_recipe('default', data=['bags'], epochs=2).epochs == 2
+
+
+def test_the_recipe_collect_section_is_the_collect_command():
+    from contrastive_vla.commands import collect
+    from contrastive_vla.training.config import load_recipe
+
+    settings = load_recipe('default')['collect']
+    argv = ['--out', 'data/default']
+    for key, value in settings.items():
+        flag = '--' + key.replace('_', '-')
+        argv += [flag] if value is True else [flag, str(value)]
+    parser = argparse.ArgumentParser()
+    collect.add_arguments(parser)
+    args = parser.parse_args(argv)
+    assert args.relabel and args.augment == 'recovery' and args.tasks == 'all'
+
+
+@pytest.mark.parametrize('text, message', [
+    ('train:\n  epoch: 3\n', 'unknown training setting "epoch" (did you mean "epochs"?)'),
+    ('train:\n  data: [bags]\n', '"data" is said by each run (--data), not by a recipe'),
+    ('trian:\n  epochs: 3\n', 'unknown section(s) trian'),
+    ('train:\n  epochs: 0\n', '--epochs must be positive, got 0.'),
+])
+def test_a_bad_recipe_is_refused_in_one_line(tmp_path, text, message):
+    (tmp_path / 'mine.yaml').write_text(text)
+    with pytest.raises(ValueError) as error:
+        _parse('--recipe', str(tmp_path / 'mine.yaml'))
+    assert message in str(error.value) and '\n' not in str(error.value)
+
+
+def test_an_unknown_recipe_names_the_packaged_ones():
+    with pytest.raises(FileNotFoundError, match='no recipe .*packaged recipes: default'):
+        _parse('--recipe', 'no_such_recipe')

@@ -93,3 +93,59 @@ def test_warm_start_into_token_attention(bags, tmp_path, capsys):
 def test_bad_training_arguments(bags, tmp_path, capsys, args, message):
     assert _train(bags, tmp_path / 'run', *args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_memory_mapped_store_trains_bit_for_bit_as_the_array_in_memory(bags, vocab,
+                                                                           tmp_path):
+    import numpy as np
+    import torch
+
+    from contrastive_vla.data.dataset import MappedImages, load_demonstrations
+    from contrastive_vla.model.clip_rt import ClipRT
+    from contrastive_vla.model.config import ModelConfig
+    from contrastive_vla.training.train import Trainer
+
+    cache = tmp_path / 'cache'
+    mapped = load_demonstrations([bags], vocab, 32, cache_dir=cache, progress=False)
+    memory = load_demonstrations([bags], vocab, 32, cache_dir=cache, progress=False,
+                                 in_memory=True)
+    assert isinstance(mapped.images, MappedImages) and isinstance(memory.images, np.ndarray)
+    store = mapped.images.path
+    assert store.parent == cache and store.suffix == '.npy'
+    written = store.stat().st_mtime_ns  # written once, then read again
+    assert load_demonstrations([bags], vocab, 32, cache_dir=cache, progress=False
+                               ).images.path == store
+    assert store.stat().st_mtime_ns == written
+    # pages handed back while reading: the rows read after are still the right ones
+    mapped.images.release_bytes = 3 * 32 * 32 * 3
+    idx = np.random.default_rng(0).permutation(len(memory))
+    for part in np.array_split(idx, 7):
+        np.testing.assert_array_equal(mapped.image_batch(part), memory.image_batch(part))
+    weights = []
+    for data in (mapped, memory):
+        train_set, val_set = data.split_by_episode(0.2, seed=0)
+        torch.manual_seed(0)
+        model = ClipRT(ModelConfig.load('clip_rt_tiny'))
+        config = TrainingConfig(data=[str(bags)], out=str(tmp_path / str(len(weights))),
+                                epochs=2, batch_size=8, instruction_noise=0.5,
+                                eval_tasks='none', threads=1, progress=False)
+        Trainer(model, vocab, train_set, val_set, config).fit()
+        weights.append(model.state_dict())
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name
+
+
+def test_the_default_recipe_trains_from_scratch_with_tiny_overrides(bags, tmp_path):
+    from contrastive_vla.training.config import load_recipe
+
+    run = tmp_path / 'run'
+    assert _train(bags, run, '--recipe', 'default', '--config', 'clip_rt_tiny', '--epochs', '1',
+                  '--eval-tasks', 'none', '--warmup-steps', '2') == 0
+    summary = json.loads((run / 'summary.json').read_text())
+    recipe = load_recipe('default')['train']
+    assert summary['recipe'] == 'default' and summary['init'] is None
+    assert (summary['config'], summary['epochs'], summary['batch_size']) == (
+        'clip_rt_tiny', 1, 8)  # the options given
+    for name in ('instruction_noise', 'lr', 'weight_decay', 'loss', 'val_fraction'):
+        assert summary[name] == recipe[name], name  # the recipe's
+    assert json.loads((run / 'last' / 'meta.json').read_text())['recipe'] == 'default'

@@ -3,13 +3,28 @@
 Modes: ``joint_trajectory`` (a ros2_control joint_trajectory_controller; IK from joint_states;
 the simulator speaks this) and ``servo`` (MoveIt Servo ``TwistStamped``); the gripper gets a
 position target on ``gripper_command`` (a forward_command_controller). Every command passes
-the pure checks of ``control.safety`` first. The arm halts (a hold-position trajectory / a zero
-twist) when the e-stop is raised, within one control tick, and when the VLA node falls silent
-for ``command_timeout`` while the arm moves. With ``enable_actuation`` false nothing is sent:
+the pure checks of ``control.safety`` first. With ``enable_actuation`` false nothing is sent:
 the bridge logs what it would send (dry run) and reports ``dry_run``.
 
+The stop is a set of independent holders (``control.stops``); the arm moves only while none
+holds, each releases only its own stop, and a primitive is refused naming the holders:
+``outside`` (``estop``, or its relay ``estop_state``: released only by a False on ``estop``),
+``listener`` (the instruction listener's stop sentence, ``listener_stop``), ``watchdog`` (the
+VLA node, or the node whose primitive runs, silent for ``command_timeout`` mid-motion; only
+*their* messages count: each message's publisher is checked against the ROS graph,
+``control.heartbeat``, so another publisher on ``vla_status`` cannot keep a dead VLA node
+alive), ``lifecycle`` (not active) and ``joint_states`` (a second publisher of the arm joints,
+or a jump beyond the joint velocity limits, ``control.joint_trust``: warned once, the state
+not used until it is consistent again). A raise halts the motion in progress (a
+hold-position trajectory at the last trusted joints / a zero twist) within one control tick.
+/diagnostics names the holders and why.
+
 A managed (lifecycle) node: ``configure`` loads the arm description and builds the limits and
-the planner (a bad description fails it, logged; the node stays unconfigured); only ``active``
+the planner (a bad description fails it, logged; the node stays unconfigured). The arm is
+``arm_config`` (the simulator's UR5e, a packaged ``ur5e`` / ``fr3`` or a YAML); a URDF arm's
+joints, limits and kinematics come from its robot description: the ``urdf`` file, the
+``robot_description`` parameter, else the latched ``robot_description`` topic, waited for up to
+``description_timeout`` (``robot.arms``, ``ros.robot_description``). Only ``active``
 sends commands: inactive, it refuses every primitive (status ``refused``) and reports
 ``inactive`` on /diagnostics. ``deactivate``, ``cleanup`` and ``shutdown`` (also on Ctrl-C)
 halt the arm first, with the hold it sends on an e-stop. At start-up it configures itself and,
@@ -32,17 +47,27 @@ from contrastive_vla.control.arm_commands import (
     limits_from_config,
 )
 from contrastive_vla.control.execution import ActivePrimitive, Phase, status_of
+from contrastive_vla.control.heartbeat import (
+    UNKNOWN,
+    CheckedWatchdog,
+    SenderRegistry,
+    node_fqn,
+    resolve_node,
+)
+from contrastive_vla.control.joint_trust import JointStateTrust
+from contrastive_vla.control.stops import StopHolders
 from contrastive_vla.core.joints import JointStateError, JointStateMerger, MissingJointsError
 from contrastive_vla.core.msgfields import NS_PER_S, ns_to_time_fields, seconds_to_ns
 from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.topics import topic
 from contrastive_vla.robot import kinematics as kin
-from contrastive_vla.robot.description import load_arm_config
-from contrastive_vla.robot.mjcf import arm_model, import_mujoco
+from contrastive_vla.robot.arms import load_arm, needs_description
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
+from contrastive_vla.ros.robot_description import description_for
 from contrastive_vla.ros.runtime import (
     ConfiguredEntities,
+    NodeStartupError,
     diagnostics,
     guarded,
     run_node,
@@ -62,7 +87,16 @@ class ArmBridge(LifecycleNode):
         # by joint name, merged over every publisher (a UR driver's own joint order; the
         # gripper in separate messages from another node)
         self.joint_states = JointStateMerger()
-        self.estop = False
+        try:
+            self.vla_node = resolve_node(self.p['vla_node'], self.get_namespace())
+        except ValueError as exc:
+            raise NodeStartupError(f'arm_bridge: parameter vla_node: {exc}') from None
+        # who holds the stop (control.stops); inactive until activated
+        self.holders = StopHolders()
+        self.holders.raise_('lifecycle', 'the arm bridge is inactive (ros2 lifecycle set '
+                                         f'{self.get_fully_qualified_name()} activate)')
+        self.senders = SenderRegistry(self.publishers_of)  # publisher gid -> node, per topic
+        self.joint_trust = None  # JointStateTrust of the configured arm (joint_trust())
         self.active = None       # the primitive being executed (ActivePrimitive)
         self.counts = {}
         self.halts = 0
@@ -71,23 +105,32 @@ class ArmBridge(LifecycleNode):
     # ---- lifecycle ---------------------------------------------------------------------------
     def on_configure(self, state):
         try:
-            self.arm = load_arm_config(self.p['arm_config'] or None)
+            # the arm: a packaged configuration or a YAML, kinematics from its URDF (file,
+            # parameter or the latched robot_description topic) or the simulator's MJCF
+            description, source = description_for(
+                self, self.p, needs_description(self.p['arm_config']))
+            arm = load_arm(self.p['arm_config'], description, self.p['base_frame'],
+                           self.p['tool_frame'], self.p['joint_limits'] or None)
+            self.arm = arm.cfg
             self.limits = limits_from_config(self.arm, self.p)
-            mj = import_mujoco()
             robot = self.arm['robot']
-            self.joint_names = list(robot['joint_names'])
-            self.planner = JointMotionPlanner(
-                kin.ArmKinematics(mj, arm_model(self.arm, mj), self.joint_names,
-                                  robot['joint_lower'], robot['joint_upper']),
-                self.limits, self.arm['control'])
+            self.joint_names = arm.joint_names
+            self.frame_id = arm.base_frame if arm.urdf else (self.p['base_frame']
+                                                             or arm.base_frame)
+            self.planner = JointMotionPlanner(arm.kinematics, self.limits, self.arm['control'])
         except Exception as exc:  # noqa: BLE001 - whatever it is, the reason is logged
             self.arm = self.limits = self.planner = None
             self.get_logger().error(f'arm_bridge: bad arm description '
                                     f'{self.p["arm_config"] or "(packaged)"!r}: {exc}')
             return TransitionCallbackReturn.FAILURE
+        self.get_logger().info(
+            f'arm: {self.p["arm_config"] or "config/sim.yaml"}, joints '
+            f'{", ".join(self.joint_names)}' + (f'; URDF from {source}, base frame '
+                                                 f'{arm.base_frame}, tool frame '
+                                                 f'{arm.urdf.tool_frame}' if arm.urdf else ''))
         self.gripper_positions = {1: robot['finger_open'], -1: robot['finger_closed']}
         self.gripper_time = self.arm['control']['gripper_ticks'] * self.arm['control']['tick']
-        self.watchdog = safety.CommandWatchdog(self.p['command_timeout'])
+        self.watchdog = CheckedWatchdog(self.p['command_timeout'], self.vla_node)
         with ConfiguredEntities(self) as self.entities:
             # commands: lifecycle publishers, silent unless the node is active
             self.traj_pub = self.create_lifecycle_publisher(
@@ -108,10 +151,11 @@ class ArmBridge(LifecycleNode):
                                      topic('joint_states').name,
                                      guarded(self, 'joint_states', self.on_joint_states),
                                      qos.sensor())
-            # estop from anyone (default QoS) + estop_state (latched, the listener's relay)
+            # estop from anyone (default QoS) + estop_state (latched, the listener's relay) +
+            # listener_stop (latched): the holders 'outside' and 'listener'
             self.estop_input = qos.EstopInput(self, self.on_estop)
-            self.create_subscription(String, topic('vla_status').name, guarded(
-                self, 'vla_status', lambda _msg: self.watchdog.feed(self.now())), 10)
+            self.create_subscription(String, topic('vla_status').name,
+                                     guarded(self, 'vla_status', self.on_vla_status), 10)
             self.create_timer(1.0 / self.p['servo_rate'], self.tick)
             self.create_timer(1.0, self.report)
         actuation = 'ACTUATION ENABLED' if self.p['enable_actuation'] else \
@@ -121,6 +165,7 @@ class ArmBridge(LifecycleNode):
 
     def on_activate(self, state):
         self.commanding = True
+        self.holders.release('lifecycle')
         self.get_logger().info('active: commands enabled')
         return super().on_activate(state)
 
@@ -141,6 +186,8 @@ class ArmBridge(LifecycleNode):
         """Halt as on an e-stop (the primitive in progress reported ``halted``; idle: the hold
         alone), then send nothing more. Only an active bridge can have commanded anything since
         the last stand-down, so an inactive one has nothing to halt."""
+        self.holders.raise_('lifecycle', 'the arm bridge is inactive (ros2 lifecycle set '
+                                         f'{self.get_fully_qualified_name()} activate)')
         if not self.commanding:
             return
         if self.active is not None:
@@ -156,7 +203,7 @@ class ArmBridge(LifecycleNode):
         if self.entities is not None:
             self.entities.destroy()
             self.entities = None
-        self.arm = self.limits = self.planner = None
+        self.arm = self.limits = self.planner = self.joint_trust = None
 
     def destroy_node(self):
         # an owner that destroys the node without the shutdown transition (rclpy.spin, a test)
@@ -183,6 +230,8 @@ class ArmBridge(LifecycleNode):
             return
         limits = limits_from_config(self.arm, values)
         self.watchdog.set_timeout(values['command_timeout'])  # validates before it changes
+        if self.joint_trust is not None:
+            self.joint_trust.set_limits(values['joint_jump_slack'], values['joint_trust_after'])
         self.limits = limits
         self.planner = JointMotionPlanner(self.planner.kin, limits, self.arm['control'])
 
@@ -193,10 +242,51 @@ class ArmBridge(LifecycleNode):
         return self.get_clock().now().nanoseconds
 
     # ---- inputs ----------------------------------------------------------------------------
-    def on_joint_states(self, msg):
+    def publishers_of(self, name):
+        """{publisher gid: node} of topic ``name``, from the ROS graph (SenderRegistry)."""
+        return {gid_key(info.endpoint_gid): node_fqn(info.node_namespace, info.node_name)
+                for info in self.get_publishers_info_by_topic(name)}
+
+    def sender(self, key, info, now):
+        """The node that published a message on topic ``key`` (None: not known)."""
+        return self.senders.node_of(topic(key).name, sender_gid(info), now)
+
+    def joint_trust_now(self):
+        """The JointStateTrust of the configured arm (None unconfigured)."""
+        if self.limits is None:
+            return None
+        velocity = tuple(self.limits.joint_velocity)
+        trust = self.joint_trust
+        if trust is None or trust.arm != set(self.joint_names) or trust.velocity != velocity:
+            self.joint_trust = trust = JointStateTrust(
+                self.joint_names, velocity, self.p['joint_jump_slack'],
+                self.p['joint_trust_after'],
+                describe=lambda gid: self.senders.label(topic('joint_states').name, gid,
+                                                        self.now()))
+        return trust
+
+    def on_joint_states(self, msg, info=None):
+        now_ns = self.now_ns()
+        names, positions, velocities = list(msg.name), list(msg.position), list(msg.velocity)
+        trust = self.joint_trust_now()
+        if trust is not None and not trust.update(sender_gid(info), names, positions,
+                                                  now_ns / NS_PER_S):
+            if self.holders.raise_('joint_states', trust.reason):  # once per distrust
+                self.get_logger().error(f'{trust.reason}: not planning, the arm held until '
+                                        'the joint states are consistent again (a single '
+                                        f'publisher for {trust.settle:g} s, no jumps)')
+                if self.active is not None:
+                    self.halt(trust.reason)
+            # its arm joints are not used; the rest (a gripper's) is
+            keep = [i for i, n in enumerate(names) if n not in trust.arm]
+            if not keep:
+                return
+            names, positions = [names[i] for i in keep], [positions[i] for i in keep]
+            velocities = [velocities[i] for i in keep] if velocities else []
+        elif trust is not None and self.holders.release('joint_states'):
+            self.get_logger().warning('joint_states consistent again: planning resumes')
         try:  # stamped on receipt: joint_state_timeout is measured on this node's clock
-            self.joint_states.update(list(msg.name), list(msg.position), list(msg.velocity),
-                                     self.now_ns())
+            self.joint_states.update(names, positions, velocities, now_ns)
         except JointStateError as exc:
             self.get_logger().warning(f'joint_states refused: {exc}; ignored',
                                       throttle_duration_sec=5.0)
@@ -210,18 +300,43 @@ class ArmBridge(LifecycleNode):
         # as fresh as the oldest arm joint's state
         self.q, self.q_time = reading.positions, reading.stamp_ns / NS_PER_S
 
-    def on_estop(self, raised):
-        """The combined e-stop (qos.EstopInput), after every message on either topic."""
-        if raised != self.estop:
-            self.get_logger().warning('E-STOP raised' if raised else 'e-stop released')
-        self.estop = raised
-        if raised and self.active is not None:
-            self.halt('e-stop raised')
+    def on_estop(self, _raised):
+        """The e-stop inputs (qos.EstopInput) changed: its two holders, ``outside`` and
+        ``listener``, follow them; a raise halts the motion in progress."""
+        for holder, raised, reason in (
+                ('outside', self.estop_input.outside, 'the e-stop is raised on estop'),
+                ('listener', self.estop_input.listener,
+                 'the e-stop is raised by a stop sentence (instruction listener)')):
+            if self.holders.set(holder, raised, reason):
+                self.get_logger().warning(f'E-STOP raised ({holder})' if raised else
+                                          f'e-stop released ({holder})' + (
+                                              f'; still {self.holders.summary()}'
+                                              if self.holders.held else ''))
+        if (self.estop_input.outside or self.estop_input.listener) and self.active is not None:
+            self.halt(self.holders.summary())
 
-    def on_delta(self, msg):
+    def on_vla_status(self, _msg, info=None):
+        """The VLA node's heartbeat: feeds the watchdog when the VLA node (or the commander of
+        the motion) sent it; other publishers are counted and warned about once each."""
+        now = self.now()
+        node = self.sender('vla_status', info, now)
+        if self.watchdog.heard(node, now):
+            if node == self.vla_node:
+                self.holders.release('watchdog')
+            return
+        count = self.watchdog.ignored[node or UNKNOWN]
+        if count == (1 if node is not None else 20):  # an unknown one: discovery may lag
+            who = node or 'a publisher the ROS graph does not know'
+            self.get_logger().warning(f'vla_status from {who} ignored: only {self.vla_node} '
+                                      '(vla_node) and the node whose primitive runs feed the '
+                                      'command watchdog')
+
+    def on_delta(self, msg, info=None):
         now_ns = self.now_ns()
         now = now_ns / NS_PER_S
-        self.watchdog.feed(now)
+        commander = self.sender('primitive_delta', info, now)
+        if self.watchdog.watched(commander):
+            self.watchdog.feed(now)
         command = messages.parse_delta_command(msg)
         delta, decision = command.delta, command.decision
         latency_ms = None
@@ -231,11 +346,9 @@ class ArmBridge(LifecycleNode):
         def refuse(status, message):
             self.finish(status_of(decision, delta, latency_ms, status, message))
 
-        if not self.commanding:
-            return refuse(Outcome.REFUSED, 'the arm bridge is inactive (ros2 lifecycle set '
-                                           f'{self.get_fully_qualified_name()} activate)')
-        if self.estop:
-            return refuse(Outcome.REFUSED, 'the e-stop is raised')
+        self.holders.release('watchdog')  # a new command: a fresh watch
+        if self.holders.held:
+            return refuse(Outcome.REFUSED, self.holders.summary())
         if self.active is not None:
             return refuse(Outcome.REFUSED, f'busy with decision {self.active.decision}')
         if self.q is None or now - self.q_time > self.p['joint_state_timeout']:
@@ -247,6 +360,7 @@ class ArmBridge(LifecycleNode):
             return refuse(plan.status, plan.message)
         self.active = ActivePrimitive(decision, delta, latency_ms, plan, plan.status,
                                       plan.message)
+        self.watchdog.start(commander, now)  # its sender just spoke; watched while it runs
         if plan.moves:
             self.start_motion(plan, now)
         else:
@@ -285,11 +399,13 @@ class ArmBridge(LifecycleNode):
         if a is None:
             return
         now = self.now()
-        if self.estop:
-            return self.halt('e-stop raised')
+        if self.holders.held:
+            return self.halt(self.holders.summary())
         if self.watchdog.expired(now):
-            return self.halt(f'no word from the VLA node for {self.watchdog.age(now):.2f} s '
-                             f'(command_timeout {self.p["command_timeout"]} s)')
+            reason = (f'no word from the VLA node for {self.watchdog.age(now):.2f} s '
+                      f'(command_timeout {self.p["command_timeout"]} s)')
+            self.holders.raise_('watchdog', reason)
+            return self.halt(reason)
         if a.phase is Phase.MOVE and a.twist is not None:
             linear, angular = a.twist if now < a.twist_until else (np.zeros(3), np.zeros(3))
             self.send(self.twist(linear, angular), 'twist', None)
@@ -306,6 +422,7 @@ class ArmBridge(LifecycleNode):
 
     def complete(self):
         a, self.active = self.active, None
+        self.watchdog.finish()
         status = a.status if self.p['enable_actuation'] else Outcome.DRY_RUN
         self.finish(a.report(status, a.message))
 
@@ -313,6 +430,8 @@ class ArmBridge(LifecycleNode):
         self.halts += 1
         self.hold()
         a, self.active = self.active, None
+        if self.watchdog is not None:
+            self.watchdog.finish()
         self.get_logger().warning(f'HALT: {reason}')
         if a is not None:
             self.finish(a.report(Outcome.HALTED, reason))
@@ -348,7 +467,7 @@ class ArmBridge(LifecycleNode):
 
     def twist(self, linear, angular):
         msg = TwistStamped()
-        msg.header = messages.header(self.get_clock().now().to_msg(), self.p['base_frame'])
+        msg.header = messages.header(self.get_clock().now().to_msg(), self.frame_id)
         (msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z) = map(float, linear)
         (msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z) = map(float, angular)
         return msg
@@ -359,18 +478,46 @@ class ArmBridge(LifecycleNode):
         self.status_pub.publish(messages.json_string(outcome))
 
     def report(self):
-        level = 'warn' if self.estop or not self.commanding or \
-            not self.p['enable_actuation'] else 'ok'
+        held = self.holders.reasons
         if not self.commanding:
             message = 'inactive'
+        elif 'outside' in held or 'listener' in held:
+            message = 'e-stop'
+        elif 'joint_states' in held:
+            message = 'joint_states untrusted'
         else:
-            message = 'e-stop' if self.estop else \
-                ('executing' if self.active is not None else 'idle')
+            message = 'executing' if self.active is not None else \
+                ('halted: VLA node silent' if 'watchdog' in held else 'idle')
+        level = 'error' if 'joint_states' in held else \
+            'warn' if held or not self.p['enable_actuation'] else 'ok'
+        trust = self.joint_trust
         self.diag_pub.publish(diagnostics(
             self, 'contrastive_vla: arm_bridge', level, message,
             {'lifecycle': 'active' if self.commanding else 'inactive',
              'mode': self.p['mode'], 'actuation': self.p['enable_actuation'],
-             'halts': self.halts, **{f'outcome_{k}': v for k, v in self.counts.items()}}))
+             'halts': self.halts, 'held_by': ', '.join(held) or 'none',
+             **{f'held_{h}': r for h, r in held.items()},
+             'vla_node': self.vla_node,
+             'vla_status_ignored': self.watchdog.ignored_total(),
+             'vla_status_ignored_from': self.watchdog.describe_ignored() or 'none',
+             'joint_states': 'trusted' if trust is None or trust.trusted else trust.reason,
+             'joint_state_jumps': 0 if trust is None else trust.jumps,
+             'joint_state_conflicts': 0 if trust is None else trust.conflicts,
+             **{f'outcome_{k}': v for k, v in self.counts.items()}}))
+
+
+def sender_gid(info):
+    """The publisher's gid of a message (rclpy's message info), None when not given."""
+    try:
+        return gid_key(info['publisher_gid']['data'])
+    except (TypeError, KeyError):
+        return None
+
+
+def gid_key(gid):
+    """A gid as bytes, zero padding dropped (the graph and the message info may pad
+    differently)."""
+    return bytes(gid).rstrip(b'\0')
 
 
 def plan_delta(delta):

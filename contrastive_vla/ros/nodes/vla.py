@@ -11,6 +11,12 @@ logged; the node stays unconfigured and alive), only ``active`` decides (``self.
 inactive, it still follows the instruction, the e-stop and the bridge and reports ``inactive``
 on ``vla_status``. At start-up it configures itself and, with ``autostart`` (default true: it
 moves nothing by itself), activates too.
+
+Stuck detection (``control.stuck``): every decision the bridge reports as having moved the arm
+feeds the detector; when the recent ones make no progress (back and forth, A/B/A/B, gripper
+cycling) the node stops deciding and reports ``stuck`` on ``vla_status`` and an ERROR on
+``/diagnostics`` with the reason, until the next message on ``active_instruction`` (any new
+instruction, the same words said again too) resets it.
 """
 
 from dataclasses import dataclass
@@ -31,9 +37,11 @@ from contrastive_vla.control.decision import (
     DecisionGate,
     state_freshness,
 )
+from contrastive_vla.control.stuck import STUCK, StuckDetector, StuckLimits
 from contrastive_vla.core.images import ImageError, image_to_rgb
 from contrastive_vla.core.joints import JointStateError, JointStateMerger, MissingJointsError
 from contrastive_vla.core.msgfields import NS_PER_S, stamp_to_ns
+from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.topics import topic
 from contrastive_vla.model.config import state_joint_names
 from contrastive_vla.model.policy import CheckpointError, ClipRTPolicy, check_device
@@ -79,6 +87,7 @@ class VLAStatus:
     confidence: float | None
     primitive: str | None
     last_outcome: str | None
+    stuck: str | None = None  # why the node stopped deciding (state 'stuck'), else None
 
 
 def softmax(scores):
@@ -100,6 +109,8 @@ class VLANode(LifecycleNode):
                                  wait_for_outcome=self.p['wait_for_outcome'],
                                  max_future_stamp=self.p['max_future_stamp'])
         self.skew = ClockSkew()  # the camera's clock against this node's
+        self.stuck = self._stuck_detector()  # None: stuck_detection off
+        self.motion = None  # (decision id, delta, name) of the decision the arm executes
 
         self.frame = None            # newest Image message
         self.frame_dropped = False   # that frame already counted as dropped
@@ -210,6 +221,17 @@ class VLANode(LifecycleNode):
                 callback()
         return gated
 
+    def _stuck_detector(self):
+        if not self.p['stuck_detection']:
+            return None
+        try:
+            return StuckDetector(StuckLimits(
+                window=self.p['stuck_window'], min_progress=self.p['stuck_min_progress'],
+                min_path=self.p['stuck_min_path'], cycles=self.p['stuck_cycles'],
+                gripper_toggles=self.p['stuck_gripper_toggles']))
+        except ValueError as exc:
+            raise NodeStartupError(f'vla: {exc}') from None
+
     def _load_policy(self):
         if self.p['threads'] > 0:
             torch.set_num_threads(self.p['threads'])
@@ -270,6 +292,10 @@ class VLANode(LifecycleNode):
             self.decide_soon.trigger()
 
     def on_instruction(self, msg):
+        if self.stuck is not None:  # a new instruction (or the same one again): start afresh
+            if self.stuck.stuck:
+                self.get_logger().info('new instruction: no longer stuck')
+            self.stuck.reset()
         self.gate.set_instruction(msg.data, self.now())
         self.get_logger().info(f'acting on: {msg.data!r}')
         self.decide_soon.trigger()  # a frame stamped with the instruction (a replayed bag)
@@ -284,12 +310,31 @@ class VLANode(LifecycleNode):
         status = messages.parse_json(msg)
         if status is not None and self.gate.finished(status.get('decision'), self.now()):
             self.last['outcome'] = status.get('status')
+            self._check_progress(status.get('decision'), status.get('status'))
             self.decide_soon.trigger()  # a frame stamped after the outcome may be here already
+
+    def _check_progress(self, decision_id, outcome):
+        """Feed the stuck detector the decision the bridge just reported, if it moved the arm
+        (refused, unreachable, dry-run primitives are not motion)."""
+        motion, self.motion = self.motion, None
+        if self.stuck is None or motion is None or motion[0] != decision_id:
+            return
+        if not isinstance(outcome, str) or outcome not in {o.value for o in Outcome} \
+                or not Outcome(outcome).moved:
+            return
+        reason = self.stuck.observe(motion[1], motion[2])
+        if reason is not None:
+            self.reason = STUCK
+            self.get_logger().error(f'stuck after {self.stuck.decisions} decisions: {reason}; '
+                                    'no more decisions until a new instruction')
 
     # ---- deciding --------------------------------------------------------------------------
     def tick(self):
         """Decide if the gate is open (called by the decide_soon guard condition right after a
         callback that may have opened it, and by the fallback timer)."""
+        if self.stuck is not None and self.stuck.stuck:
+            self.reason = STUCK
+            return
         frame = self.frame
         stamp_ns = stamp_to_ns(frame.header.stamp) if frame is not None else None
         stamp = stamp_ns / NS_PER_S if frame is not None else None
@@ -381,6 +426,7 @@ class VLANode(LifecycleNode):
             'frame_age_ms': round(self.frame_age_ms, 3), 'image_stamp_ns': stamp_ns,
             'top': topk}))
         self.gate.decided(self.decision_id, self.now(), stamp)
+        self.motion = (self.decision_id, best.delta_array(), best.name)
         self.meter.tick()
         self.get_logger().info(f'#{self.decision_id} {best.phrase!r} (p={confidence:.2f}, '
                                f'{latency_ms:.1f} ms)')
@@ -406,7 +452,8 @@ class VLANode(LifecycleNode):
             outcome_timeouts=self.gate.timeouts,
             clock_offset_s=None if self.skew.offset is None else round(self.skew.offset, 4),
             confidence=self.last.get('confidence'),
-            primitive=self.last.get('primitive'), last_outcome=self.last.get('outcome'))
+            primitive=self.last.get('primitive'), last_outcome=self.last.get('outcome'),
+            stuck=self.stuck.reason if self.stuck is not None else None)
 
     def report(self):
         status = self.status()
@@ -419,11 +466,14 @@ class VLANode(LifecycleNode):
         if skewed is not None:
             level, message = 'warn', skewed
             self.get_logger().warning(skewed, throttle_duration_sec=10.0)
+        if status.stuck is not None:  # no decisions until a new instruction: say why
+            level, message = 'error', f'stuck: {status.stuck}; waiting for a new instruction'
         self.diag_pub.publish(diagnostics(self, 'contrastive_vla: vla', level, message, {
             'decisions': status.decisions, 'decisions_per_s': status.decisions_per_s,
             'latency_p50_ms': status.latency_ms.p50,
             'dropped_frames': status.dropped_frames, 'future_frames': status.future_frames,
-            'clock_offset_s': status.clock_offset_s, 'confidence': status.confidence}))
+            'clock_offset_s': status.clock_offset_s, 'confidence': status.confidence,
+            'stuck': status.stuck}))
 
 
 def main(args=None):

@@ -1,0 +1,138 @@
+"""Stuck detection: the policy keeps moving the arm but gets nowhere.
+
+A policy that cannot find its target (told "reach the blue block" with no blue block in view)
+may thrash: up 10 cm, down 10 cm, up, down... for as long as nobody stops it. The
+:class:`StuckDetector` is fed every *executed* decision (its 8-D delta, see ``core.delta``) and
+says when the recent ones show no progress. Three rules, each over the last ``window``
+executed decisions (oldest dropped first):
+
+1. **No progress**: the window is full, the gross path (the sum of each decision's motion) is at
+   least ``min_path`` and the net displacement (the length of their sum) is below
+   ``min_progress``: the arm travelled, but ended where it began.
+2. **Cycling**: the last decisions repeat one short cycle of primitives whose motions cancel,
+   ``cycles`` times in a row: A, B, A, B, ... with A + B = 0 (up/down, left/right, roll
+   left/roll right), or a cycle of 3 or 4 (down 10, up 5, up 5; up, back, down, forward):
+   dithering or looping, however small the steps (``cycles`` times the cycle's length
+   decisions, so looked at beyond the window).
+3. **Gripper cycling**: the gripper command changed state (open -> close or close -> open)
+   ``gripper_toggles`` times or more within the window.
+
+Motion is measured from the commanded deltas, the only motion the VLA node knows (it has no
+tool pose): translations in metres, rotations (roll, pitch, yaw, wrist) counted as
+``rotation_m_per_rad`` metres per radian (CLIP-RT's weighting, 0.785 rad like 0.1 m), their
+sums taken per axis. A motion clamped at the workspace boundary therefore counts in full. The
+detector only says "stuck" and why; the caller stops deciding. It starts afresh with
+:meth:`reset` (a new instruction). No ROS, no torch.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from contrastive_vla.core.delta import GRIPPER_INDEX, as_delta
+
+ROTATION_M_PER_RAD = 0.1 / 0.785  # CLIP-RT: 0.1 m of translation weighs like 0.785 rad
+STUCK = 'stuck'  # the VLA node's state (vla_status) while the detector holds it
+MAX_CYCLE = 4  # longest cycle of primitives rule 2 looks for
+
+
+@dataclass(frozen=True)
+class StuckLimits:
+    """When the detector fires (see the module docstring for the rules)."""
+
+    window: int = 8             # executed decisions looked at (rules 1 and 3)
+    min_progress: float = 0.03  # m: a full window netting less made no progress (rule 1) ...
+    min_path: float = 0.45      # m: ... if its gross path was at least this long
+    cycles: int = 4             # repeats of a cancelling cycle of 2-4 primitives (rule 2); 0: off
+    gripper_toggles: int = 4    # gripper state changes within the window (rule 3); 0 = off
+    rotation_m_per_rad: float = ROTATION_M_PER_RAD
+
+    def __post_init__(self):
+        if self.window < 2:
+            raise ValueError(f'stuck window must be at least 2 decisions, got {self.window}')
+        if not self.min_progress >= 0 or not self.min_path > self.min_progress:
+            raise ValueError('stuck limits need 0 <= min_progress < min_path, got '
+                             f'{self.min_progress} and {self.min_path}')
+        if self.cycles < 0 or self.gripper_toggles < 0:
+            raise ValueError('stuck cycles and gripper_toggles must not be negative')
+
+
+class StuckDetector:
+    """Feed :meth:`observe` one executed decision at a time; :attr:`reason` says why it is
+    stuck (None while it is not). Once stuck it stays stuck until :meth:`reset`."""
+
+    def __init__(self, limits: StuckLimits | None = None) -> None:
+        self.limits = limits or StuckLimits()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every decision (a new instruction, a new episode)."""
+        self.motions: deque = deque(maxlen=max(self.limits.window,
+                                               MAX_CYCLE * self.limits.cycles))
+        self.gripper: deque = deque(maxlen=self.limits.window)  # True: changed the gripper
+        self._grip_state: float | None = None
+        self.decisions = 0
+        self.reason: str | None = None
+        self.fired_at: int | None = None  # decisions fed when it fired
+
+    @property
+    def stuck(self) -> bool:
+        return self.reason is not None
+
+    def observe(self, delta: ArrayLike, name: str | None = None) -> str | None:
+        """One executed decision (``delta``: the 8-D primitive delta; ``name`` for the
+        message); returns the reason when this decision makes the detector fire, else None."""
+        if self.stuck:
+            return None
+        d = as_delta(delta)
+        self.decisions += 1
+        motion = np.concatenate([d[:3], d[3:GRIPPER_INDEX] * self.limits.rotation_m_per_rad])
+        self.motions.append((motion, name))
+        grip = float(np.sign(d[GRIPPER_INDEX]))
+        toggled = grip != 0 and self._grip_state is not None and grip != self._grip_state
+        if grip != 0:
+            self._grip_state = grip
+        self.gripper.append(toggled)
+        self.reason = self._check()
+        if self.reason is not None:
+            self.fired_at = self.decisions
+        return self.reason
+
+    def _check(self) -> str | None:
+        lim = self.limits  # the most specific reason first: a cycle also makes no progress
+        for period in range(2, MAX_CYCLE + 1) if lim.cycles else ():
+            reason = self._cycling(period)
+            if reason is not None:
+                return reason
+        recent = list(self.motions)[-lim.window:]
+        if len(recent) == lim.window:
+            gross = sum(float(np.linalg.norm(m)) for m, _ in recent)
+            net = float(np.linalg.norm(sum(m for m, _ in recent)))
+            if gross >= lim.min_path and net < lim.min_progress:
+                return (f'no progress: the last {lim.window} decisions moved '
+                        f'{gross * 100:.0f} cm in all but {net * 100:.1f} cm net')
+        toggles = sum(self.gripper)
+        if lim.gripper_toggles and toggles >= lim.gripper_toggles:
+            return (f'gripper cycling: opened/closed {toggles} times in the last '
+                    f'{len(self.gripper)} decisions')
+        return None
+
+    def _cycling(self, period: int) -> str | None:
+        """Rule 2 for cycles of ``period`` decisions."""
+        n = period * self.limits.cycles
+        if len(self.motions) < n:
+            return None
+        tail = list(self.motions)[-n:]
+        cycle = [m for m, _ in tail[-period:]]
+        size = sum(float(np.linalg.norm(m)) for m in cycle)
+        if size == 0 or float(np.linalg.norm(sum(cycle))) > 1e-6 * size:
+            return None  # no motion (gripper only), or the cycle gets somewhere
+        if not all(np.allclose(tail[i][0], tail[i - period][0], atol=1e-9)
+                   for i in range(period, n)):
+            return None
+        names = '/'.join(str(name) for _, name in tail[-period:])
+        return f'cycling: {names} repeated {self.limits.cycles} times'

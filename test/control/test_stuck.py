@@ -1,0 +1,99 @@
+"""The stuck detector: thrashing, dithering and gripper cycling fire; reaching does not."""
+
+import pytest
+
+from contrastive_vla.control.stuck import StuckDetector, StuckLimits
+from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+
+
+@pytest.fixture(scope='module')
+def vocab():
+    return PrimitiveVocabulary.load()
+
+
+def feed(detector, vocab, names):
+    """The decision count at which the detector fired, or None."""
+    for name in names:
+        if detector.observe(vocab[name].delta_array(), name) is not None:
+            return detector.decisions
+    return None
+
+
+def test_up_down_thrashing_fires(vocab):
+    detector = StuckDetector()
+    at = feed(detector, vocab, ['up_10cm', 'down_10cm'] * 20)
+    assert at == 8  # four up/down pairs
+    assert detector.stuck and 'up_10cm/down_10cm' in detector.reason
+
+
+def test_small_dithering_fires_as_cycling(vocab):
+    # 1 cm steps: too little path for the no-progress rule, caught as A/B/A/B
+    detector = StuckDetector()
+    assert feed(detector, vocab, ['left_1cm', 'right_1cm'] * 10) == 8
+    assert detector.reason.startswith('cycling')
+
+
+def test_a_cycle_of_three_fires(vocab):
+    # down 10, up 5, up 5: never nets zero over a window of 8, but repeats a cancelling cycle
+    detector = StuckDetector()
+    assert feed(detector, vocab, ['backward_10cm'] + ['down_10cm', 'up_5cm', 'up_5cm'] * 6) == 13
+    assert detector.reason == 'cycling: down_10cm/up_5cm/up_5cm repeated 4 times'
+
+
+def test_a_loop_of_four_primitives_fires_as_no_progress(vocab):
+    detector = StuckDetector()
+    at = feed(detector, vocab, ['up_10cm', 'backward_5cm', 'down_10cm', 'forward_5cm'] * 5)
+    assert at == 8 and detector.reason.startswith('no progress')
+
+
+def test_rotation_back_and_forth_fires(vocab):
+    detector = StuckDetector()
+    assert feed(detector, vocab, ['roll_left_45deg', 'roll_right_45deg'] * 6) == 8
+
+
+def test_gripper_cycling_fires(vocab):
+    detector = StuckDetector()
+    at = feed(detector, vocab, ['close_gripper', 'open_gripper'] * 5)
+    assert at == 5 and detector.reason.startswith('gripper cycling')  # 4 changes of state
+
+
+@pytest.mark.parametrize('names', [
+    ['left_5cm', 'left_5cm', 'down_10cm', 'down_5cm', 'close_gripper'],
+    # a whole pick and place, with a correction on the way and a retried release
+    ['left_20cm', 'right_1cm', 'forward_1cm', 'down_20cm', 'down_5cm', 'close_gripper',
+     'up_10cm', 'right_20cm', 'forward_5cm', 'right_1cm', 'right_1cm', 'down_5cm', 'up_5cm',
+     'down_5cm', 'up_5cm', 'down_5cm', 'open_gripper'],
+    # a regrasp: down, close, up, move, down, open, up, ... as stack_blocks episodes do it
+    ['left_10cm', 'backward_5cm', 'left_5cm', 'down_20cm', 'down_5cm', 'close_gripper',
+     'up_10cm', 'right_20cm', 'right_5cm', 'backward_5cm', 'right_1cm', 'right_1cm',
+     'down_5cm', 'open_gripper', 'up_5cm', 'forward_5cm', 'down_10cm', 'close_gripper',
+     'up_10cm', 'backward_5cm', 'down_5cm', 'open_gripper'],
+])
+def test_making_progress_does_not_fire(vocab, names):
+    detector = StuckDetector()
+    assert feed(detector, vocab, names) is None and not detector.stuck
+
+
+def test_stays_stuck_until_reset_then_starts_afresh(vocab):
+    detector = StuckDetector()
+    feed(detector, vocab, ['up_10cm', 'down_10cm'] * 4)
+    assert detector.stuck
+    assert detector.observe(vocab['left_5cm'].delta_array()) is None and detector.stuck
+    detector.reset()  # a new instruction
+    assert not detector.stuck and detector.decisions == 0
+    # the earlier up/down pairs are forgotten: three more pairs do not fire
+    assert feed(detector, vocab, ['up_10cm', 'down_10cm'] * 3) is None
+    assert feed(detector, vocab, ['up_10cm', 'down_10cm']) == 8
+
+
+def test_rules_can_be_switched_off(vocab):
+    detector = StuckDetector(StuckLimits(cycles=0, gripper_toggles=0, min_path=1.0))
+    assert feed(detector, vocab, ['left_1cm', 'right_1cm'] * 10 +
+                ['close_gripper', 'open_gripper'] * 5) is None
+
+
+@pytest.mark.parametrize('kwargs', [dict(window=1), dict(min_progress=0.5, min_path=0.4),
+                                    dict(min_progress=-0.1), dict(cycles=-1)])
+def test_bad_limits_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        StuckLimits(**kwargs)
