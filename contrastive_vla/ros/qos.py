@@ -136,7 +136,8 @@ ENDPOINTS = (
     *_pubs('arm_bridge', joint_trajectory='default', servo_twist='default',
            gripper_command='default', primitive_status='default', diagnostics='default'),
     *_subs('arm_bridge', primitive_delta='default', joint_states='sensor', estop='default',
-           estop_state='latched', listener_stop='latched', vla_status='default'),
+           estop_state='latched', listener_stop='latched', vla_status='default',
+           episode='latched'),
     Endpoint('arm_bridge', 'robot_description', 'sub', 'latched',
              "arm_config: ur5e/fr3, urdf: ''"),
     *_pubs('player', image='sensor_publisher', instruction='default', joint_states='default',
@@ -161,6 +162,8 @@ OURS_ONLY = {
                    'the e-stop on `estop`',
     'listener_stop': 'from the instruction listener only; say a stop sentence on `instruction` '
                      'or raise the e-stop on `estop`',
+    'episode': 'from the simulator only (its episode starts: the bridge expects the arm to '
+               'jump there); ask for an episode on `episode_request`',
 }
 
 

@@ -16,7 +16,6 @@ import torch
 
 from contrastive_vla.cli import main
 from contrastive_vla.data.dataset import load_demonstrations
-from contrastive_vla.data.demos import collect
 from contrastive_vla.model.policy import ClipRTPolicy, load_model
 from contrastive_vla.model.preprocess import images_to_tensor
 
@@ -44,14 +43,6 @@ def _scores(checkpoint, bags):
                                        instruction, None)
         primitives = ClipRTPolicy(model, vocab, use_cache=False).primitive_embeddings()
         return model.scores(context, primitives)
-
-
-@pytest.fixture(scope='module')
-def bags(tmp_path_factory):
-    out = tmp_path_factory.mktemp('bags')
-    collect(['reach_block', 'place_in_zone'], 2, out, seed=11, workers=1, image_size=(32, 32),
-            progress=False, augment='none', relabel=True)
-    return out
 
 
 @pytest.mark.skipif(not TORCHRUN.is_file(), reason='torchrun is not installed beside python')

@@ -7,17 +7,8 @@ import json
 import pytest
 
 from contrastive_vla.cli import main
-from contrastive_vla.data.demos import collect
 from contrastive_vla.model.policy import load_model
 from contrastive_vla.training.config import TrainingConfig
-
-
-@pytest.fixture(scope='module')
-def bags(tmp_path_factory):
-    out = tmp_path_factory.mktemp('bags')
-    collect(['reach_block', 'place_in_zone'], 2, out, seed=11, workers=1, image_size=(48, 48),
-            progress=False, augment='none', relabel=True)
-    return out
 
 
 def _train(bags, out, *extra):

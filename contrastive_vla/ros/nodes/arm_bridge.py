@@ -15,7 +15,10 @@ VLA node, or the node whose primitive runs, silent for ``command_timeout`` mid-m
 ``control.heartbeat``, so another publisher on ``vla_status`` cannot keep a dead VLA node
 alive), ``lifecycle`` (not active) and ``joint_states`` (a second publisher of the arm joints,
 or a jump beyond the joint velocity limits, ``control.joint_trust``: warned once, the state
-not used until it is consistent again). A raise halts the motion in progress (a
+not used until it is consistent again) and ``stuck`` (the VLA node's own ``vla_status`` says
+``stuck``, ``control.stuck``: released when its status no longer does, after a new
+instruction, or by its next command; the same from another publisher changes nothing). A
+raise halts the motion in progress (a
 hold-position trajectory at the last trusted joints / a zero twist) within one control tick.
 /diagnostics names the holders and why.
 
@@ -56,6 +59,7 @@ from contrastive_vla.control.heartbeat import (
 )
 from contrastive_vla.control.joint_trust import JointStateTrust
 from contrastive_vla.control.stops import StopHolders
+from contrastive_vla.control.stuck import STUCK
 from contrastive_vla.core.joints import JointStateError, JointStateMerger, MissingJointsError
 from contrastive_vla.core.msgfields import NS_PER_S, ns_to_time_fields, seconds_to_ns
 from contrastive_vla.core.status import Outcome
@@ -97,6 +101,8 @@ class ArmBridge(LifecycleNode):
                                          f'{self.get_fully_qualified_name()} activate)')
         self.senders = SenderRegistry(self.publishers_of)  # publisher gid -> node, per topic
         self.joint_trust = None  # JointStateTrust of the configured arm (joint_trust())
+        self.reset_announced = None  # when a simulator last announced an episode start
+        self.jump_expected = False   # the joint_states hold came from such a reset
         self.active = None       # the primitive being executed (ActivePrimitive)
         self.counts = {}
         self.halts = 0
@@ -156,6 +162,9 @@ class ArmBridge(LifecycleNode):
             self.estop_input = qos.EstopInput(self, self.on_estop)
             self.create_subscription(String, topic('vla_status').name,
                                      guarded(self, 'vla_status', self.on_vla_status), 10)
+            # a simulator's episode starts: the arm is put back, a jump there is expected
+            self.create_subscription(String, topic('episode').name,
+                                     guarded(self, 'episode', self.on_episode), qos.latched())
             self.create_timer(1.0 / self.p['servo_rate'], self.tick)
             self.create_timer(1.0, self.report)
         actuation = 'ACTUATION ENABLED' if self.p['enable_actuation'] else \
@@ -272,9 +281,11 @@ class ArmBridge(LifecycleNode):
         if trust is not None and not trust.update(sender_gid(info), names, positions,
                                                   now_ns / NS_PER_S):
             if self.holders.raise_('joint_states', trust.reason):  # once per distrust
-                self.get_logger().error(f'{trust.reason}: not planning, the arm held until '
-                                        'the joint states are consistent again (a single '
-                                        f'publisher for {trust.settle:g} s, no jumps)')
+                self.jump_expected = self.expected_jump(now_ns / NS_PER_S, trust)
+                # held all the same: only the tone differs
+                log = self.get_logger().info if self.jump_expected else self.get_logger().error
+                log(f'{trust.reason}: not planning, the arm held until the joint states are '
+                    f'consistent again (a single publisher for {trust.settle:g} s, no jumps)')
                 if self.active is not None:
                     self.halt(trust.reason)
             # its arm joints are not used; the rest (a gripper's) is
@@ -284,7 +295,8 @@ class ArmBridge(LifecycleNode):
             names, positions = [names[i] for i in keep], [positions[i] for i in keep]
             velocities = [velocities[i] for i in keep] if velocities else []
         elif trust is not None and self.holders.release('joint_states'):
-            self.get_logger().warning('joint_states consistent again: planning resumes')
+            log = self.get_logger().info if self.jump_expected else self.get_logger().warning
+            log('joint_states consistent again: planning resumes')
         try:  # stamped on receipt: joint_state_timeout is measured on this node's clock
             self.joint_states.update(names, positions, velocities, now_ns)
         except JointStateError as exc:
@@ -299,6 +311,19 @@ class ArmBridge(LifecycleNode):
             return
         # as fresh as the oldest arm joint's state
         self.q, self.q_time = reading.positions, reading.stamp_ns / NS_PER_S
+
+    def on_episode(self, msg):
+        """A simulator's episode event: a start puts the arm back, so the jump that follows is
+        expected (logged as information, not as an error; the arm is held until the states
+        settle all the same)."""
+        event = messages.parse_json(msg)
+        if event is not None and event.get('event') == 'start':
+            self.reset_announced = self.now()
+
+    def expected_jump(self, now, trust):
+        """A jump (not a second publisher) within 2 s of an announced episode start."""
+        return (self.reset_announced is not None and now - self.reset_announced < 2.0
+                and trust.reason.startswith('joint_states jumped'))
 
     def on_estop(self, _raised):
         """The e-stop inputs (qos.EstopInput) changed: its two holders, ``outside`` and
@@ -315,14 +340,16 @@ class ArmBridge(LifecycleNode):
         if (self.estop_input.outside or self.estop_input.listener) and self.active is not None:
             self.halt(self.holders.summary())
 
-    def on_vla_status(self, _msg, info=None):
+    def on_vla_status(self, msg, info=None):
         """The VLA node's heartbeat: feeds the watchdog when the VLA node (or the commander of
-        the motion) sent it; other publishers are counted and warned about once each."""
+        the motion) sent it; other publishers are counted and warned about once each. The
+        VLA node's own status also raises or releases the holder ``stuck``."""
         now = self.now()
         node = self.sender('vla_status', info, now)
         if self.watchdog.heard(node, now):
             if node == self.vla_node:
                 self.holders.release('watchdog')
+                self.follow_stuck(messages.parse_json(msg))
             return
         count = self.watchdog.ignored[node or UNKNOWN]
         if count == (1 if node is not None else 20):  # an unknown one: discovery may lag
@@ -330,6 +357,22 @@ class ArmBridge(LifecycleNode):
             self.get_logger().warning(f'vla_status from {who} ignored: only {self.vla_node} '
                                       '(vla_node) and the node whose primitive runs feed the '
                                       'command watchdog')
+
+    def follow_stuck(self, status):
+        """The VLA node's status (parsed; None: not a JSON object, ignored) says 'stuck': hold
+        the arm, halting a motion in progress, until a status of it says otherwise."""
+        if status is None:
+            return
+        if status.get('state') == STUCK:
+            why = status.get('stuck')
+            reason = 'the VLA node is stuck' + (f': {why[:300]}' if isinstance(why, str) else '')
+            if self.holders.raise_('stuck', reason):
+                self.get_logger().error(f'{reason}; the arm held until a new instruction')
+                if self.active is not None:
+                    self.halt(self.holders.summary())
+        elif self.holders.release('stuck'):
+            self.get_logger().warning('the VLA node is no longer stuck' + (
+                f'; still {self.holders.summary()}' if self.holders.held else ''))
 
     def on_delta(self, msg, info=None):
         now_ns = self.now_ns()
@@ -347,6 +390,8 @@ class ArmBridge(LifecycleNode):
             self.finish(status_of(decision, delta, latency_ms, status, message))
 
         self.holders.release('watchdog')  # a new command: a fresh watch
+        if commander == self.vla_node:  # it decides again: no longer stuck (its status may lag)
+            self.holders.release('stuck')
         if self.holders.held:
             return refuse(Outcome.REFUSED, self.holders.summary())
         if self.active is not None:
