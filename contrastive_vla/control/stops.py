@@ -15,12 +15,14 @@ Holders of the arm bridge (``HOLDERS``):
 - ``watchdog``: the node commanding the motion fell silent (``command_timeout``); released by
   the next word of the VLA node or the next command;
 - ``lifecycle``: the bridge is not active;
-- ``joint_states``: the joint states are not trustworthy (``control.joint_trust``).
+- ``joint_states``: the joint states are not trustworthy (``control.joint_trust``);
+- ``stuck``: the VLA node's own ``vla_status`` says it is stuck (``control.stuck``); released
+  when its status no longer does (a new instruction) or it sends a new command.
 """
 
 from __future__ import annotations
 
-HOLDERS = ('outside', 'listener', 'watchdog', 'lifecycle', 'joint_states')
+HOLDERS = ('outside', 'listener', 'watchdog', 'lifecycle', 'joint_states', 'stuck')
 
 
 class StopHolders:

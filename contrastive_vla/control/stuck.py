@@ -2,9 +2,10 @@
 
 A policy that cannot find its target (told "reach the blue block" with no blue block in view)
 may thrash: up 10 cm, down 10 cm, up, down... for as long as nobody stops it. The
-:class:`StuckDetector` is fed every *executed* decision (its 8-D delta, see ``core.delta``) and
-says when the recent ones show no progress. Three rules, each over the last ``window``
-executed decisions (oldest dropped first):
+:class:`StuckDetector` is fed every *executed* decision (its 8-D delta, see ``core.delta``, with
+the outcome and message the bridge or the simulator reported for it) and says when the recent
+ones show no progress. Four rules, each over the last ``window`` executed decisions (oldest
+dropped first):
 
 1. **No progress**: the window is full, the gross path (the sum of each decision's motion) is at
    least ``min_path`` and the net displacement (the length of their sum) is below
@@ -16,11 +17,17 @@ executed decisions (oldest dropped first):
    decisions, so looked at beyond the window).
 3. **Gripper cycling**: the gripper command changed state (open -> close or close -> open)
    ``gripper_toggles`` times or more within the window.
+4. **Blocked**: ``window`` decisions in a row did not move the arm: pushed against the
+   workspace boundary it was already at (``clamped`` with the ``core.status.AT_BOUNDARY``
+   message), ``unreachable`` (IK) or ``obstructed`` (contact held it back). Any decision that
+   moved the arm (``done``, ``clamped`` with motion, or a gripper action) starts the count
+   again; outcomes where nothing was tried (refused, rejected, halted, dry run) are ignored.
 
 Motion is measured from the commanded deltas, the only motion the VLA node knows (it has no
 tool pose): translations in metres, rotations (roll, pitch, yaw, wrist) counted as
 ``rotation_m_per_rad`` metres per radian (CLIP-RT's weighting, 0.785 rad like 0.1 m), their
-sums taken per axis. A motion clamped at the workspace boundary therefore counts in full. The
+sums taken per axis. A motion clamped at the workspace boundary therefore counts in full in
+rules 1-3 (``moved`` outcomes only: done, clamped, obstructed); rule 4 reads the outcome. The
 detector only says "stuck" and why; the caller stops deciding. It starts afresh with
 :meth:`reset` (a new instruction). No ROS, no torch.
 """
@@ -34,17 +41,19 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from contrastive_vla.core.delta import GRIPPER_INDEX, as_delta
+from contrastive_vla.core.status import AT_BOUNDARY, Outcome
 
 ROTATION_M_PER_RAD = 0.1 / 0.785  # CLIP-RT: 0.1 m of translation weighs like 0.785 rad
 STUCK = 'stuck'  # the VLA node's state (vla_status) while the detector holds it
 MAX_CYCLE = 4  # longest cycle of primitives rule 2 looks for
+OUTCOMES = frozenset(o.value for o in Outcome)
 
 
 @dataclass(frozen=True)
 class StuckLimits:
     """When the detector fires (see the module docstring for the rules)."""
 
-    window: int = 8             # executed decisions looked at (rules 1 and 3)
+    window: int = 8             # executed decisions looked at (rules 1, 3 and 4)
     min_progress: float = 0.03  # m: a full window netting less made no progress (rule 1) ...
     min_path: float = 0.45      # m: ... if its gross path was at least this long
     cycles: int = 4             # repeats of a cancelling cycle of 2-4 primitives (rule 2); 0: off
@@ -75,6 +84,7 @@ class StuckDetector:
                                                MAX_CYCLE * self.limits.cycles))
         self.gripper: deque = deque(maxlen=self.limits.window)  # True: changed the gripper
         self._grip_state: float | None = None
+        self.blocked: list[tuple[str, str | None]] = []  # (kind, name): the run not moving
         self.decisions = 0
         self.reason: str | None = None
         self.fired_at: int | None = None  # decisions fed when it fired
@@ -83,20 +93,34 @@ class StuckDetector:
     def stuck(self) -> bool:
         return self.reason is not None
 
-    def observe(self, delta: ArrayLike, name: str | None = None) -> str | None:
-        """One executed decision (``delta``: the 8-D primitive delta; ``name`` for the
-        message); returns the reason when this decision makes the detector fire, else None."""
+    def observe(self, delta: ArrayLike, name: str | None = None, outcome: str | None = None,
+                message: object = '') -> str | None:
+        """One decision (``delta``: the 8-D primitive delta; ``name`` for the reason) and what
+        became of it (``outcome``, a ``core.status.Outcome`` or its string, and its
+        ``message``; None: it moved the arm). Decisions that tried nothing (refused, rejected,
+        halted, dry run) or an unknown outcome are ignored. Returns the reason when this
+        decision makes the detector fire, else None."""
         if self.stuck:
+            return None
+        kind = blocked_kind(outcome, message)
+        if kind is None and outcome is not None and (
+                not isinstance(outcome, str) or outcome not in OUTCOMES
+                or not Outcome(outcome).moved):
             return None
         d = as_delta(delta)
         self.decisions += 1
-        motion = np.concatenate([d[:3], d[3:GRIPPER_INDEX] * self.limits.rotation_m_per_rad])
-        self.motions.append((motion, name))
-        grip = float(np.sign(d[GRIPPER_INDEX]))
-        toggled = grip != 0 and self._grip_state is not None and grip != self._grip_state
-        if grip != 0:
-            self._grip_state = grip
-        self.gripper.append(toggled)
+        if kind is None:
+            self.blocked.clear()
+        else:
+            self.blocked.append((kind, name))
+        if outcome is None or Outcome(outcome).moved:  # rules 1-3: the commanded motion
+            motion = np.concatenate([d[:3], d[3:GRIPPER_INDEX] * self.limits.rotation_m_per_rad])
+            self.motions.append((motion, name))
+            grip = float(np.sign(d[GRIPPER_INDEX]))
+            toggled = grip != 0 and self._grip_state is not None and grip != self._grip_state
+            if grip != 0:
+                self._grip_state = grip
+            self.gripper.append(toggled)
         self.reason = self._check()
         if self.reason is not None:
             self.fired_at = self.decisions
@@ -108,6 +132,8 @@ class StuckDetector:
             reason = self._cycling(period)
             if reason is not None:
                 return reason
+        if len(self.blocked) >= lim.window:
+            return self._blocked_reason()
         recent = list(self.motions)[-lim.window:]
         if len(recent) == lim.window:
             gross = sum(float(np.linalg.norm(m)) for m, _ in recent)
@@ -136,3 +162,29 @@ class StuckDetector:
             return None
         names = '/'.join(str(name) for _, name in tail[-period:])
         return f'cycling: {names} repeated {self.limits.cycles} times'
+
+    def _blocked_reason(self) -> str:
+        """Rule 4's reason: what kept the arm still, and which primitives were tried."""
+        run = self.blocked[-self.limits.window:]
+        kinds = {kind for kind, _ in run}
+        rule = BLOCKED_RULES[kinds.pop()] if len(kinds) == 1 else 'blocked'
+        names = sorted({str(name) for _, name in run})
+        return (f'{rule}: the last {len(run)} decisions ({", ".join(names)}) '
+                'did not move the arm')
+
+
+BLOCKED_RULES = {'boundary': 'pushing against the workspace boundary',
+                 'unreachable': 'unreachable', 'obstructed': 'obstructed'}
+
+
+def blocked_kind(outcome: str | None, message: object = '') -> str | None:
+    """Why a decision's outcome left the arm where it was (rule 4): 'boundary', 'unreachable',
+    'obstructed'; None when it moved the arm or tried nothing."""
+    if outcome == Outcome.CLAMPED and isinstance(message, str) \
+            and message.startswith(AT_BOUNDARY):
+        return 'boundary'
+    if outcome == Outcome.UNREACHABLE:
+        return 'unreachable'
+    if outcome == Outcome.OBSTRUCTED:
+        return 'obstructed'
+    return None

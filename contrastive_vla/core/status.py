@@ -33,3 +33,7 @@ class Outcome(StrEnum):
 MOVED = frozenset({Outcome.DONE, Outcome.CLAMPED, Outcome.OBSTRUCTED})
 NOT_EXECUTED = frozenset({Outcome.REJECTED, Outcome.UNREACHABLE, Outcome.REFUSED,
                           Outcome.DRY_RUN})
+# how a CLAMPED outcome's message begins when the arm did not really move (its target lay
+# straight beyond the workspace boundary it was already at: under 2 mm / 1 deg of motion,
+# robot.kinematics.BOUNDARY_STILL_M)
+AT_BOUNDARY = 'already at the workspace boundary'

@@ -21,8 +21,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from contrastive_vla.core.delta import GRIPPER_INDEX, DeltaError, as_delta, clamp_to_box
-from contrastive_vla.core.status import Outcome
+from contrastive_vla.core.status import AT_BOUNDARY, Outcome
 from contrastive_vla.core.vocabulary import axis_rotation
+
+# a clamped motion shorter than this is no motion: the arm was already at the boundary (it
+# settles a fraction of a millimetre off it), the message says so (core.status.AT_BOUNDARY)
+BOUNDARY_STILL_M = 0.002
+BOUNDARY_STILL_RAD = math.radians(1.0)
 
 if TYPE_CHECKING:  # for the hints only: at run time mujoco comes via import_mujoco
     import mujoco
@@ -233,8 +238,8 @@ def plan_motion(kin: ArmKinematics, q_start: ArrayLike, delta: ArrayLike,
         return MotionResult(Outcome.UNREACHABLE,
                             'the motion needs joint speeds above the limits'), None
     status = Outcome.CLAMPED if clamped else Outcome.DONE
-    if clamped and distance < 1e-6 and angle < 1e-6:
-        message = 'already at the workspace boundary: ' + message
+    if clamped and distance < BOUNDARY_STILL_M and angle < BOUNDARY_STILL_RAD:
+        message = f'{AT_BOUNDARY} (moves {distance * 1000:.1f} mm): {message}'
     return MotionResult(status, message, ticks=len(waypoints)), np.vstack(waypoints)
 
 

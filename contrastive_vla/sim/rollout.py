@@ -9,9 +9,10 @@ step-wise rhythm), stops on success or at the task's step budget, and tells an o
 ``on_step`` callback everything (the data collector records bags from it).
 
 An optional stuck detector (``control.stuck.StuckDetector``, passed in: this room does not
-import ``control``) is fed every decision that moved the arm, as the VLA node feeds it; the
-result says when it fired and why, and with ``stop_when_stuck`` the episode ends there (a
-failure unless it was the step that succeeded), as the node stops deciding.
+import ``control``) is fed every executed decision with its outcome and message, as the VLA
+node feeds it from ``primitive_status``; the result says when it fired and why, and with
+``stop_when_stuck`` the episode ends there (a failure unless it was the step that succeeded),
+as the node stops deciding.
 """
 
 from dataclasses import dataclass, field
@@ -56,8 +57,9 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
                 render=True, perturb=None, stuck=None, stop_when_stuck=False):
     """Roll out ``policy`` on (task_id, seed); returns an EpisodeResult.
 
-    ``stuck``: a stuck detector (``reset()``, ``observe(delta, name) -> reason or None``),
-    reset here and fed each step whose outcome moved the arm; ``stop_when_stuck`` ends the
+    ``stuck``: a stuck detector (``reset()``,
+    ``observe(delta, name, outcome, message) -> reason or None``), reset here and fed each
+    step with its outcome and message; ``stop_when_stuck`` ends the
     episode when it fires.
 
     ``perturb(env) -> bool``, called before each decision, may move the arm off course (the
@@ -96,9 +98,9 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
             on_step(StepRecord(observation, step.primitive, step.status, step.message,
                                decision_ms))
         result.success = step.success
-        if stuck is not None and step.primitive is not None and step.status.moved \
-                and result.stuck_at is None:
-            reason = stuck.observe(step.primitive.delta_array(), step.primitive.name)
+        if stuck is not None and step.primitive is not None and result.stuck_at is None:
+            reason = stuck.observe(step.primitive.delta_array(), step.primitive.name,
+                                   step.status, step.message)
             if reason is not None:
                 result.stuck_at, result.stuck_reason = result.steps, reason
         observation = env.observe(render=render)

@@ -97,3 +97,69 @@ def test_rules_can_be_switched_off(vocab):
 def test_bad_limits_are_refused(kwargs):
     with pytest.raises(ValueError):
         StuckLimits(**kwargs)
+
+
+AT_BOUNDARY = ('already at the workspace boundary: target [0.4, 0.0, 0.01] is outside the '
+               'workspace box; stopping at [0.4, 0.0, 0.02]')
+
+
+def feed_outcomes(detector, vocab, steps):
+    """steps: (name, outcome, message); the decision count at which it fired, or None."""
+    for name, outcome, message in steps:
+        if detector.observe(vocab[name].delta_array(), name, outcome, message) is not None:
+            return detector.decisions
+    return None
+
+
+def test_pushing_against_the_workspace_boundary_fires(vocab):
+    # the missed failure of the 400-episode run: down_1cm into the table, 'clamped' without
+    # motion, 29 times; the no-progress rule sees 1 cm steps in one direction, not a loop
+    detector = StuckDetector()
+    at = feed_outcomes(detector, vocab, [('left_5cm', 'done', '')]
+                       + [('down_1cm', 'clamped', AT_BOUNDARY)] * 29)
+    assert at == 9
+    assert detector.reason == ('pushing against the workspace boundary: the last 8 decisions '
+                               '(down_1cm) did not move the arm')
+
+
+@pytest.mark.parametrize('outcome, rule', [('unreachable', 'unreachable'),
+                                           ('obstructed', 'obstructed')])
+def test_unreachable_or_obstructed_again_and_again_fires(vocab, outcome, rule):
+    detector = StuckDetector()
+    names = ['forward_5cm', 'down_5cm', 'left_1cm', 'forward_5cm'] * 2
+    assert feed_outcomes(detector, vocab, [(n, outcome, 'no') for n in names]) == 8
+    assert detector.reason.startswith(rule + ': the last 8 decisions (down_5cm, forward_5cm, '
+                                      'left_1cm)')
+
+
+def test_a_mix_of_blocked_outcomes_fires_as_blocked(vocab):
+    detector = StuckDetector()
+    steps = [('down_1cm', 'clamped', AT_BOUNDARY), ('forward_5cm', 'unreachable', '')] * 4
+    assert feed_outcomes(detector, vocab, steps) == 8
+    assert detector.reason.startswith('blocked: ')
+
+
+def test_a_decision_that_moves_the_arm_starts_the_count_again(vocab):
+    detector = StuckDetector()
+    pushes = [('down_1cm', 'clamped', AT_BOUNDARY)] * 7
+    moves = [('left_5cm', 'done', ''),                          # moved
+             ('down_1cm', 'clamped', 'target outside the box; stopping at ...'),  # moved some
+             ('close_gripper', 'done', '')]                     # the gripper acted
+    for move in moves:
+        assert feed_outcomes(detector, vocab, pushes + [move]) is None
+    assert feed_outcomes(detector, vocab, pushes + [pushes[0]]) is not None
+
+
+def test_decisions_that_tried_nothing_are_ignored(vocab):
+    detector = StuckDetector()
+    steps = [('down_1cm', outcome, AT_BOUNDARY)
+             for outcome in ('refused', 'rejected', 'dry_run', 'halted', 'nonsense', None)]
+    feed_outcomes(detector, vocab, [s for s in steps if s[1] is not None] * 4)
+    assert not detector.stuck and detector.decisions == 0
+    # they do not break a run either: 7 pushes, ignored ones, one more push fires
+    pushes = [('down_1cm', 'clamped', AT_BOUNDARY)] * 7
+    assert feed_outcomes(detector, vocab, pushes + steps[:4] + pushes[:1]) == 8
+    # a garbage outcome (from a hostile primitive_status) is ignored, not an error
+    detector.reset()
+    assert detector.observe(vocab['up_1cm'].delta_array(), 'up_1cm', ['x'], {'y': 1}) is None
+    assert detector.decisions == 0

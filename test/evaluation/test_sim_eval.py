@@ -78,13 +78,23 @@ class Thrashing:
         return self.vocab['up_10cm' if self.n % 2 else 'down_10cm']
 
 
+class Pressing(Thrashing):
+    """Down 5 cm, again and again: into the table, then against the workspace floor."""
+
+    name = 'pressing'
+
+    def act(self, observation):
+        return self.vocab['down_5cm']
+
+
 @pytest.fixture
 def thrashing(monkeypatch):
     from contrastive_vla.evaluation import sim_eval
 
     real = sim_eval.make_policy
+    fakes = {'thrashing': Thrashing, 'pressing': Pressing}
     monkeypatch.setattr(sim_eval, 'make_policy',
-                        lambda spec: Thrashing() if spec == 'thrashing' else real(spec))
+                        lambda spec: fakes[spec]() if spec in fakes else real(spec))
 
 
 def test_the_stuck_detector_is_reported_on_successes_and_failures(thrashing):
@@ -99,6 +109,16 @@ def test_the_stuck_detector_is_reported_on_successes_and_failures(thrashing):
     row = summary['episode_results'][0]
     assert row['stuck_at'] == 8 and 'up_10cm/down_10cm' in row['stuck_reason']
     assert row['steps'] == 30  # observed only: the episode ran to its step budget
+
+
+def test_stuck_sees_pushing_against_the_workspace_boundary(thrashing):
+    # the rollout feeds the detector each step's outcome and message, as the VLA node
+    # feeds it primitive_status: 'clamped' without motion, again and again, is stuck
+    row = evaluate_in_sim('pressing', ['reach_block'], 1, progress=False,
+                          stuck='stop')['episode_results'][0]
+    assert row['stuck_reason'].startswith('pushing against the workspace boundary: the last 8 '
+                                          'decisions (down_5cm) did not move the arm'), row
+    assert row['statuses'].get('clamped', 0) >= 8 and row['steps'] == row['stuck_at'] < 30
 
 
 def test_stuck_stop_ends_the_episode_and_off_runs_without(thrashing):

@@ -6,9 +6,13 @@
   within ``command_timeout`` of the kill;
 - S1: a second publisher of the arm's joint states halts the moving arm and makes the bridge
   refuse to plan until it is gone (warned once, named in /diagnostics); a joint state that
-  jumps beyond the joint velocity limits is rejected.
+  jumps beyond the joint velocity limits is rejected;
+- stuck: the VLA node's own ``vla_status`` saying ``stuck`` makes the bridge hold the arm
+  (holder ``stuck``, halting a motion in progress) until its status no longer does; another
+  publisher's cannot.
 """
 
+import json
 import signal
 import subprocess
 import sys
@@ -258,3 +262,92 @@ def test_a_joint_state_jump_beyond_the_velocity_limits_is_rejected(ros_graph):
     publish(HOME, 0.2)      # fresh (joint_state_timeout)
     done = command_and_wait(probe, graph, command, left(0.02), 3)
     assert done['status'] != 'refused', done
+
+
+# ---- stuck: the VLA node's own status raises the holder 'stuck' ------------------------------
+def test_the_vla_nodes_stuck_status_holds_the_arm_and_nobody_elses_does(ros_graph):
+    from std_msgs.msg import Float64MultiArray, String
+
+    from contrastive_vla.ros.runtime import SpunNode
+
+    graph, probe = ros_graph
+    graph.start('arm_bridge', params={'enable_actuation': 'false', 'autostart': 'true',
+                                      'command_timeout': 60.0})
+    probe.record('primitive_status', String, qos.command(), json_of)
+    reports = bridge_reports(probe)
+    other = probe.publisher('vla_status', String, 10)          # not the VLA node
+    command = probe.publisher('primitive_delta', Float64MultiArray, qos.command())
+    stuck = json.dumps({'state': 'stuck', 'stuck': 'cycling: up_10cm/down_10cm repeated 4 '
+                        'times'})
+    vla = SpunNode('vla')                                       # the stand-in VLA node
+    try:
+        status = vla.node.create_publisher(String, 'vla_status', 10)
+        vla.start()
+        probe.wait_for(lambda: status.get_subscription_count() >= 1
+                       and other.get_subscription_count() >= 1
+                       and command.get_subscription_count() >= 1, 60, graph, 'the bridge')
+        time.sleep(0.5)  # the bridge knows both publishers of vla_status
+
+        def held_by(sender, data):
+            """The bridge's first report (1 Hz) after it had ``data`` from ``sender``."""
+            sender.publish(String(data=data))
+            time.sleep(0.2)
+            seen = len(reports())
+            probe.wait_for(lambda: len(reports()) > seen, 5, graph, 'a bridge report')
+            return reports()[-1][1]
+
+        # another publisher says 'stuck': nothing is held, a primitive is not refused for it
+        assert held_by(other, stuck)['held_by'] == 'none'
+        free = command_and_wait(probe, graph, command, left(0.02), 1)
+        assert 'stuck' not in free['message'], free
+        # the VLA node says it: held, the primitive refused naming the holder and the reason
+        values = held_by(status, stuck)
+        assert values['held_by'] == 'stuck', values
+        assert values['held_stuck'] == ('the VLA node is stuck: cycling: up_10cm/down_10cm '
+                                        'repeated 4 times'), values
+        refused = command_and_wait(probe, graph, command, left(0.02), 2)
+        assert refused['status'] == 'refused' and 'held by stuck' in refused['message'], refused
+        # another publisher's non-stuck status does not release it; nor does garbage from it
+        assert held_by(other, json.dumps({'state': 'ready'}))['held_by'] == 'stuck'
+        assert held_by(status, '[' * 5000)['held_by'] == 'stuck'
+        # the VLA node's own status no longer stuck (a new instruction): released
+        assert held_by(status, json.dumps({'state': 'new instruction',
+                                           'stuck': None}))['held_by'] == 'none'
+        free = command_and_wait(probe, graph, command, left(0.02), 3)
+        assert 'stuck' not in free['message'], free
+    finally:
+        vla.close()
+    assert graph.log('arm_bridge').count('the VLA node is stuck') == 1
+
+
+def test_the_vla_node_getting_stuck_halts_a_motion_in_progress(ros_graph, tmp_path):
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray, String
+
+    from contrastive_vla.ros.runtime import SpunNode
+
+    graph, probe = ros_graph
+    graph.start('simulator', params={'task': 'reach_block', 'seed': 3})
+    graph.start('arm_bridge', params={'enable_actuation': 'true', 'use_sim_time': 'true',
+                                      'autostart': 'true', 'arm_config': slow_arm(tmp_path),
+                                      'command_timeout': 60.0})
+    probe.record('primitive_status', String, qos.command(), json_of)
+    probe.record('joint_states', JointState, qos.sensor(), lambda m: m)
+    command = probe.publisher('primitive_delta', Float64MultiArray, qos.command())
+    vla = SpunNode('vla')
+    try:
+        status = vla.node.create_publisher(String, 'vla_status', 10)
+        vla.start()
+        probe.wait_for(lambda: command.get_subscription_count() >= 1
+                       and status.get_subscription_count() >= 1
+                       and probe.messages('joint_states'), 90, graph, 'the bridge and the arm')
+        time.sleep(0.5)
+        command.publish(messages.delta_command(left(0.1), decision=1))
+        time.sleep(1.0)
+        assert not outcomes(probe, 1), 'a 5 s motion should still be running'
+        status.publish(String(data=json.dumps({'state': 'stuck', 'stuck': 'cycling: x'})))
+        probe.wait_for(lambda: outcomes(probe, 1), 3, graph, 'the halt')
+        halt = outcomes(probe, 1)[0]
+        assert halt['status'] == 'halted' and 'held by stuck' in halt['message'], halt
+    finally:
+        vla.close()

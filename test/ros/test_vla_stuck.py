@@ -44,8 +44,9 @@ def thrashing_vla(start_node, tiny_model):
     return start
 
 
-def step(node, outcome='done'):
-    """A fresh frame, a tick, and the bridge's outcome of the decision: True if decided."""
+def step(node, outcome='done', message=''):
+    """A fresh frame, a tick, and the bridge's outcome of the decision (with its message):
+    True if decided."""
     before = node.decision_id
     stamp_ns = node.get_clock().now().nanoseconds
     node.on_image(messages.image(np.full((64, 64, 3), 90, np.uint8),
@@ -53,7 +54,8 @@ def step(node, outcome='done'):
     node.tick()
     if node.decision_id == before:
         return False
-    node.on_status(messages.json_string({'decision': node.decision_id, 'status': outcome}))
+    node.on_status(messages.json_string({'decision': node.decision_id, 'status': outcome,
+                                         'message': message}))
     return True
 
 
@@ -86,10 +88,47 @@ def test_thrashing_makes_the_node_stuck_until_a_new_instruction(thrashing_vla):
 
 def test_only_motion_counts(thrashing_vla):
     node = thrashing_vla()
-    # the bridge did not move the arm (dry run, refused, unreachable): no motion, not stuck
-    for outcome in ('dry_run', 'refused', 'unreachable'):
+    # the bridge tried nothing (dry run, refused, rejected): no motion, not stuck
+    for outcome in ('dry_run', 'refused', 'rejected'):
         assert all(step(node, outcome) for _ in range(10))
     assert reported(node)[0]['stuck'] is None
+
+
+@pytest.mark.parametrize('outcome, message, reason', [
+    ('clamped', 'already at the workspace boundary: target [0.5, 0.1, 0.0] is outside the '
+     'workspace box; stopping at [0.5, 0.1, 0.02]', 'pushing against the workspace boundary'),
+    ('unreachable', 'IK cannot reach the target within the joint limits', 'unreachable')])
+def test_decisions_that_do_not_move_the_arm_make_it_stuck(thrashing_vla, outcome, message,
+                                                         reason):
+    # the outcomes the bridge reports on primitive_status, message included (as eval-sim
+    # feeds the simulator's): stuck_window (8) in a row that left the arm where it was
+    node = thrashing_vla('-p', 'stuck_cycles:=0', '-p', 'stuck_min_path:=10.0')
+    assert all(step(node, outcome, message) for _ in range(7))
+    assert reported(node)[0]['stuck'] is None
+    assert step(node, outcome, message)
+    status, diag = reported(node)
+    assert status['state'] == 'stuck' and status['stuck'].startswith(reason + ':'), status
+    assert diag.level == DiagnosticStatus.ERROR
+    assert not step(node)
+
+
+def test_a_clamped_motion_that_moved_the_arm_is_progress(thrashing_vla):
+    node = thrashing_vla('-p', 'stuck_cycles:=0', '-p', 'stuck_min_path:=10.0')
+    assert all(step(node, 'clamped', 'target [0.5, 0.1, 0.0] is outside the workspace box; '
+                    'stopping at [0.5, 0.1, 0.02]') for _ in range(12))
+    assert reported(node)[0]['stuck'] is None
+
+
+def test_a_new_instruction_says_at_once_that_it_is_no_longer_stuck(thrashing_vla):
+    # the bridge holds the arm while vla_status says stuck: it must hear the release before
+    # the first new decision, not a status period later
+    node = thrashing_vla()
+    assert all(step(node) for _ in range(8))
+    assert reported(node)[0]['state'] == 'stuck'
+    sent = len(node.published['status'])
+    node.on_instruction(String(data=INSTRUCTION))
+    assert len(node.published['status']) == sent + 1
+    assert json.loads(node.published['status'][-1].data)['state'] != 'stuck'
 
 
 def test_detection_can_be_switched_off(thrashing_vla):

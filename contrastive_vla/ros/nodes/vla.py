@@ -12,11 +12,13 @@ inactive, it still follows the instruction, the e-stop and the bridge and report
 on ``vla_status``. At start-up it configures itself and, with ``autostart`` (default true: it
 moves nothing by itself), activates too.
 
-Stuck detection (``control.stuck``): every decision the bridge reports as having moved the arm
-feeds the detector; when the recent ones make no progress (back and forth, A/B/A/B, gripper
-cycling) the node stops deciding and reports ``stuck`` on ``vla_status`` and an ERROR on
-``/diagnostics`` with the reason, until the next message on ``active_instruction`` (any new
-instruction, the same words said again too) resets it.
+Stuck detection (``control.stuck``): every decision the bridge reports on ``primitive_status``
+feeds the detector with its outcome and message (as ``eval-sim`` feeds it the simulator's);
+when the recent ones make no progress (back and forth, A/B/A/B, gripper cycling, pushing
+against the workspace boundary or unreachable targets again and again) the node stops
+deciding and reports ``stuck`` on ``vla_status`` and an ERROR on ``/diagnostics`` with the
+reason, until the next message on ``active_instruction`` (any new instruction, the same words
+said again too) resets it. The bridge holds the arm while ``vla_status`` says ``stuck``.
 """
 
 from dataclasses import dataclass
@@ -41,7 +43,6 @@ from contrastive_vla.control.stuck import STUCK, StuckDetector, StuckLimits
 from contrastive_vla.core.images import ImageError, image_to_rgb
 from contrastive_vla.core.joints import JointStateError, JointStateMerger, MissingJointsError
 from contrastive_vla.core.msgfields import NS_PER_S, stamp_to_ns
-from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.topics import topic
 from contrastive_vla.model.config import state_joint_names
 from contrastive_vla.model.policy import CheckpointError, ClipRTPolicy, check_device
@@ -293,9 +294,12 @@ class VLANode(LifecycleNode):
 
     def on_instruction(self, msg):
         if self.stuck is not None:  # a new instruction (or the same one again): start afresh
-            if self.stuck.stuck:
-                self.get_logger().info('new instruction: no longer stuck')
+            was_stuck = self.stuck.stuck
             self.stuck.reset()
+            if was_stuck:  # say so at once: the bridge lifts its hold 'stuck' on this status
+                self.get_logger().info('new instruction: no longer stuck')
+                self.reason = 'new instruction'
+                self.report()
         self.gate.set_instruction(msg.data, self.now())
         self.get_logger().info(f'acting on: {msg.data!r}')
         self.decide_soon.trigger()  # a frame stamped with the instruction (a replayed bag)
@@ -310,19 +314,20 @@ class VLANode(LifecycleNode):
         status = messages.parse_json(msg)
         if status is not None and self.gate.finished(status.get('decision'), self.now()):
             self.last['outcome'] = status.get('status')
-            self._check_progress(status.get('decision'), status.get('status'))
+            self._check_progress(status.get('decision'), status.get('status'),
+                                 status.get('message'))
             self.decide_soon.trigger()  # a frame stamped after the outcome may be here already
 
-    def _check_progress(self, decision_id, outcome):
-        """Feed the stuck detector the decision the bridge just reported, if it moved the arm
-        (refused, unreachable, dry-run primitives are not motion)."""
+    def _check_progress(self, decision_id, outcome, message):
+        """Feed the stuck detector the decision the bridge just reported with its outcome and
+        message (the detector ignores refused, rejected, dry-run primitives; it counts
+        unreachable ones and pushes against the workspace boundary as not moving the arm)."""
         motion, self.motion = self.motion, None
         if self.stuck is None or motion is None or motion[0] != decision_id:
             return
-        if not isinstance(outcome, str) or outcome not in {o.value for o in Outcome} \
-                or not Outcome(outcome).moved:
+        if not isinstance(outcome, str):
             return
-        reason = self.stuck.observe(motion[1], motion[2])
+        reason = self.stuck.observe(motion[1], motion[2], outcome, message)
         if reason is not None:
             self.reason = STUCK
             self.get_logger().error(f'stuck after {self.stuck.decisions} decisions: {reason}; '
