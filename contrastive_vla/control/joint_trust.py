@@ -68,16 +68,17 @@ class JointStateTrust:
         """Judge one message (``sender``: its publisher's id; None when unknown). True when its
         arm joints may be used; False while the state is distrusted (this message's arm
         positions must not be used). A message naming no arm joint, or one that does not fit
-        together (the joint state merger refuses it), is not judged: True."""
+        together (the joint state merger refuses it), is not judged: it changes nothing, the
+        verdict so far is returned (it never makes a distrusted state trusted)."""
         try:
             values = [float(p) for p in positions]
         except (TypeError, ValueError):
-            return True
+            return self.reason is None
         if len(values) != len(names) or not all(map(math.isfinite, values)):
-            return True
+            return self.reason is None
         arm = [(str(n), p) for n, p in zip(names, values) if str(n) in self.arm]
         if not arm:
-            return True
+            return self.reason is None
         now = float(now)
         conflict = self._conflicts(sender, arm, now)
         jump = self._jump(arm, now)

@@ -168,6 +168,12 @@ class ArmKinematics:
             if step > 0.3:
                 dq *= 0.3 / step
             q = np.clip(q + dq, self.lower, self.upper)
+        else:  # out of iterations: the errors reported are those of the q returned
+            d.qpos[self.qpos_index] = q
+            self.mj.mj_kinematics(self.model, d)
+            pos_err = float(np.linalg.norm(position - d.site_xpos[self.site]))
+            rot_err = float(np.linalg.norm(matrix_to_rotvec(
+                rotation @ d.site_xmat[self.site].reshape(3, 3).T)))
         return q, pos_err, rot_err
 
     def secondary(self, q: NDArray[np.float64], seed: NDArray[np.float64],

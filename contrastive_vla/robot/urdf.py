@@ -66,13 +66,17 @@ class UrdfArm:
 def read_description(source: str) -> tuple[ET.Element, str]:
     """(root element, label) of a URDF given as XML text or a file path."""
     text, label = source, 'robot_description'
-    if not source.lstrip().startswith('<'):
+    # XML text (a robot_description, perhaps after a byte-order mark), else a file path
+    if not source.lstrip('\ufeff \t\r\n').startswith('<') and '\n' not in source \
+            and len(source) < 4096:
         path = Path(os.path.expanduser(source))
-        if not path.is_file():
-            raise UrdfError(f'URDF file {source!r} does not exist')
-        text, label = path.read_text(encoding='utf-8'), str(path)
+        try:
+            text, label = path.read_text(encoding='utf-8'), str(path)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise UrdfError(f'URDF file {source[:200]!r} cannot be read '
+                            f'({type(exc).__name__}: {str(exc)[:200]})') from None
     try:
-        root = ET.fromstring(text)
+        root = ET.fromstring(text.lstrip('\ufeff'))
     except ET.ParseError as exc:
         raise UrdfError(f'{label}: not valid XML ({exc})') from None
     if root.tag != 'robot':
@@ -156,6 +160,9 @@ def _limits(joint: ET.Element, override: Mapping[str, Any] | None,
         upper = hi if upper is None else min(upper, hi)
     if o.get('has_velocity_limits') and o.get('max_velocity') is not None:
         v = float(o['max_velocity'])
+        if not v > 0:
+            raise UrdfError(f'{label}: joint_limits: joint {name!r} max_velocity must be > 0, '
+                            f'got {o["max_velocity"]!r}')
         velocity = v if velocity is None else min(velocity, v)
     missing = [what for what, value in (('position', lower), ('velocity', velocity))
                if value is None or not math.isfinite(value)]
@@ -179,11 +186,15 @@ def _chain(root: ET.Element, base: str, tool: str, label: str) -> list[ET.Elemen
                 if j.find('child') is not None and j.find('parent') is not None}
 
     def ancestry(link: str) -> list[ET.Element]:
-        path = []
+        path, seen = [], {link}
         while link in by_child:
             joint = by_child[link]
             path.append(joint)
             link = joint.find('parent').get('link')
+            if link in seen:  # a URDF is a tree; a loop would never end
+                raise UrdfError(f'{label}: the joints form a loop at link {link!r} (joint '
+                                f'{joint.get("name")!r}); a URDF must be a tree')
+            seen.add(link)
         return path[::-1]  # root first
 
     base_path, tool_path = ancestry(base), ancestry(tool)

@@ -87,3 +87,14 @@ def test_malformed_messages_are_left_to_the_merger():
     assert t.update('driver', ARM, [float('nan'), 0.0], 0.01)
     assert t.update('driver', ARM, [1.0], 0.02)         # names and positions do not fit
     assert t.update('driver', ARM, [0.0, 0.0], 0.03) and t.trusted
+
+
+def test_messages_it_does_not_judge_never_make_a_distrusted_state_trusted():
+    t = trust(slack=2.0, consistent=3)
+    assert t.update('driver', ARM, [0.0, 0.0], 0.0)
+    assert not t.update('driver', ARM, [1.5, 0.0], 0.02)  # a jump: distrusted
+    # a gripper node's fingers, a NaN, names and positions that do not fit: still distrusted
+    assert not t.update('gripper', ['finger'], [0.01], 0.03)
+    assert not t.update('driver', ARM, [float('nan'), 0.0], 0.04)
+    assert not t.update('driver', ARM, [1.5], 0.05)
+    assert not t.trusted

@@ -139,3 +139,31 @@ def test_the_teleop_state_of_a_urdf_arm_is_its_joints_then_the_gripper():
         'fr3_finger_joint1', 'fr3_finger_joint2']
     assert arm_state_names('fr3', None) is None  # then: the joints the driver publishes
     assert arm_state_names('')[:1] == ['shoulder_pan_joint']  # the simulator's UR5e
+
+
+def _tiny_urdf(joints, velocity='1.0'):
+    """A two-joint arm a -> b -> c, plus ``joints`` (extra XML)."""
+    return ('<robot name="tiny"><link name="a"/><link name="b"/><link name="c"/>'
+            '<joint name="j1" type="revolute"><parent link="a"/><child link="b"/>'
+            f'<axis xyz="0 0 1"/><limit lower="-1" upper="1" velocity="{velocity}"/></joint>'
+            '<joint name="j2" type="revolute"><parent link="b"/><child link="c"/>'
+            '<origin xyz="0.3 0 0"/><axis xyz="0 1 0"/>'
+            f'<limit lower="-1" upper="1" velocity="{velocity}"/></joint>{joints}</robot>')
+
+
+def test_a_description_text_with_a_byte_order_mark_still_reads():
+    arm = load_urdf('\ufeff' + _tiny_urdf(''), 'a', 'c')
+    assert arm.joint_names == ['j1', 'j2']
+
+
+def test_joints_in_a_loop_are_one_clear_error_not_a_hang():
+    loop = ('<joint name="back" type="fixed"><parent link="c"/><child link="a"/></joint>')
+    with pytest.raises(UrdfError, match='loop'):
+        load_urdf(_tiny_urdf(loop), 'a', 'c')
+
+
+def test_a_non_positive_velocity_in_a_joint_limits_yaml_is_refused(tmp_path):
+    limits = tmp_path / 'joint_limits.yaml'
+    limits.write_text('joint_limits:\n  j1: {has_velocity_limits: true, max_velocity: -1.0}\n')
+    with pytest.raises(UrdfError, match="j1' max_velocity must be > 0"):
+        load_urdf(_tiny_urdf(''), 'a', 'c', joint_limits=str(limits))

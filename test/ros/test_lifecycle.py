@@ -192,6 +192,9 @@ def test_deactivate_mid_motion_sends_the_hold_then_nothing(rig):
     assert lifecycle_state(r.node) == 'unconfigured' and r.node.planner is None
     assert r.node.trigger_configure() == SUCCESS  # the arm description again
     assert r.node.trigger_activate() == SUCCESS
+    heard = r.node.q_time  # a fresh joint state: the hold is a point where the arm is
+    arm.joints.publish(JointState(name=arm.names, position=arm.home))
+    r.spin_until(lambda: r.node.q_time != heard, 10, 'joint_states heard')
     assert r.node.trigger_shutdown() == SUCCESS
     assert lifecycle_state(r.node) == 'finalized'
     r.spin(0.3)

@@ -19,7 +19,9 @@ not used until it is consistent again) and ``stuck`` (the VLA node's own ``vla_s
 ``stuck``, ``control.stuck``: released when its status no longer does, after a new
 instruction, or by its next command; the same from another publisher changes nothing). A
 raise halts the motion in progress (a
-hold-position trajectory at the last trusted joints / a zero twist) within one control tick.
+hold-position trajectory at the joints when their state is fresh and trusted, else an empty
+trajectory: the controller holds where it measures the arm; a zero twist) within one control
+tick. The e-stop subscriptions live as long as the node, not per configuration.
 /diagnostics names the holders and why.
 
 A managed (lifecycle) node: ``configure`` loads the arm description and builds the limits and
@@ -106,6 +108,11 @@ class ArmBridge(LifecycleNode):
         self.active = None       # the primitive being executed (ActivePrimitive)
         self.counts = {}
         self.halts = 0
+        # estop from anyone (default QoS) + estop_state (latched, the listener's relay) +
+        # listener_stop (latched): the holders 'outside' and 'listener'. For the node's whole
+        # life, not per configuration: a stop heard while unconfigured still holds, and a
+        # cleanup/configure cannot forget an outside stop
+        self.estop_input = qos.EstopInput(self, self.on_estop)
         start_managed(self, self.p['autostart'])
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -157,9 +164,6 @@ class ArmBridge(LifecycleNode):
                                      topic('joint_states').name,
                                      guarded(self, 'joint_states', self.on_joint_states),
                                      qos.sensor())
-            # estop from anyone (default QoS) + estop_state (latched, the listener's relay) +
-            # listener_stop (latched): the holders 'outside' and 'listener'
-            self.estop_input = qos.EstopInput(self, self.on_estop)
             self.create_subscription(String, topic('vla_status').name,
                                      guarded(self, 'vla_status', self.on_vla_status), 10)
             # a simulator's episode starts: the arm is put back, a jump there is expected
@@ -246,6 +250,11 @@ class ArmBridge(LifecycleNode):
 
     def now(self):
         return self.now_ns() / NS_PER_S
+
+    def q_fresh(self):
+        """A joint state to plan and hold at: known, fresh and trusted."""
+        return (self.q is not None and self.now() - self.q_time <= self.p['joint_state_timeout']
+                and not self.holders.holds('joint_states'))
 
     def now_ns(self):
         return self.get_clock().now().nanoseconds
@@ -457,7 +466,7 @@ class ArmBridge(LifecycleNode):
         if now < a.until:
             return
         if a.phase is Phase.MOVE:
-            if self.p['enable_actuation'] and self.q is not None and a.goal is not None:
+            if self.p['enable_actuation'] and self.q_fresh() and a.goal is not None:
                 why = kin.obstruction(*self.planner.tracking_error(a.goal, self.q))
                 if why:
                     a.status, a.message = Outcome.OBSTRUCTED, why
@@ -482,10 +491,17 @@ class ArmBridge(LifecycleNode):
             self.finish(a.report(Outcome.HALTED, reason))
 
     def hold(self):
-        """Stop where the arm is: a one-point trajectory at the current joints / zero twist."""
+        """Stop where the arm is: a one-point trajectory at the current joints / zero twist.
+        Without a fresh, trusted joint state (none yet, older than joint_state_timeout, or
+        distrusted) an empty trajectory instead: a joint_trajectory_controller (and the
+        simulator) stop and hold the position they measure themselves, where a point at a
+        stale position would send the arm back to it."""
         if self.p['mode'] == 'joint_trajectory':
-            if self.q is not None:
+            if self.q_fresh():
                 self.send(self.trajectory(self.q[None], np.array([0.05])), 'hold', 'hold')
+            else:
+                self.send(JointTrajectory(joint_names=self.joint_names), 'hold',
+                          'hold (empty trajectory: no fresh joint state)')
         else:
             self.send(self.twist(np.zeros(3), np.zeros(3)), 'hold', 'zero twist')
 

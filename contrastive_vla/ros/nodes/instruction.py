@@ -76,6 +76,9 @@ class InstructionListener(Node):
                 self.get_logger().info(f'stop released by {instruction.text!r}' + (
                     '; the e-stop raised on estop still holds' if self.outside else ''))
         if instruction.is_release and not instruction.is_task:
+            # also when this listener raised nothing: a stop latched by a listener that was
+            # restarted since is this listener's to release
+            self.stop_pub.publish(Bool(data=False))
             if self.estop:
                 self.get_logger().warning('a release word releases only a stop this listener '
                                           'raised; release this one on estop')
