@@ -3,15 +3,16 @@
 rosbags' MCAP writer (0.11) writes every chunk with CRC 0 ("not computed"), so corrupt bytes
 inside a chunk decode into silently changed messages. The MCAP format stores the CRC32 of a
 chunk's *uncompressed* records in the chunk record (byte 24 of its body).
-:func:`add_chunk_crcs` hooks the writer's ``close_chunk`` to fill it in (there is no option for
-it); a test pins the hook against the locked rosbags version, and the hook does nothing if the
-writer changes shape. Readers check a chunk's CRC when it is non-zero (bags written by ``ros2
+:func:`add_chunk_crcs` hooks the writer's ``close_chunk`` and ``close`` to fill them in when the
+bag is finished (there is no option for it); a test pins the hook against the locked rosbags
+version, and the hook does nothing if the writer changes shape. Readers check a chunk's CRC when it is non-zero (bags written by ``ros2
 bag record`` may carry zeros, which stay accepted). The data section's CRC (Data End record)
 stays 0: computing it meant reading every chunk back, which halved the recording speed of
 640x480 frames here, and the chunk CRCs already cover every message.
 """
 
 import io
+import os
 import struct
 import sys
 from typing import BinaryIO
@@ -85,23 +86,35 @@ def _exact(bio, size):
 
 
 class _CrcHook:
-    """Wraps one rosbags ``McapWriter``'s ``close_chunk``: the chunk's CRC written in."""
+    """Wraps one rosbags ``McapWriter``'s ``close_chunk`` (each chunk's CRC computed) and
+    ``close`` (the CRCs written into the finished file).
+
+    Not written into each chunk as it is closed: rewriting bytes of a page the kernel is
+    writing back blocks until that write-back ends, which stalled a live recording for a
+    few hundred milliseconds (camera frames lost). A recording killed before ``close`` keeps
+    CRC 0 in its chunks: "not computed", accepted unchecked."""
 
     def __init__(self, storage):
         self.storage = storage
-        self.close_chunk = storage.close_chunk
+        self.pending = []  # (file offset of a chunk's CRC field, CRC)
+        self.close_chunk, self.close = storage.close_chunk, storage.close
         storage.close_chunk = self._close_chunk  # McapWriter.close and flush call this too
+        storage.close = self._close
 
     def _close_chunk(self):
         storage = self.storage
-        crc = crc32(storage.chunk.bio.getbuffer())
-        bio = storage.bio
-        start = bio.tell()
+        self.pending.append((storage.bio.tell() + _CRC_AT,
+                             crc32(storage.chunk.bio.getvalue())))
         self.close_chunk()
-        end = bio.tell()
-        bio.seek(start + _CRC_AT)
-        bio.write(crc.to_bytes(4, 'little'))
-        bio.seek(end)
+
+    def _close(self, *args, **kwargs):
+        path = self.storage.path
+        self.close(*args, **kwargs)
+        with open(path, 'r+b') as f:
+            for offset, crc in self.pending:
+                f.seek(offset)
+                f.write(crc.to_bytes(4, 'little'))
+        self.pending = []
 
 
 def add_chunk_crcs(storage: object) -> bool:
@@ -110,7 +123,9 @@ def add_chunk_crcs(storage: object) -> bool:
     chunk = getattr(storage, 'chunk', None)
     if not (callable(getattr(storage, 'close_chunk', None))
             and isinstance(getattr(chunk, 'bio', None), io.BytesIO)
-            and hasattr(getattr(storage, 'bio', None), 'seek')):
+            and callable(getattr(storage, 'close', None))
+            and isinstance(getattr(storage, 'path', None), (str, os.PathLike))
+            and hasattr(getattr(storage, 'bio', None), 'tell')):
         return False
     _CrcHook(storage)
     return True

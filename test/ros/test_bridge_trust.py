@@ -46,6 +46,47 @@ def outcomes(probe, decision):
     return [m for m in probe.messages('primitive_status') if m['decision'] == decision]
 
 
+def dry_run_bridge(graph, probe):
+    """Start a dry-run bridge (autostart, a watchdog that never fires); returns (its
+    /diagnostics reports, a primitive_delta publisher), primitive_status recorded."""
+    from std_msgs.msg import Float64MultiArray, String
+
+    graph.start('arm_bridge', params={'enable_actuation': 'false', 'autostart': 'true',
+                                      'command_timeout': 60.0})
+    probe.record('primitive_status', String, qos.command(), json_of)
+    return (bridge_reports(probe),
+            probe.publisher('primitive_delta', Float64MultiArray, qos.command()))
+
+
+def sim_arm_bridge(graph, probe, tmp_path, **params):
+    """The simulator as the arm and a bridge actuating it slowly (a 10 cm primitive takes
+    5 s); returns (the bridge's /diagnostics reports, a primitive_delta publisher), primitive
+    outcomes and joint states recorded."""
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray, String
+
+    graph.start('simulator', params={'task': 'reach_block', 'seed': 3})
+    graph.start('arm_bridge', params={'enable_actuation': 'true', 'use_sim_time': 'true',
+                                      'autostart': 'true', 'arm_config': slow_arm(tmp_path),
+                                      'command_timeout': 60.0, **params})
+    probe.record('primitive_status', String, qos.command(), json_of)
+    probe.record('joint_states', JointState, qos.sensor(), lambda m: m)
+    return (bridge_reports(probe),
+            probe.publisher('primitive_delta', Float64MultiArray, qos.command()))
+
+
+def start_a_slow_motion(probe, graph, command, publisher):
+    """Once the bridge hears ``command`` and ``publisher`` and the arm is up: decision 1, 10 cm
+    to the left (5 s on the slow arm), still running a second later."""
+    probe.wait_for(lambda: command.get_subscription_count() >= 1
+                   and publisher.get_subscription_count() >= 1
+                   and probe.messages('joint_states'), 90, graph, 'the bridge and the arm')
+    time.sleep(0.5)
+    command.publish(messages.delta_command(left(0.1), decision=1))
+    time.sleep(1.0)
+    assert not outcomes(probe, 1), 'a 5 s motion should still be running'
+
+
 def command_and_wait(probe, graph, command, delta, decision, timeout=10):
     command.publish(messages.delta_command(delta, decision=decision))
     probe.wait_for(lambda: outcomes(probe, decision), timeout, graph,
@@ -55,17 +96,13 @@ def command_and_wait(probe, graph, command, delta, decision, timeout=10):
 
 # ---- S2: the listener's release does not lift an outside e-stop ------------------------------
 def test_an_outside_estop_holds_after_the_listener_releases_its_own_stop(ros_graph):
-    from std_msgs.msg import Float64MultiArray, String
+    from std_msgs.msg import String
 
     graph, probe = ros_graph
     graph.start('instruction', name='instruction_listener')
-    graph.start('arm_bridge', params={'enable_actuation': 'false', 'autostart': 'true',
-                                      'command_timeout': 60.0})
-    probe.record('primitive_status', String, qos.command(), json_of)
+    reports, command = dry_run_bridge(graph, probe)
     probe.record('active_instruction', String, qos.latched(), lambda m: m.data)
-    reports = bridge_reports(probe)
     say = probe.publisher('instruction', String, qos.command())
-    command = probe.publisher('primitive_delta', Float64MultiArray, qos.command())
     probe.wait_for(lambda: say.get_subscription_count() >= 1
                    and command.get_subscription_count() >= 1, 60, graph, 'the two nodes')
     hand_typed_estop(probe, graph, True)
@@ -172,31 +209,17 @@ def test_another_vla_status_publisher_does_not_keep_a_dead_vla_node_alive(ros_gr
 # ---- S1: joint states from a second publisher, jumps -----------------------------------------
 def test_a_second_joint_states_publisher_halts_the_arm_until_it_is_gone(ros_graph, tmp_path):
     from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float64MultiArray, String
 
     from contrastive_vla.ros.runtime import SpunNode
 
     graph, probe = ros_graph
-    graph.start('simulator', params={'task': 'reach_block', 'seed': 3})
-    graph.start('arm_bridge', params={'enable_actuation': 'true', 'use_sim_time': 'true',
-                                      'autostart': 'true', 'arm_config': slow_arm(tmp_path),
-                                      'command_timeout': 60.0, 'joint_trust_after': 1.0})
-    probe.record('primitive_status', String, qos.command(), json_of)
-    probe.record('joint_states', JointState, qos.sensor(), lambda m: m)
-    reports = bridge_reports(probe)
-    command = probe.publisher('primitive_delta', Float64MultiArray, qos.command())
+    reports, command = sim_arm_bridge(graph, probe, tmp_path, joint_trust_after=1.0)
     # a joint_state_publisher left running: its own node, plausible positions near the arm's
     other = SpunNode('joint_state_publisher')
     try:
         fake = other.node.create_publisher(JointState, 'joint_states', 10)
         other.start()
-        probe.wait_for(lambda: command.get_subscription_count() >= 1
-                       and fake.get_subscription_count() >= 1
-                       and probe.messages('joint_states'), 90, graph, 'the bridge and the arm')
-        time.sleep(0.5)
-        command.publish(messages.delta_command(left(0.1), decision=1))
-        time.sleep(1.0)
-        assert not outcomes(probe, 1), 'a 5 s motion should still be running'
+        start_a_slow_motion(probe, graph, command, fake)
         real = probe.messages('joint_states')[-1]
         now = dict(zip(real.name, real.position))
         plausible = [now[name] + 0.05 for name in ARM]
@@ -225,15 +248,10 @@ def test_a_second_joint_states_publisher_halts_the_arm_until_it_is_gone(ros_grap
 
 def test_a_joint_state_jump_beyond_the_velocity_limits_is_rejected(ros_graph):
     from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float64MultiArray, String
 
     graph, probe = ros_graph
-    graph.start('arm_bridge', params={'enable_actuation': 'false', 'autostart': 'true',
-                                      'command_timeout': 60.0})
-    probe.record('primitive_status', String, qos.command(), json_of)
-    reports = bridge_reports(probe)
+    reports, command = dry_run_bridge(graph, probe)
     driver = probe.publisher('joint_states', JointState, 10)   # the only arm driver
-    command = probe.publisher('primitive_delta', Float64MultiArray, qos.command())
     probe.wait_for(lambda: driver.get_subscription_count() >= 1
                    and command.get_subscription_count() >= 1, 60, graph, 'the bridge')
 
@@ -266,17 +284,13 @@ def test_a_joint_state_jump_beyond_the_velocity_limits_is_rejected(ros_graph):
 
 # ---- stuck: the VLA node's own status raises the holder 'stuck' ------------------------------
 def test_the_vla_nodes_stuck_status_holds_the_arm_and_nobody_elses_does(ros_graph):
-    from std_msgs.msg import Float64MultiArray, String
+    from std_msgs.msg import String
 
     from contrastive_vla.ros.runtime import SpunNode
 
     graph, probe = ros_graph
-    graph.start('arm_bridge', params={'enable_actuation': 'false', 'autostart': 'true',
-                                      'command_timeout': 60.0})
-    probe.record('primitive_status', String, qos.command(), json_of)
-    reports = bridge_reports(probe)
+    reports, command = dry_run_bridge(graph, probe)
     other = probe.publisher('vla_status', String, 10)          # not the VLA node
-    command = probe.publisher('primitive_delta', Float64MultiArray, qos.command())
     stuck = json.dumps({'state': 'stuck', 'stuck': 'cycling: up_10cm/down_10cm repeated 4 '
                         'times'})
     vla = SpunNode('vla')                                       # the stand-in VLA node
@@ -321,30 +335,17 @@ def test_the_vla_nodes_stuck_status_holds_the_arm_and_nobody_elses_does(ros_grap
 
 
 def test_the_vla_node_getting_stuck_halts_a_motion_in_progress(ros_graph, tmp_path):
-    from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float64MultiArray, String
+    from std_msgs.msg import String
 
     from contrastive_vla.ros.runtime import SpunNode
 
     graph, probe = ros_graph
-    graph.start('simulator', params={'task': 'reach_block', 'seed': 3})
-    graph.start('arm_bridge', params={'enable_actuation': 'true', 'use_sim_time': 'true',
-                                      'autostart': 'true', 'arm_config': slow_arm(tmp_path),
-                                      'command_timeout': 60.0})
-    probe.record('primitive_status', String, qos.command(), json_of)
-    probe.record('joint_states', JointState, qos.sensor(), lambda m: m)
-    command = probe.publisher('primitive_delta', Float64MultiArray, qos.command())
+    _reports, command = sim_arm_bridge(graph, probe, tmp_path)
     vla = SpunNode('vla')
     try:
         status = vla.node.create_publisher(String, 'vla_status', 10)
         vla.start()
-        probe.wait_for(lambda: command.get_subscription_count() >= 1
-                       and status.get_subscription_count() >= 1
-                       and probe.messages('joint_states'), 90, graph, 'the bridge and the arm')
-        time.sleep(0.5)
-        command.publish(messages.delta_command(left(0.1), decision=1))
-        time.sleep(1.0)
-        assert not outcomes(probe, 1), 'a 5 s motion should still be running'
+        start_a_slow_motion(probe, graph, command, status)
         status.publish(String(data=json.dumps({'state': 'stuck', 'stuck': 'cycling: x'})))
         probe.wait_for(lambda: outcomes(probe, 1), 3, graph, 'the halt')
         halt = outcomes(probe, 1)[0]
