@@ -3,12 +3,13 @@
 rosbags' MCAP writer (0.11) writes every chunk with CRC 0 ("not computed"), so corrupt bytes
 inside a chunk decode into silently changed messages. The MCAP format stores the CRC32 of a
 chunk's *uncompressed* records in the chunk record (byte 24 of its body).
-:func:`add_chunk_crcs` hooks the writer's ``close_chunk`` and ``close`` to fill them in when the
-bag is finished (there is no option for it); a test pins the hook against the locked rosbags
-version, and the hook does nothing if the writer changes shape. Readers check a chunk's CRC when it is non-zero (bags written by ``ros2
-bag record`` may carry zeros, which stay accepted). The data section's CRC (Data End record)
-stays 0: computing it meant reading every chunk back, which halved the recording speed of
-640x480 frames here, and the chunk CRCs already cover every message.
+:func:`add_chunk_crcs` hooks the writer's ``close_chunk`` and ``close`` to fill them in when
+the bag is finished (there is no option for it); a test pins the hook against the locked
+rosbags version, and the hook does nothing if the writer changes shape. Readers check a chunk's
+CRC when it is non-zero (bags written by ``ros2 bag record`` may carry zeros, which stay
+accepted). The data section's CRC (Data End record) stays 0: computing it meant reading every
+chunk back, which halved the recording speed of 640x480 frames here, and the chunk CRCs already
+cover every message.
 """
 
 import io
