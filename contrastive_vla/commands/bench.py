@@ -10,10 +10,12 @@ Examples::
     contrastive-vla bench --only fuzz --json fuzz_bench.json    # hostile messages, live graph
 
 ``--only graph`` prints ``{"machine": ..., "load_avg": [1, 5, 15 min], "graph_offline":
-{"p50_ms", "p99_ms", ...}, "graph": [{"image", "transport", "command_latency_ms": {"p50",
-"p99"}, "decision_ms": {"p50", "p99"}, "decision_vs_offline_p50", "dropped_frames",
-"transport_lost_frames", ...}, ...]}``: the offline model bench (evaluation.bench, same model,
-same machine, same run) beside each graph run's in-node decision time.
+{"WxH": {"p50_ms", "p99_ms", ...}}, "graph": [{"image", "transport", "command_latency_ms":
+{"p50", "p99"}, "decision_ms": {"p50", "p99"}, "offline_decision_ms", "decision_vs_offline_p50",
+"dropped_frames", "transport_lost_frames", ...}, ...]}``: the offline model bench
+(evaluation.bench, same model, same machine, same run, a frame of the same size) beside each
+graph run's in-node decision time. ``command_latency_ms``: the camera stamp -> the bridge sent
+the arm command (its planning included).
 
 ``--only fuzz`` (never part of the default run) starts the ``sim`` graph with ``--model`` and
 sends ``--fuzz-messages`` hostile messages over ``--fuzz-seconds`` with e-stops interleaved
@@ -90,13 +92,20 @@ def run(args):
         # machine's numbers drift by 1.5x between runs
         if not args.threads and args.vla_threads:
             torch.set_num_threads(args.vla_threads)  # offline as the graph's VLA node runs
-        offline = bench_models(args.model, [], n_cached=args.samples)['default']
-        result['graph_offline'] = {**offline, 'torch_threads': torch.get_num_threads()}
+        # per camera size: the offline decision starts from the same frame as the node's
+        result['graph_offline'] = {}
+        for width, height, _ in runs:
+            offline = bench_models(args.model, [], n_cached=args.samples,
+                                   image_shape=(height, width))['default']
+            result['graph_offline'][f'{width}x{height}'] = {
+                **offline, 'torch_threads': torch.get_num_threads()}
         result['graph'] = []
         for width, height, transport in runs:
             run = bench_graph(args.model, width, height, duration=args.graph_seconds,
                               transport=transport, threads=args.vla_threads)
+            offline = result['graph_offline'][run['image']]
             p50 = run['decision_ms']['p50']
+            run['offline_decision_ms'] = {'p50': offline['p50_ms'], 'p99': offline['p99_ms']}
             run['decision_vs_offline_p50'] = (round(p50 / offline['p50_ms'], 2)
                                               if p50 is not None else None)
             result['graph'].append(run)

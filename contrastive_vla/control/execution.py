@@ -30,7 +30,9 @@ class PrimitiveStatus:
 
     decision: int | None
     delta: list[float]     # the commanded delta, rounded for reading
-    latency_ms: float | None  # camera frame -> command at the bridge, when the frame is known
+    # camera frame's stamp -> the bridge sent the command (planning included) or refused it,
+    # when the frame is known
+    latency_ms: float | None
     status: Outcome
     message: str
 

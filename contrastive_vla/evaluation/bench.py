@@ -50,10 +50,12 @@ def _timed(fn, n, warmup=2):
     return np.asarray(times)
 
 
-def bench_policy(policy_factory, n_cached=200, n_uncached=20, image_size=224):
-    """Latency of one decision (image + instruction -> ranked primitives), cached/uncached."""
+def bench_policy(policy_factory, n_cached=200, n_uncached=20, image_shape=(224, 224)):
+    """Latency of one decision (image + instruction -> ranked primitives), cached/uncached,
+    from a camera frame of ``image_shape`` (height, width) as the VLA node gets it."""
     rng = np.random.default_rng(0)
-    image = rng.integers(0, 255, (image_size, image_size, 3), dtype=np.uint8)
+    height, width = image_shape
+    image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
     instruction = 'put the red block in the green zone'
     state = np.zeros(16, np.float32)
     cached = policy_factory(True)
@@ -67,10 +69,11 @@ def bench_policy(policy_factory, n_cached=200, n_uncached=20, image_size=224):
             'uncached_p50_ms': round(float(np.percentile(slow, 50)), 3),
             'uncached_p99_ms': round(float(np.percentile(slow, 99)), 3),
             'parameters_m': round(params / 1e6, 2), 'samples': int(n_cached),
-            'camera': f'{image_size}x{image_size}'}
+            'camera': f'{width}x{height}'}
 
 
-def bench_models(default_model, extra_configs=('ViT-B-32',), n_cached=200, device='cpu'):
+def bench_models(default_model, extra_configs=('ViT-B-32',), n_cached=200, device='cpu',
+                 image_shape=(224, 224)):
     """One entry per model: 'default' (the shipped checkpoint) and each extra config."""
     # deferred: torch takes seconds to import; only this path needs it
     import torch
@@ -81,7 +84,8 @@ def bench_models(default_model, extra_configs=('ViT-B-32',), n_cached=200, devic
     results = {}
     model, vocab, _ = load_model(default_model, device)
     results['default'] = bench_policy(
-        lambda cache: ClipRTPolicy(model, vocab, device=device, use_cache=cache), n_cached)
+        lambda cache: ClipRTPolicy(model, vocab, device=device, use_cache=cache), n_cached,
+        image_shape=image_shape)
     results['default']['model'] = str(default_model)
     vocab = PrimitiveVocabulary.load()
     for name in extra_configs:

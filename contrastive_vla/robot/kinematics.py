@@ -59,10 +59,12 @@ def rotvec_to_matrix(r: ArrayLike) -> NDArray[np.float64]:
 
 def matrix_to_rotvec(m: NDArray[np.float64]) -> NDArray[np.float64]:
     """Inverse of :func:`rotvec_to_matrix`, robust near 0 and pi."""
-    cos = max(-1.0, min(1.0, (np.trace(m) - 1) / 2))
+    # on Python floats: numpy's per-call overhead on 3x3 arrays was most of an IK iteration
+    (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = m.tolist()
+    cos = max(-1.0, min(1.0, (m00 + m11 + m22 - 1) / 2))
     angle = math.acos(cos)
     if angle < 1e-7:
-        return 0.5 * np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]])
+        return np.array([0.5 * (m21 - m12), 0.5 * (m02 - m20), 0.5 * (m10 - m01)])
     if angle > math.pi - 1e-4:
         # axis from the symmetric part: R = 2 a a^T - I at angle pi
         a = np.sqrt(np.maximum((np.diag(m) + 1) / 2, 0))
@@ -70,8 +72,9 @@ def matrix_to_rotvec(m: NDArray[np.float64]) -> NDArray[np.float64]:
         a[(i + 1) % 3] = math.copysign(a[(i + 1) % 3], m[i, (i + 1) % 3] + m[(i + 1) % 3, i])
         a[(i + 2) % 3] = math.copysign(a[(i + 2) % 3], m[i, (i + 2) % 3] + m[(i + 2) % 3, i])
         return a / np.linalg.norm(a) * angle
-    v = np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]])
-    return v / (2 * math.sin(angle)) * angle
+    scale = 2 * math.sin(angle)
+    return np.array([(m21 - m12) / scale * angle, (m02 - m20) / scale * angle,
+                     (m10 - m01) / scale * angle])
 
 
 def target_pose(position: ArrayLike, rotation: ArrayLike,
@@ -107,8 +110,16 @@ class ArmKinematics:
         self.dof_index = np.array([model.joint(n).dofadr[0] for n in joint_names])
         self.lower = np.asarray(lower, dtype=np.float64)
         self.upper = np.asarray(upper, dtype=np.float64)
-        self._jacp = np.zeros((3, model.nv))
-        self._jacr = np.zeros((3, model.nv))
+        # the Jacobian's two halves are rows of one array (mj_jacSite fills them in place)
+        self._jac = np.zeros((6, model.nv))
+        self._jacp, self._jacr = self._jac[:3], self._jac[3:]
+        # views into the scratch data (MjData's arrays never move): no lookups per iteration
+        self._site_pos = self.scratch.site_xpos[self.site]
+        self._site_rot = self.scratch.site_xmat[self.site].reshape(3, 3)
+        first = int(self.qpos_index[0])
+        contiguous = np.array_equal(self.qpos_index, np.arange(first, first + len(joint_names)))
+        self._qpos = (self.scratch.qpos[first:first + len(joint_names)] if contiguous
+                      else None)
         if nullspace_gain is None:
             nullspace_gain = 0.5 if len(joint_names) > 6 else 0.0
         self.nullspace_gain = float(nullspace_gain)
@@ -140,41 +151,47 @@ class ArmKinematics:
         # the target in the world frame, where MuJoCo computes
         position = self.base_rot @ np.asarray(position) + self.base_pos
         rotation = self.base_rot @ np.asarray(rotation)
-        d = self.scratch
+        d, mj, model = self.scratch, self.mj, self.model
+        site_pos, site_rot = self._site_pos, self._site_rot
+        regulariser = damping ** 2 * np.eye(6)
+        lower, upper = self.lower, self.upper
         pos_err = rot_err = math.inf
         for _ in range(iterations):
-            d.qpos[self.qpos_index] = q
-            self.mj.mj_kinematics(self.model, d)
-            self.mj.mj_comPos(self.model, d)
-            current_pos = d.site_xpos[self.site]
-            current_rot = d.site_xmat[self.site].reshape(3, 3)
-            e_pos = position - current_pos
-            e_rot = matrix_to_rotvec(rotation @ current_rot.T)
-            pos_err, rot_err = float(np.linalg.norm(e_pos)), float(np.linalg.norm(e_rot))
+            self._set_qpos(q)
+            mj.mj_kinematics(model, d)
+            e_pos = position - site_pos
+            e_rot = matrix_to_rotvec(rotation @ site_rot.T)
+            pos_err, rot_err = math.sqrt(e_pos @ e_pos), math.sqrt(e_rot @ e_rot)
             if pos_err < tol_m and rot_err < tol_rad:
                 break
-            self.mj.mj_jacSite(self.model, d, self._jacp, self._jacr, self.site)
-            jac = np.vstack([self._jacp[:, self.dof_index], self._jacr[:, self.dof_index]])
+            mj.mj_comPos(model, d)  # the Jacobian needs it; the errors above do not
+            mj.mj_jacSite(model, d, self._jacp, self._jacr, self.site)
+            jac = self._jac[:, self.dof_index]
             err = np.concatenate([e_pos, e_rot])
+            dq = jac.T @ np.linalg.solve(jac @ jac.T + regulariser, err)
             if self.nullspace_gain > 0:
-                # damped step for the task; the exact null-space projector for the posture,
-                # so the posture term cannot pull the tool off its target
-                dq = jac.T @ np.linalg.solve(jac @ jac.T + damping ** 2 * np.eye(6), err)
+                # the exact null-space projector for the posture, so the posture term cannot
+                # pull the tool off its target
                 null = np.eye(len(q)) - np.linalg.pinv(jac, rcond=1e-3) @ jac
                 dq += null @ (self.nullspace_gain * self.secondary(q, seed))
-            else:
-                dq = jac.T @ np.linalg.solve(jac @ jac.T + damping ** 2 * np.eye(6), err)
-            step = float(np.max(np.abs(dq)))
+            step = float(np.abs(dq).max())
             if step > 0.3:
                 dq *= 0.3 / step
-            q = np.clip(q + dq, self.lower, self.upper)
+            q = np.minimum(np.maximum(q + dq, lower), upper)
         else:  # out of iterations: the errors reported are those of the q returned
-            d.qpos[self.qpos_index] = q
-            self.mj.mj_kinematics(self.model, d)
-            pos_err = float(np.linalg.norm(position - d.site_xpos[self.site]))
-            rot_err = float(np.linalg.norm(matrix_to_rotvec(
-                rotation @ d.site_xmat[self.site].reshape(3, 3).T)))
+            self._set_qpos(q)
+            mj.mj_kinematics(model, d)
+            e_pos = position - site_pos
+            pos_err = math.sqrt(e_pos @ e_pos)
+            e_rot = matrix_to_rotvec(rotation @ site_rot.T)
+            rot_err = math.sqrt(e_rot @ e_rot)
         return q, pos_err, rot_err
+
+    def _set_qpos(self, q: NDArray[np.float64]) -> None:
+        if self._qpos is not None:
+            self._qpos[:] = q
+        else:
+            self.scratch.qpos[self.qpos_index] = q
 
     def secondary(self, q: NDArray[np.float64], seed: NDArray[np.float64],
                   margin: float = 0.15) -> NDArray[np.float64]:

@@ -391,12 +391,13 @@ class ArmBridge(LifecycleNode):
             self.watchdog.feed(now)
         command = messages.parse_delta_command(msg)
         delta, decision = command.delta, command.decision
-        latency_ms = None
-        if command.image_stamp_ns is not None:
-            latency_ms = round((now_ns - command.image_stamp_ns) * 1e-6, 3)
+
+        def age_ms():  # camera stamp -> now: the command's latency once it is sent
+            stamp = command.image_stamp_ns
+            return None if stamp is None else round((self.now_ns() - stamp) * 1e-6, 3)
 
         def refuse(status, message):
-            self.finish(status_of(decision, delta, latency_ms, status, message))
+            self.finish(status_of(decision, delta, age_ms(), status, message))
 
         self.holders.release('watchdog')  # a new command: a fresh watch
         if commander == self.vla_node:  # it decides again: no longer stuck (its status may lag)
@@ -412,13 +413,14 @@ class ArmBridge(LifecycleNode):
             self.get_logger().warning(f'primitive {plan.status}: {plan.message}',
                                       throttle_duration_sec=1.0)
             return refuse(plan.status, plan.message)
-        self.active = ActivePrimitive(decision, delta, latency_ms, plan, plan.status,
-                                      plan.message)
+        self.active = a = ActivePrimitive(decision, delta, age_ms(), plan, plan.status,
+                                          plan.message)
         self.watchdog.start(commander, now)  # its sender just spoke; watched while it runs
         if plan.moves:
             self.start_motion(plan, now)
         else:
             self.start_gripper(now)
+        a.latency_ms = age_ms()  # planning and publishing included
 
     # ---- executing -------------------------------------------------------------------------
     def start_motion(self, plan, now):
