@@ -104,10 +104,9 @@ class ModelConfig:
         if self.fusion == 'film' and self.vision['type'] != 'film_cnn':
             raise ConfigError(f'{where}: fusion "film" needs the film_cnn image tower; use '
                               '"late_mlp" or "additive" with open_clip towers')
-        if self.token_attention and (self.fusion != 'film' or
-                                     self.text['type'] != 'open_clip'):
-            raise ConfigError(f'{where}: token_attention needs fusion "film" and an open_clip '
-                              "text tower (it attends over that tower's token features)")
+        if self.token_attention and self.fusion != 'film':
+            raise ConfigError(f'{where}: token_attention needs fusion "film" (it adds to the '
+                              "FiLM condition what it reads from the instruction's tokens)")
         if not isinstance(self.image_size, int) or not 16 <= self.image_size <= 1024:
             raise ConfigError(f'{where}: image_size must be an integer in [16, 1024]')
         if '{instruction}' not in self.prompt:

@@ -9,8 +9,14 @@ loads offline; it runs through ``transformers`` and ``tokenizers``.
 The encoder is frozen: its weights are not stored in our checkpoints (they stay ~1 MB instead of
 +45 MB), the checkpoint records the SHA-256 of the encoder weights it was trained against and
 loading refuses a different file. Because it is frozen and the texts of a vocabulary and a task
-suite are few, its sentence embeddings are memoised: after the first batches, training only runs
-the projection.
+suite are few, its outputs are memoised: after the first batches, training only runs the
+projection.
+
+With ``output_tokens`` (a model config's ``token_attention``) the tower also gives the
+encoder's contextual token features (N, L, 384), and ``token_embedding`` its input word
+embeddings: what CLIP-RT's token attention reads, as with the open_clip tower. A batch is
+encoded at its longest sentence's length (padding rows are zero past it), not at the context
+length: the frozen encoder costs as much as the rest of a training step otherwise.
 """
 
 import functools
@@ -90,8 +96,9 @@ class SentenceEncoderText(nn.Module):
         encoder.eval()
         # kept out of the module tree: not in state_dict (not saved), not trained
         self.__dict__['encoder'] = encoder
-        width = encoder.config.hidden_size
-        self.project = nn.Sequential(nn.Linear(width, 2 * embed_dim), nn.GELU(),
+        self.width = encoder.config.hidden_size
+        self.output_tokens = False  # ClipRT sets it for token attention
+        self.project = nn.Sequential(nn.Linear(self.width, 2 * embed_dim), nn.GELU(),
                                      nn.Linear(2 * embed_dim, embed_dim))
         self._memo = {}
         self._memo_size = memo_size
@@ -103,25 +110,50 @@ class SentenceEncoderText(nn.Module):
         return super()._apply(fn, *args, **kwargs)
 
     @torch.no_grad()
-    def sentence_embeddings(self, tokens):
-        """(N, L) token ids -> (N, width) unit sentence embeddings, memoised per row."""
+    def encode(self, tokens):
+        """(N, L) token ids -> ((N, width) unit sentence embeddings, (N, L, width) token
+        features or None without ``output_tokens``), memoised per row."""
         keys = [row.tobytes() for row in tokens.cpu().numpy()]
         first = {}
         for i, key in enumerate(keys):
-            if key not in self._memo:
+            if key not in self._memo or (self.output_tokens and self._memo[key][1] is None):
                 first.setdefault(key, i)
         fresh = {}
         if first:
             batch = tokens[list(first.values())]
             mask = (batch != 0).long()
-            hidden = self.encoder(input_ids=batch, attention_mask=mask).last_hidden_state
-            pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-            fresh = dict(zip(first, F.normalize(pooled, dim=-1)))
-        rows = torch.stack([fresh[k] if k in fresh else self._memo[k] for k in keys])
+            used = max(1, int(mask.sum(1).max()))  # the longest sentence, not the context
+            hidden = self.encoder(input_ids=batch[:, :used],
+                                  attention_mask=mask[:, :used]).last_hidden_state
+            keep = mask[:, :used, None]
+            pooled = F.normalize((hidden * keep).sum(1) / keep.sum(1).clamp(min=1), dim=-1)
+            lengths = mask.sum(1).tolist()
+            # token features kept as long as each sentence (zero-padded when returned)
+            fresh = {k: (pooled[j], hidden[j, :lengths[j]] if self.output_tokens else None)
+                     for j, k in enumerate(first)}
+        rows = [fresh[k] if k in fresh else self._memo[k] for k in keys]
         if len(self._memo) + len(fresh) > self._memo_size:
             self._memo.clear()
         self._memo.update(fresh)
-        return rows
+        pooled = torch.stack([r[0] for r in rows])
+        if not self.output_tokens:
+            return pooled, None
+        features = pooled.new_zeros(len(rows), tokens.shape[1], self.width)
+        for i, (_, row) in enumerate(rows):
+            features[i, :len(row)] = row
+        return pooled, features
+
+    def sentence_embeddings(self, tokens):
+        """(N, L) token ids -> (N, width) unit sentence embeddings, memoised per row."""
+        return self.encode(tokens)[0]
+
+    @torch.no_grad()
+    def token_embedding(self, tokens):
+        """(N, L) token ids -> (N, L, width) the encoder's input word embeddings (frozen)."""
+        return self.encoder.embeddings.word_embeddings(tokens)
 
     def forward(self, tokens):
-        return self.project(self.sentence_embeddings(tokens))
+        pooled, features = self.encode(tokens)
+        if self.output_tokens:
+            return self.project(pooled), features
+        return self.project(pooled)

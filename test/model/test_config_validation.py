@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from contrastive_vla.cli import main
+from contrastive_vla.core.resources import models_dir
 from contrastive_vla.model.config import ConfigError, ModelConfig
 
 TINY = {'name': 'tiny', 'embed_dim': 32, 'image_size': 32,
@@ -41,9 +42,9 @@ def test_a_bad_value_is_refused_in_one_sentence(change, words):
 
 
 def test_the_packaged_configs_still_load():
-    for name in ('clip_rt_small', 'clip_rt_small_additive', 'clip_rt_small_minilm',
-                 'clip_rt_small_regress', 'clip_rt_small_gripper', 'clip_rt_small_keypoints',
-                 'ViT-B-32'):
+    names = sorted(path.stem for path in models_dir().glob('*.json'))
+    assert {'clip_rt_small', 'clip_rt_small_tokens', 'clip_rt_small_minilm_tokens'} <= set(names)
+    for name in names:
         ModelConfig.load(name)
     ModelConfig.from_dict(TINY)
 

@@ -425,3 +425,48 @@ def test_checkpoint_from_other_encoder_weights_is_refused(minilm_model, vocab, t
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match='other all-MiniLM-L6-v2 weights'):
         load_model(tmp_path / 'ckpt')
+
+
+MINILM_TOKENS = ModelConfig(**{**GRIPPER.to_dict(), 'name': 'tiny_minilm_tokens',
+                               'prompt': '{instruction}', 'token_attention': True,
+                               'text': {'type': 'sentence_encoder', 'model': 'all-MiniLM-L6-v2',
+                                        'context_length': 32}})
+
+
+def test_minilm_token_features_are_read_by_the_attention(vocab, tmp_path):
+    """The frozen encoder's token features feed the token attention: a model that must read
+    the zone's colour (the only word that changes) learns it, and a checkpoint of it
+    round-trips with the memoised features (rows of different lengths in one batch)."""
+    torch.manual_seed(0)
+    model = ClipRT(MINILM_TOKENS)
+    tower = model.text
+    tokens = model.tokenize(['put the red block in the blue zone', 'open the gripper'])
+    pooled, features = tower.encode(tokens)
+    assert features.shape == (2, 32, tower.width)
+    assert (features[1, (tokens[1] == 0)] == 0).all()  # padding past the short sentence
+    alone_pooled, alone = tower.encode(tokens[1:])  # memoised: the rows of its own batch
+    torch.testing.assert_close(alone[0], features[1])
+    tower._memo.clear()
+    fresh_pooled, fresh = tower.encode(tokens[1:])  # computed again at its own length
+    torch.testing.assert_close(fresh[0], features[1], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(fresh_pooled[0], pooled[1], atol=1e-5, rtol=1e-4)
+
+    data = tiny_dataset(n=64)
+    words = np.random.default_rng(1).integers(0, 2, 64)
+    data.instructions = [f'put the red block in the {("blue", "green")[w]} zone' for w in words]
+    data.labels = np.array([2, 10])[words]
+    data.states = np.full((64, 16), 0.02, np.float32)
+    trainer = Trainer(model, vocab, data, data.subset(np.zeros(64, bool)),
+                      training_config(tmp_path / 'run', batch_size=32, lr=3e-3,
+                                      augment_images=False))
+    before, after = _train_steps(trainer, data, 20)
+    assert after < before
+    assert model.token_attention.out.weight.abs().sum() > 0
+    model.eval()
+    save_checkpoint(tmp_path / 'ckpt', model, vocab)
+    loaded = ClipRTPolicy.load(tmp_path / 'ckpt')
+    image, state = np.full((32, 32, 3), 90, np.uint8), np.full(8, 0.02)
+    reference = ClipRTPolicy(model, vocab, use_cache=False)
+    for text in ['put the red block in the blue zone', 'put the red block in the green zone']:
+        np.testing.assert_allclose(loaded.scores(image, text, state),
+                                   reference.scores(image, text, state), atol=1e-5)
