@@ -94,6 +94,7 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.best_success = -1.0
+        self.train_seconds = 0.0  # the epochs' wall-clock, validation and evaluation excluded
         # instruction prompts: tokenised once; samples point into the unique table
         prompts = sorted(set(train_set.instructions) | set(val_set.instructions))
         self.prompt_index = {p: i for i, p in enumerate(prompts)}
@@ -265,14 +266,16 @@ class Trainer:
                 losses.append(loss.item())
                 bar.set_postfix(loss=f'{np.mean(losses[-20:]):.3f}')
             self.epoch = epoch + 1
+            epoch_s = time.perf_counter() - start
+            self.train_seconds += epoch_s
             epoch_loss = self._mean_over_processes(losses)
             if self.rank != 0:
                 continue
             row = {'epoch': self.epoch, 'step': self.step,
                    'loss': epoch_loss,
-                   'lr': lr, 'epoch_s': round(time.perf_counter() - start, 1),
-                   'samples_per_s': round(len(losses) * self.batch_size /
-                                          (time.perf_counter() - start), 1)}
+                   'lr': lr, 'epoch_s': round(epoch_s, 1),
+                   'train_minutes': round(self.train_seconds / 60, 2),
+                   'samples_per_s': round(len(losses) * self.batch_size / epoch_s, 1)}
             row.update({f'val_{k}': v for k, v in self.offline_accuracy(self.val_set).items()})
             last = self.save('last', meta)
             if eval_tasks and (self.epoch % eval_every == 0 or self.epoch == epochs):
@@ -322,7 +325,8 @@ class Trainer:
         directory = save_checkpoint(self.out_dir / name, self.model, self.vocab,
                                     meta=dict(meta or {}, epoch=self.epoch, step=self.step))
         torch.save({'optimizer': self.optimizer.state_dict(), 'epoch': self.epoch,
-                    'step': self.step, 'best_success': self.best_success},
+                    'step': self.step, 'best_success': self.best_success,
+                    'train_seconds': self.train_seconds},
                    directory / 'training_state.pt')
         return directory
 
@@ -340,6 +344,7 @@ class Trainer:
         self.optimizer.load_state_dict(state['optimizer'])
         self.epoch, self.step = int(state['epoch']), int(state['step'])
         self.best_success = float(state['best_success'])
+        self.train_seconds = float(state.get('train_seconds', 0.0))  # older states: none
         return True
 
 
@@ -391,20 +396,23 @@ def plot_metrics(metrics_path, out_png):
     rows = [json.loads(line) for line in Path(metrics_path).read_text().splitlines() if line]
     if not rows:
         return
-    epochs = [r['epoch'] for r in rows]
+    # against the training wall-clock when every row has it (success vs minutes), else epochs
+    by_minutes = all('train_minutes' in r for r in rows)
+    x_key, x_label = ('train_minutes', 'training minutes') if by_minutes else ('epoch', 'epoch')
+    xs = [r[x_key] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    axes[0].plot(epochs, [r['loss'] for r in rows], label='train loss')
-    axes[0].set_xlabel('epoch')
+    axes[0].plot(xs, [r['loss'] for r in rows], label='train loss')
+    axes[0].set_xlabel(x_label)
     axes[0].set_ylabel('loss')
     axes[0].legend()
     for key, label in (('val_accuracy', 'val accuracy'), ('val_top3_accuracy', 'val top-3')):
-        axes[1].plot(epochs, [r.get(key) if r.get(key) is not None else float('nan')
-                              for r in rows], label=label)
-    cl = [(r['epoch'], r['closed_loop_success']) for r in rows if 'closed_loop_success' in r]
+        axes[1].plot(xs, [r.get(key) if r.get(key) is not None else float('nan')
+                          for r in rows], label=label)
+    cl = [(r[x_key], r['closed_loop_success']) for r in rows if 'closed_loop_success' in r]
     if cl:
         axes[1].plot(*zip(*cl), 'o-', label='closed-loop success')
     axes[1].set_ylim(0, 1)
-    axes[1].set_xlabel('epoch')
+    axes[1].set_xlabel(x_label)
     axes[1].legend()
     fig.tight_layout()
     fig.savefig(out_png, dpi=100)

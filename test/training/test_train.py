@@ -45,6 +45,11 @@ def test_train_writes_checkpoints_metrics_and_resumes(bags, tmp_path):
         assert twin in held_out or not (bags / twin).exists()
     assert _train(bags, run, '--config', 'clip_rt_tiny', '--epochs', '3', '--resume') == 0
     assert _epochs(run) == [1, 2, 3]
+    # the training wall-clock (evaluation excluded) adds up over the epochs and the resume
+    rows = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines()]
+    minutes = [r['train_minutes'] for r in rows]
+    assert minutes[0] > 0 and minutes == sorted(minutes)
+    assert minutes[2] == pytest.approx(minutes[1] + rows[2]['epoch_s'] / 60, abs=0.01)
 
 
 def test_a_fine_tune_keeps_the_held_out_episodes_it_is_given(bags, tmp_path):
