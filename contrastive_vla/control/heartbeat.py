@@ -25,6 +25,21 @@ from contrastive_vla.control.safety import CommandWatchdog
 UNKNOWN = '(unknown publisher)'
 
 
+def sender_gid(info: object) -> bytes | None:
+    """The publisher's gid of a message (the message info rclpy passes a subscription
+    callback: ``info['publisher_gid']['data']``), None when not given."""
+    try:
+        return gid_key(info['publisher_gid']['data'])  # type: ignore[index]
+    except (TypeError, KeyError):
+        return None
+
+
+def gid_key(gid: Iterable[int]) -> bytes:
+    """A gid as bytes, zero padding dropped (the graph and the message info may pad
+    differently)."""
+    return bytes(gid).rstrip(b'\0')
+
+
 def node_fqn(namespace: str, name: str) -> str:
     """'/ns/name' from a node's namespace and name ('/' + name in the root namespace)."""
     namespace = '/' + str(namespace).strip('/')
@@ -111,7 +126,7 @@ class CheckedWatchdog:
 
     def heard(self, node: str | None, now: float) -> bool:
         """A message from ``node`` (None: a sender not known): True when it fed the watchdog.
-        A sender not watched is counted; the first message of each is :meth:`first_ignored`."""
+        A sender not watched is counted (:meth:`warn_now` says when to warn)."""
         if self.watched(node):
             self.watchdog.feed(now)
             return True
@@ -119,9 +134,11 @@ class CheckedWatchdog:
         self.ignored[key] = self.ignored.get(key, 0) + 1
         return False
 
-    def first_ignored(self, node: str | None) -> bool:
-        """Whether the message just ignored from ``node`` was its first (warn once)."""
-        return self.ignored.get(node or UNKNOWN) == 1
+    def warn_now(self, node: str | None) -> bool:
+        """Whether to warn about the message just ignored from ``node``: at its first, once
+        per node; for senders the graph does not know (None), at the 20th, since discovery
+        can lag a new publisher's first messages."""
+        return self.ignored.get(node or UNKNOWN) == (1 if node is not None else 20)
 
     def feed(self, now: float) -> None:
         """Fed without a sender check (the start of a primitive, a test)."""

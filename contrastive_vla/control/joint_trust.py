@@ -26,6 +26,8 @@ import math
 
 from numpy.typing import ArrayLike
 
+JUMPED = 'joint_states jumped'  # the start of a jump's reason
+
 
 class JointStateTrust:
     """Judges joint state messages of the arm joints ``joint_names`` (velocity limits
@@ -62,6 +64,11 @@ class JointStateTrust:
     @property
     def trusted(self) -> bool:
         return self.reason is None
+
+    @property
+    def jumped(self) -> bool:
+        """Distrusted for a jump (not for a second publisher)."""
+        return self.reason is not None and self.reason.startswith(JUMPED)
 
     def update(self, sender: Hashable | None, names: Sequence[str], positions: ArrayLike,
                now: float) -> bool:
@@ -126,5 +133,5 @@ class JointStateTrust:
         if worst is None:
             return None
         _, name, moved, dt = worst
-        return (f'joint_states jumped: {name} moved {moved:.3f} rad in {max(dt, 0.0):.3f} s '
+        return (f'{JUMPED}: {name} moved {moved:.3f} rad in {max(dt, 0.0):.3f} s '
                 f'(limit {self.limit[name]:.2f} rad/s x {self.slack:g})')

@@ -53,11 +53,12 @@ from contrastive_vla.control.arm_commands import (
 )
 from contrastive_vla.control.execution import ActivePrimitive, Phase, status_of
 from contrastive_vla.control.heartbeat import (
-    UNKNOWN,
     CheckedWatchdog,
     SenderRegistry,
+    gid_key,
     node_fqn,
     resolve_node,
+    sender_gid,
 )
 from contrastive_vla.control.joint_trust import JointStateTrust
 from contrastive_vla.control.stops import StopHolders
@@ -332,7 +333,7 @@ class ArmBridge(LifecycleNode):
     def expected_jump(self, now, trust):
         """A jump (not a second publisher) within 2 s of an announced episode start."""
         return (self.reset_announced is not None and now - self.reset_announced < 2.0
-                and trust.reason.startswith('joint_states jumped'))
+                and trust.jumped)
 
     def on_estop(self, _raised):
         """The e-stop inputs (qos.EstopInput) changed: its two holders, ``outside`` and
@@ -360,8 +361,7 @@ class ArmBridge(LifecycleNode):
                 self.holders.release('watchdog')
                 self.follow_stuck(messages.parse_json(msg))
             return
-        count = self.watchdog.ignored[node or UNKNOWN]
-        if count == (1 if node is not None else 20):  # an unknown one: discovery may lag
+        if self.watchdog.warn_now(node):
             who = node or 'a publisher the ROS graph does not know'
             self.get_logger().warning(f'vla_status from {who} ignored: only {self.vla_node} '
                                       '(vla_node) and the node whose primitive runs feed the '
@@ -567,20 +567,6 @@ class ArmBridge(LifecycleNode):
              'joint_state_jumps': 0 if trust is None else trust.jumps,
              'joint_state_conflicts': 0 if trust is None else trust.conflicts,
              **{f'outcome_{k}': v for k, v in self.counts.items()}}))
-
-
-def sender_gid(info):
-    """The publisher's gid of a message (rclpy's message info), None when not given."""
-    try:
-        return gid_key(info['publisher_gid']['data'])
-    except (TypeError, KeyError):
-        return None
-
-
-def gid_key(gid):
-    """A gid as bytes, zero padding dropped (the graph and the message info may pad
-    differently)."""
-    return bytes(gid).rstrip(b'\0')
 
 
 def plan_delta(delta):
