@@ -15,6 +15,12 @@ from contrastive_vla.ros.params import Param
 
 BRIDGE_MODES = ('joint_trajectory', 'servo')
 _STUCK = StuckLimits()  # the stuck detector's defaults (control.stuck), also eval-sim's
+# the VLA node's and the bridge's: who may release the stops relayed on estop_state and
+# listener_stop (qos.EstopInput)
+LISTENER_NODE = Param('listener_node', 'instruction_listener',
+                      "the instruction listener ('instruction_listener': in this node's "
+                      "namespace; '/ns/name': absolute): only its releases (False) on "
+                      'estop_state and listener_stop count; anyone may raise them')
 
 CAMERA = (
     Param('source', '', "V4L2 index ('0') or device path (/dev/video0), a video file, or a "
@@ -110,6 +116,7 @@ VLA = (
     Param('stuck_gripper_toggles', _STUCK.gripper_toggles, 'stuck after this many gripper '
                                                            'open/close changes within the '
                                                            'window; 0 = off', range=(0, 1000)),
+    LISTENER_NODE,
 )
 
 ARM_BRIDGE = (
@@ -145,6 +152,7 @@ ARM_BRIDGE = (
                              'absolute): only its messages (and those of the node whose '
                              'primitive runs) feed the command_timeout watchdog; other '
                              'publishers on vla_status are ignored (counted, warned once)'),
+    LISTENER_NODE,
     Param('joint_jump_slack', 2.0, 'a joint state whose arm joints moved more since the last '
                                    'one than this times their velocity limits allow (over at '
                                    'least 0.05 s) is rejected and halts the arm',

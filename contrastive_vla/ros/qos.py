@@ -38,10 +38,12 @@ each topic's QoS from the publishers it finds.
 """
 
 from dataclasses import dataclass
+import time
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
 
+from contrastive_vla.control.heartbeat import SenderRegistry, gid_key, node_fqn, sender_gid
 from contrastive_vla.control.stops import OutsideStop
 from contrastive_vla.core.topics import load_topics, topic
 
@@ -199,10 +201,20 @@ class EstopInput:
     (default QoS, from anyone) and ``estop_state`` (latched, the instruction listener's relay
     of ``estop``) make the ``outside`` stop (``control.stops.OutsideStop``: released only from
     outside), ``listener_stop`` (latched) the listener's own stop (``listener``). Raised while
-    either holds; the node may read the two parts (``outside``, ``listener``)."""
+    either holds; the node may read the two parts (``outside``, ``listener``).
 
-    def __init__(self, node, on_change):
+    ``listener_node`` (a fully qualified node name): a release (False) on ``estop_state`` or
+    ``listener_stop`` counts only from that node's publishers (resolved from the ROS graph);
+    one from any other publisher, or one the graph does not know, is ignored and counted in
+    ``refused_releases``: a stray ``ros2 topic pub /listener_stop ... "{data: false}"`` cannot
+    lift a stop a person said. A raise counts from anyone. None: not checked."""
+
+    def __init__(self, node, on_change, listener_node=None):
+        self.node = node
         self.on_change = on_change
+        self.listener_node = listener_node
+        self.senders = SenderRegistry(lambda name: publishers_by_gid(node, name))
+        self.refused_releases = 0
         self.outside_stop = OutsideStop()
         self.listener = False     # the newest value on listener_stop
         node.create_subscription(Bool, topic('estop').name, self._on_direct, default())
@@ -222,10 +234,34 @@ class EstopInput:
         self.outside_stop.heard_direct(bool(msg.data))
         self.on_change(self.raised)
 
-    def _on_relayed(self, msg):
-        self.outside_stop.heard_relayed(bool(msg.data))
+    def _on_relayed(self, msg, info):
+        if self._counts('estop_state', bool(msg.data), info):
+            self.outside_stop.heard_relayed(bool(msg.data))
         self.on_change(self.raised)
 
-    def _on_listener(self, msg):
-        self.listener = bool(msg.data)
+    def _on_listener(self, msg, info):
+        if self._counts('listener_stop', bool(msg.data), info):
+            self.listener = bool(msg.data)
         self.on_change(self.raised)
+
+    def _counts(self, key, raised, info):
+        """Whether a message on the listener's topic ``key`` counts (``info``: rclpy's message
+        info, which it passes since the callbacks take two arguments; None: unchecked)."""
+        if raised or self.listener_node is None or info is None:
+            return True
+        sender = self.senders.node_of(topic(key).name, sender_gid(info), time.monotonic())
+        if sender == self.listener_node:
+            return True
+        self.refused_releases += 1
+        who = sender or 'a publisher the ROS graph does not know'
+        self.node.get_logger().warning(
+            f'a release on {topic(key).name} from {who} ignored: only {self.listener_node} '
+            '(listener_node) releases its stops', throttle_duration_sec=2.0)
+        return False
+
+
+def publishers_by_gid(node, name):
+    """{publisher gid: its node's fully qualified name} of topic ``name``, from the ROS graph
+    (what control.heartbeat.SenderRegistry looks up)."""
+    return {gid_key(info.endpoint_gid): node_fqn(info.node_namespace, info.node_name)
+            for info in node.get_publishers_info_by_topic(name)}

@@ -6,9 +6,20 @@ import sys
 import threading
 import time
 
+from contrastive_vla.control.heartbeat import resolve_node
+
 
 class NodeStartupError(RuntimeError):
     """A node cannot start (bad parameter, missing model): logged as one line, exit code 1."""
+
+
+def resolved_node(node, owner, param):
+    """The fully qualified name of the node that ``node``'s parameter ``param`` names (a
+    relative name is in ``node``'s namespace); a bad one stops ``owner`` in one line."""
+    try:
+        return resolve_node(node.p[param], node.get_namespace())
+    except ValueError as exc:
+        raise NodeStartupError(f'{owner}: parameter {param}: {exc}') from None
 
 
 def run_node(factory, args=None, poll=0.1):

@@ -62,7 +62,7 @@ def test_an_outside_estop_survives_cleanup_and_configure(start_node):
     for transition in ('deactivate', 'cleanup', 'configure', 'activate'):
         getattr(bridge, f'trigger_{transition}')()
     # the listener's latched relay (an older release) reaches the new configuration
-    bridge.estop_input._on_relayed(Bool(data=False))
+    bridge.estop_input._on_relayed(Bool(data=False), None)
     assert bridge.holders.holds('outside'), bridge.holders.reasons
     bridge.estop_input._on_direct(Bool(data=False))  # released from outside
     assert not bridge.holders.holds('outside')

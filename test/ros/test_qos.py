@@ -4,6 +4,7 @@ the QoS the table says (what ``ros2 topic info -v`` shows), and the e-stop input
 
 from collections import defaultdict
 from pathlib import Path
+import time
 
 import pytest
 
@@ -94,7 +95,10 @@ def estop_input(monkeypatch):
         assert subs['listener_stop'].qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
 
         def say(name, value):
-            subs[name].callback(Bool(data=value))
+            callback = subs[name].callback
+            # the listener's topics take rclpy's message info (None here: unchecked)
+            extra = (None,) if name in ('estop_state', 'listener_stop') else ()
+            callback(Bool(data=value), *extra)
             return heard[-1]
 
         yield say
@@ -133,3 +137,45 @@ def test_estop_input_the_listeners_stop_is_a_holder_of_its_own(estop_input):
     assert say('listener_stop', True) is True
     assert say('estop', False) is True                 # an outside release: the stop holds
     assert say('listener_stop', False) is False
+
+
+def test_only_the_listener_releases_its_stops_anyone_raises_them(ros_context):
+    """A stray publisher's False on listener_stop / estop_state (``ros2 topic pub``, a
+    test node) is ignored and counted; the listener's own release counts; a raise counts from
+    anyone. Real publishers on a private domain: the sender comes from the message info."""
+    from rclpy.executors import SingleThreadedExecutor
+    from std_msgs.msg import Bool
+
+    make = ros_context()
+    guard, stranger, listener = make('guard'), make('stranger'), make('instruction_listener')
+    heard = []
+    estop = qos.EstopInput(guard, heard.append, '/instruction_listener')
+    executor = SingleThreadedExecutor(context=guard.context)
+    executor.add_node(guard)
+    pubs = {(who.get_name(), key): who.create_publisher(Bool, topic(key).name, qos.latched())
+            for who in (stranger, listener) for key in ('listener_stop', 'estop_state')}
+
+    def say(who, key, value):
+        pub = pubs[who, key]
+        deadline = time.monotonic() + 10
+        while pub.get_subscription_count() < 1 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        count = len(heard)
+        pub.publish(Bool(data=value))
+        while len(heard) == count and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert len(heard) > count, f'{who} on {key} never arrived'
+        return estop.raised
+
+    try:
+        assert say('instruction_listener', 'listener_stop', True) is True   # "stop"
+        assert say('stranger', 'listener_stop', False) is True              # ignored
+        assert estop.listener and estop.refused_releases == 1
+        assert say('stranger', 'estop_state', True) is True                 # a raise counts
+        assert say('instruction_listener', 'listener_stop', False) is True  # outside holds
+        assert not estop.listener
+        assert say('stranger', 'estop_state', False) is True                # ignored
+        assert estop.refused_releases == 2
+        assert say('instruction_listener', 'estop_state', False) is False   # the relay
+    finally:
+        executor.shutdown()

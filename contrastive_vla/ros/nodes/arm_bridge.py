@@ -55,9 +55,6 @@ from contrastive_vla.control.execution import ActivePrimitive, Phase, status_of
 from contrastive_vla.control.heartbeat import (
     CheckedWatchdog,
     SenderRegistry,
-    gid_key,
-    node_fqn,
-    resolve_node,
     sender_gid,
 )
 from contrastive_vla.control.joint_trust import JointStateTrust
@@ -74,9 +71,9 @@ from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.robot_description import description_for
 from contrastive_vla.ros.runtime import (
     ConfiguredEntities,
-    NodeStartupError,
     diagnostics,
     guarded,
+    resolved_node,
     run_node,
     start_managed,
 )
@@ -94,15 +91,14 @@ class ArmBridge(LifecycleNode):
         # by joint name, merged over every publisher (a UR driver's own joint order; the
         # gripper in separate messages from another node)
         self.joint_states = JointStateMerger()
-        try:
-            self.vla_node = resolve_node(self.p['vla_node'], self.get_namespace())
-        except ValueError as exc:
-            raise NodeStartupError(f'arm_bridge: parameter vla_node: {exc}') from None
+        self.vla_node, listener = (resolved_node(self, 'arm_bridge', key)
+                                   for key in ('vla_node', 'listener_node'))
         # who holds the stop (control.stops); inactive until activated
         self.holders = StopHolders()
         self.holders.raise_('lifecycle', 'the arm bridge is inactive (ros2 lifecycle set '
                                          f'{self.get_fully_qualified_name()} activate)')
-        self.senders = SenderRegistry(self.publishers_of)  # publisher gid -> node, per topic
+        # publisher gid -> node, per topic
+        self.senders = SenderRegistry(lambda name: qos.publishers_by_gid(self, name))
         self.joint_trust = None  # JointStateTrust of the configured arm (joint_trust())
         self.reset_announced = None  # when a simulator last announced an episode start
         self.jump_expected = False   # the joint_states hold came from such a reset
@@ -113,7 +109,7 @@ class ArmBridge(LifecycleNode):
         # listener_stop (latched): the holders 'outside' and 'listener'. For the node's whole
         # life, not per configuration: a stop heard while unconfigured still holds, and a
         # cleanup/configure cannot forget an outside stop
-        self.estop_input = qos.EstopInput(self, self.on_estop)
+        self.estop_input = qos.EstopInput(self, self.on_estop, listener)
         start_managed(self, self.p['autostart'])
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -261,11 +257,6 @@ class ArmBridge(LifecycleNode):
         return self.get_clock().now().nanoseconds
 
     # ---- inputs ----------------------------------------------------------------------------
-    def publishers_of(self, name):
-        """{publisher gid: node} of topic ``name``, from the ROS graph (SenderRegistry)."""
-        return {gid_key(info.endpoint_gid): node_fqn(info.node_namespace, info.node_name)
-                for info in self.get_publishers_info_by_topic(name)}
-
     def sender(self, key, info, now):
         """The node that published a message on topic ``key`` (None: not known)."""
         return self.senders.node_of(topic(key).name, sender_gid(info), now)

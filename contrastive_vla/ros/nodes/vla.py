@@ -55,6 +55,7 @@ from contrastive_vla.ros.runtime import (
     RateMeter,
     diagnostics,
     guarded,
+    resolved_node,
     run_node,
     start_managed,
 )
@@ -101,6 +102,8 @@ class VLANode(LifecycleNode):
     def __init__(self):
         super().__init__('vla')
         self.p = params.declare(self, NODES['vla'], on_change=self.on_parameters)
+        # only its releases on estop_state / listener_stop count (qos.EstopInput)
+        self.listener_node = resolved_node(self, 'vla', 'listener_node')
         self.policy = self.state_names = None  # loaded by on_configure
         self.entities = None   # what on_configure created (ConfiguredEntities)
         # lifecycle state active: the one check of the decision path (the tick timer and the
@@ -172,7 +175,7 @@ class VLANode(LifecycleNode):
                                      guarded(self, 'active_instruction', self.on_instruction),
                                      qos.latched())
             # estop from anyone (default QoS) + estop_state (latched, the listener's relay)
-            self.estop_input = qos.EstopInput(self, self.on_estop)
+            self.estop_input = qos.EstopInput(self, self.on_estop, self.listener_node)
             self.create_subscription(String, topic('primitive_status').name,
                                      guarded(self, 'primitive_status', self.on_status),
                                      qos.command())
