@@ -184,6 +184,7 @@ VLA_CASES = {
     'stuck_min_path': (0.6, None, 0.0),
     'stuck_cycles': (0, None, -1),
     'stuck_gripper_toggles': (0, None, -1),
+    'listener_node': ('/other/instruction_listener', None, 3),
 }
 
 
@@ -335,6 +336,7 @@ BRIDGE_CASES = {
     'max_step_rotation': (0.1, check_bridge_max_step_rotation, -1.0),
     'command_timeout': (0.3, check_bridge_command_timeout, 0.0),
     'vla_node': ('/other/vla', None, 3),
+    'listener_node': ('/other/instruction_listener', None, 3),
     'joint_jump_slack': (3.0, check_bridge_joint_jump_slack, 0.9),
     'joint_trust_after': (2.5, check_bridge_joint_trust_after, 0.0),
     'joint_state_timeout': (1e-6, check_bridge_joint_state_timeout, 0.0),
