@@ -1,5 +1,6 @@
 """Running a node process and the bits every node shares (diagnostics, throttled warnings)."""
 
+import gc
 import inspect
 import signal
 import sys
@@ -20,6 +21,16 @@ def resolved_node(node, owner, param):
         return resolve_node(node.p[param], node.get_namespace())
     except ValueError as exc:
         raise NodeStartupError(f'{owner}: parameter {param}: {exc}') from None
+
+
+def freeze_heap():
+    """Collect, then move every object alive now (imported libraries, a loaded model) out of
+    the garbage collector's reach for good. A full collection over the VLA node's ~380,000
+    objects took 0.4-0.55 s on this project's 2-core machine: a pause that would land in the
+    middle of a decision; after this it scans only what was made since. Call once what stays
+    is loaded (a node built, a model configured)."""
+    gc.collect()
+    gc.freeze()
 
 
 def run_node(factory, args=None, poll=0.1):
@@ -46,6 +57,7 @@ def run_node(factory, args=None, poll=0.1):
     node, code = None, 0
     try:
         node = factory()
+        freeze_heap()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         while not stop.is_set() and rclpy.ok():

@@ -54,6 +54,7 @@ from contrastive_vla.ros.runtime import (
     NodeStartupError,
     RateMeter,
     diagnostics,
+    freeze_heap,
     guarded,
     resolved_node,
     run_node,
@@ -184,6 +185,7 @@ class VLANode(LifecycleNode):
         self.reason = 'inactive'
         self.get_logger().info(f'policy {self.p["model"]!r} loaded '
                                f'({len(self.policy.vocab)} primitives)')
+        freeze_heap()  # the model's objects: no full garbage collection pauses a decision
         return super().on_configure(state)
 
     def on_activate(self, state):
