@@ -340,6 +340,17 @@ def test_warm_start_adds_the_state_and_keeps_what_was_learned(model, vocab, tmp_
 TOKENS = ModelConfig(**{**GRIPPER.to_dict(), 'name': 'tiny_tokens', 'token_attention': True})
 
 
+def zone_colour_dataset(n=64):
+    """The label is set by the last word alone (the zone's colour): a model must read the
+    instruction's tokens to learn it."""
+    data = tiny_dataset(n=n)
+    words = np.random.default_rng(1).integers(0, 2, n)
+    data.instructions = [f'put the red block in the {("blue", "green")[w]} zone' for w in words]
+    data.labels = np.array([2, 10])[words]
+    data.states = np.full((n, 16), 0.02, np.float32)
+    return data
+
+
 def test_token_attention_warm_starts_learns_and_round_trips(vocab, tmp_path):
     torch.manual_seed(0)
     plain = ClipRT(GRIPPER)
@@ -353,12 +364,7 @@ def test_token_attention_warm_starts_learns_and_round_trips(vocab, tmp_path):
     np.testing.assert_allclose(  # the attention's output layer starts at zero
         policy.scores(image, 'put the red block in the blue zone', state), before, atol=1e-5)
 
-    # the label is set by the last word alone: the attention path must learn to read it
-    data = tiny_dataset(n=64)
-    words = np.random.default_rng(1).integers(0, 2, 64)
-    data.instructions = [f'put the red block in the {("blue", "green")[w]} zone' for w in words]
-    data.labels = np.array([2, 10])[words]
-    data.states = np.full((64, 16), 0.02, np.float32)
+    data = zone_colour_dataset()
     trainer = Trainer(model, vocab, data, data.subset(np.zeros(64, bool)),
                       training_config(tmp_path / 'run', batch_size=32, lr=3e-3,
                                       augment_images=False, new_lr_scale=10))
@@ -451,11 +457,7 @@ def test_minilm_token_features_are_read_by_the_attention(vocab, tmp_path):
     torch.testing.assert_close(fresh[0], features[1], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(fresh_pooled[0], pooled[1], atol=1e-5, rtol=1e-4)
 
-    data = tiny_dataset(n=64)
-    words = np.random.default_rng(1).integers(0, 2, 64)
-    data.instructions = [f'put the red block in the {("blue", "green")[w]} zone' for w in words]
-    data.labels = np.array([2, 10])[words]
-    data.states = np.full((64, 16), 0.02, np.float32)
+    data = zone_colour_dataset()
     trainer = Trainer(model, vocab, data, data.subset(np.zeros(64, bool)),
                       training_config(tmp_path / 'run', batch_size=32, lr=3e-3,
                                       augment_images=False))
