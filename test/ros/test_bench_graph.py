@@ -43,9 +43,10 @@ def test_bench_graph_prints_the_documented_keys(tiny_model, tmp_path):
     assert result['machine']['cores'] == os.cpu_count() and len(result['load_avg']) == 3
     assert {'p50_ms', 'p99_ms'} <= set(result['graph_offline']['224x224'])
     (run,) = result['graph']
-    assert set(GRAPH_KEYS) | {'offline_decision_ms', 'decision_vs_offline_p50'} == set(run)
+    assert set(GRAPH_KEYS) | {'offline_decision_ms', 'decision_vs_offline_p50',
+                              'decision_vs_offline_idle_p50'} == set(run)
     assert run['image'] == '224x224' and run['transport'] == 'best_effort'
     assert run['decisions'] >= 1, run  # the graph decided and the bridge answered
     for key in ('command_latency_ms', 'decision_ms', 'frame_age_at_decision_ms'):
         assert run[key]['p50'] is not None and run[key]['p99'] >= run[key]['p50'], (key, run)
-    assert run['decision_vs_offline_p50'] > 0
+    assert run['decision_vs_offline_p50'] > 0 and run['decision_vs_offline_idle_p50'] > 0
