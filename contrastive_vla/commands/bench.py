@@ -95,7 +95,7 @@ def run(args):
             torch.set_num_threads(args.vla_threads)  # offline as the graph's VLA node runs
         # per camera size: the offline decision starts from the same frame as the node's
         result['graph_offline'] = {}
-        for width, height, _ in runs:
+        for width, height in dict.fromkeys((w, h) for w, h, _ in runs):  # once per size
             offline = bench_models(args.model, [], n_cached=args.samples,
                                    image_shape=(height, width),
                                    n_idle=max(5, args.samples // 10))['default']

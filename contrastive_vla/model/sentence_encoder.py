@@ -122,12 +122,12 @@ class SentenceEncoderText(nn.Module):
         if first:
             batch = tokens[list(first.values())]
             mask = (batch != 0).long()
-            used = max(1, int(mask.sum(1).max()))  # the longest sentence, not the context
+            lengths = mask.sum(1).tolist()
+            used = max(1, *lengths)  # the longest sentence, not the context
             hidden = self.encoder(input_ids=batch[:, :used],
                                   attention_mask=mask[:, :used]).last_hidden_state
             keep = mask[:, :used, None]
             pooled = F.normalize((hidden * keep).sum(1) / keep.sum(1).clamp(min=1), dim=-1)
-            lengths = mask.sum(1).tolist()
             # token features kept as long as each sentence (zero-padded when returned)
             fresh = {k: (pooled[j], hidden[j, :lengths[j]] if self.output_tokens else None)
                      for j, k in enumerate(first)}

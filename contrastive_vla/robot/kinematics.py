@@ -152,15 +152,11 @@ class ArmKinematics:
         position = self.base_rot @ np.asarray(position) + self.base_pos
         rotation = self.base_rot @ np.asarray(rotation)
         d, mj, model = self.scratch, self.mj, self.model
-        site_pos, site_rot = self._site_pos, self._site_rot
         regulariser = damping ** 2 * np.eye(6)
         lower, upper = self.lower, self.upper
         pos_err = rot_err = math.inf
         for _ in range(iterations):
-            self._set_qpos(q)
-            mj.mj_kinematics(model, d)
-            e_pos = position - site_pos
-            e_rot = matrix_to_rotvec(rotation @ site_rot.T)
+            e_pos, e_rot = self._pose_errors(q, position, rotation)
             pos_err, rot_err = math.sqrt(e_pos @ e_pos), math.sqrt(e_rot @ e_rot)
             if pos_err < tol_m and rot_err < tol_rad:
                 break
@@ -179,19 +175,22 @@ class ArmKinematics:
                 dq *= 0.3 / step
             q = np.minimum(np.maximum(q + dq, lower), upper)
         else:  # out of iterations: the errors reported are those of the q returned
-            self._set_qpos(q)
-            mj.mj_kinematics(model, d)
-            e_pos = position - site_pos
-            pos_err = math.sqrt(e_pos @ e_pos)
-            e_rot = matrix_to_rotvec(rotation @ site_rot.T)
-            rot_err = math.sqrt(e_rot @ e_rot)
+            e_pos, e_rot = self._pose_errors(q, position, rotation)
+            pos_err, rot_err = math.sqrt(e_pos @ e_pos), math.sqrt(e_rot @ e_rot)
         return q, pos_err, rot_err
 
-    def _set_qpos(self, q: NDArray[np.float64]) -> None:
+    def _pose_errors(self, q: NDArray[np.float64], position: NDArray[np.float64],
+                     rotation: NDArray[np.float64]) -> tuple[NDArray[np.float64],
+                                                             NDArray[np.float64]]:
+        """(position error, rotation vector error) of the TCP at ``q`` against a world-frame
+        target; leaves the scratch data's kinematics at ``q``."""
         if self._qpos is not None:
             self._qpos[:] = q
         else:
             self.scratch.qpos[self.qpos_index] = q
+        self.mj.mj_kinematics(self.model, self.scratch)
+        return (position - self._site_pos,
+                matrix_to_rotvec(rotation @ self._site_rot.T))
 
     def secondary(self, q: NDArray[np.float64], seed: NDArray[np.float64],
                   margin: float = 0.15) -> NDArray[np.float64]:

@@ -43,9 +43,9 @@ import time
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
 
-from contrastive_vla.control.heartbeat import SenderRegistry, gid_key, node_fqn, sender_gid
 from contrastive_vla.control.stops import OutsideStop
 from contrastive_vla.core.topics import load_topics, topic
+from contrastive_vla.ros.runtime import GraphSenders
 
 
 def sensor(reliable=False):
@@ -213,7 +213,7 @@ class EstopInput:
         self.node = node
         self.on_change = on_change
         self.listener_node = listener_node
-        self.senders = SenderRegistry(lambda name: publishers_by_gid(node, name))
+        self.senders = GraphSenders(node)
         self.refused_releases = 0
         self.outside_stop = OutsideStop()
         self.listener = False     # the newest value on listener_stop
@@ -249,7 +249,7 @@ class EstopInput:
         info, which it passes since the callbacks take two arguments; None: unchecked)."""
         if raised or self.listener_node is None or info is None:
             return True
-        sender = self.senders.node_of(topic(key).name, sender_gid(info), time.monotonic())
+        sender = self.senders.sender_of(key, info, time.monotonic())
         if sender == self.listener_node:
             return True
         self.refused_releases += 1
@@ -258,10 +258,3 @@ class EstopInput:
             f'a release on {topic(key).name} from {who} ignored: only {self.listener_node} '
             '(listener_node) releases its stops', throttle_duration_sec=2.0)
         return False
-
-
-def publishers_by_gid(node, name):
-    """{publisher gid: its node's fully qualified name} of topic ``name``, from the ROS graph
-    (what control.heartbeat.SenderRegistry looks up)."""
-    return {gid_key(info.endpoint_gid): node_fqn(info.node_namespace, info.node_name)
-            for info in node.get_publishers_info_by_topic(name)}

@@ -7,7 +7,14 @@ import sys
 import threading
 import time
 
-from contrastive_vla.control.heartbeat import resolve_node
+from contrastive_vla.control.heartbeat import (
+    SenderRegistry,
+    gid_key,
+    node_fqn,
+    resolve_node,
+    sender_gid,
+)
+from contrastive_vla.core.topics import topic
 
 
 class NodeStartupError(RuntimeError):
@@ -21,6 +28,21 @@ def resolved_node(node, owner, param):
         return resolve_node(node.p[param], node.get_namespace())
     except ValueError as exc:
         raise NodeStartupError(f'{owner}: parameter {param}: {exc}') from None
+
+
+class GraphSenders(SenderRegistry):
+    """Who sent a message: ``control.heartbeat.SenderRegistry`` over ``node``'s view of the ROS
+    graph (publisher gid -> its node's fully qualified name)."""
+
+    def __init__(self, node):
+        super().__init__(lambda name: {
+            gid_key(info.endpoint_gid): node_fqn(info.node_namespace, info.node_name)
+            for info in node.get_publishers_info_by_topic(name)})
+
+    def sender_of(self, key, info, now):
+        """The node that published a message on topic ``key`` (``info``: rclpy's message
+        info; None: not known)."""
+        return self.node_of(topic(key).name, sender_gid(info), now)
 
 
 def freeze_heap():

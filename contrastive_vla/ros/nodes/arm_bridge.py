@@ -52,11 +52,7 @@ from contrastive_vla.control.arm_commands import (
     limits_from_config,
 )
 from contrastive_vla.control.execution import ActivePrimitive, Phase, status_of
-from contrastive_vla.control.heartbeat import (
-    CheckedWatchdog,
-    SenderRegistry,
-    sender_gid,
-)
+from contrastive_vla.control.heartbeat import CheckedWatchdog, sender_gid
 from contrastive_vla.control.joint_trust import JointStateTrust
 from contrastive_vla.control.stops import StopHolders
 from contrastive_vla.control.stuck import STUCK
@@ -71,6 +67,7 @@ from contrastive_vla.ros.node_parameters import NODES
 from contrastive_vla.ros.robot_description import description_for
 from contrastive_vla.ros.runtime import (
     ConfiguredEntities,
+    GraphSenders,
     diagnostics,
     guarded,
     resolved_node,
@@ -97,8 +94,7 @@ class ArmBridge(LifecycleNode):
         self.holders = StopHolders()
         self.holders.raise_('lifecycle', 'the arm bridge is inactive (ros2 lifecycle set '
                                          f'{self.get_fully_qualified_name()} activate)')
-        # publisher gid -> node, per topic
-        self.senders = SenderRegistry(lambda name: qos.publishers_by_gid(self, name))
+        self.senders = GraphSenders(self)  # publisher gid -> node, per topic
         self.joint_trust = None  # JointStateTrust of the configured arm (joint_trust())
         self.reset_announced = None  # when a simulator last announced an episode start
         self.jump_expected = False   # the joint_states hold came from such a reset
@@ -257,10 +253,6 @@ class ArmBridge(LifecycleNode):
         return self.get_clock().now().nanoseconds
 
     # ---- inputs ----------------------------------------------------------------------------
-    def sender(self, key, info, now):
-        """The node that published a message on topic ``key`` (None: not known)."""
-        return self.senders.node_of(topic(key).name, sender_gid(info), now)
-
     def joint_trust_now(self):
         """The JointStateTrust of the configured arm (None unconfigured)."""
         if self.limits is None:
@@ -346,7 +338,7 @@ class ArmBridge(LifecycleNode):
         the motion) sent it; other publishers are counted and warned about once each. The
         VLA node's own status also raises or releases the holder ``stuck``."""
         now = self.now()
-        node = self.sender('vla_status', info, now)
+        node = self.senders.sender_of('vla_status', info, now)
         if self.watchdog.heard(node, now):
             if node == self.vla_node:
                 self.holders.release('watchdog')
@@ -377,7 +369,7 @@ class ArmBridge(LifecycleNode):
     def on_delta(self, msg, info=None):
         now_ns = self.now_ns()
         now = now_ns / NS_PER_S
-        commander = self.sender('primitive_delta', info, now)
+        commander = self.senders.sender_of('primitive_delta', info, now)
         if self.watchdog.watched(commander):
             self.watchdog.feed(now)
         command = messages.parse_delta_command(msg)
