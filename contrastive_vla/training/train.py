@@ -28,6 +28,7 @@ in-batch negatives are each process's share). Rank 0 alone validates, evaluates,
 writes checkpoints.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 import datetime
 import json
 import logging
@@ -49,8 +50,8 @@ from contrastive_vla.evaluation.sim_eval import evaluate_in_sim
 from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
 from contrastive_vla.model.config import ModelConfig
 from contrastive_vla.model.policy import ClipRTPolicy, load_model, save_checkpoint
-from contrastive_vla.model.preprocess import images_to_tensor, primitive_texts
-from contrastive_vla.training import instruction_noise as noise
+from contrastive_vla.model.preprocess import images_to_tensor
+from contrastive_vla.training.batches import BatchMaker
 from contrastive_vla.training.config import TrainingConfig
 
 log = logging.getLogger(__name__)
@@ -66,20 +67,16 @@ class Trainer:
                  world_size=1, device='cpu'):
         self.config = config
         self.model = model
-        self.net = model
+        # torch.compile traces the step once; every batch then has the same shapes (the
+        # instruction prompts are padded to one row per sample), so it never recompiles
+        self.net = torch.compile(model) if config.compile else model
         self.vocab = vocab
         self.cfg = model.cfg
         self.train_set, self.val_set = train_set, val_set
         self.out_dir = config.out_dir
-        self.loss_name = config.loss
         self.batch_size = config.batch_size
-        # the same stream on every process: each draws for the whole batch, keeps its share
-        self.rng = np.random.default_rng(config.seed)
-        self.augment_images = config.augment_images
-        self.instruction_noise = None
-        if config.instruction_noise > 0:
-            self.instruction_noise = noise.for_model(model, config.instruction_noise,
-                                                     self.rng, vocab=vocab)
+        self.batches = BatchMaker(model, vocab, train_set, val_set, config,
+                                  world_size=world_size, device=device)
         self.rank, self.world_size = rank, world_size
         self.device = torch.device(device)
         # modules a warm start added (model.new_parameters) may learn faster: they start at zero
@@ -91,104 +88,41 @@ class Trainer:
         self.optimizer = torch.optim.AdamW([g for g in groups if g['params']], lr=config.lr,
                                            weight_decay=config.weight_decay)
         self.base_lr = config.lr
-        self.epoch = 0
+        self.epoch = 0  # epochs completed
         self.step = 0
         self.best_success = -1.0
         self.train_seconds = 0.0  # the epochs' wall-clock, validation and evaluation excluded
-        # instruction prompts: tokenised once; samples point into the unique table
-        prompts = sorted(set(train_set.instructions) | set(val_set.instructions))
-        self.prompt_index = {p: i for i, p in enumerate(prompts)}
-        self.prompt_tokens = model.tokenize([self.cfg.format_prompt(p) for p in prompts])
-        # every text of every primitive, tokenised once; class c owns rows class_rows[c]
-        texts, owners = primitive_texts(vocab)
-        self.text_tokens = model.tokenize(texts)
-        self.text_owner = np.asarray(owners)
-        self.class_rows = [np.flatnonzero(self.text_owner == c) for c in range(len(vocab))]
-        self.state_indices = self.cfg.state_indices
-        if self.state_indices:
-            if train_set.states is None or train_set.states.shape[1] <= max(self.state_indices):
+        # within an epoch (a checkpoint every config.checkpoint_minutes): the next batch, the
+        # epoch's seconds and losses so far, the generator's state
+        self.progress = None
+        if self.cfg.state_indices:
+            if train_set.states is None or \
+                    train_set.states.shape[1] <= max(self.cfg.state_indices):
                 raise ValueError(f'model {self.cfg.name!r} needs joint positions '
-                                 f'{self.state_indices} per sample; the data has no '
+                                 f'{self.cfg.state_indices} per sample; the data has no '
                                  'joint_states')
             if not getattr(model, 'state_stats_fixed', False):
-                states = torch.from_numpy(train_set.states[:, self.state_indices])
+                states = torch.from_numpy(train_set.states[:, self.cfg.state_indices])
                 model.state_mean.copy_(states.mean(0))
                 model.state_std.copy_(states.std(0).clamp(min=1e-3))
         self.deltas = (torch.tensor(np.stack([p.delta_array() for p in vocab]),
                                     dtype=torch.float32) / DELTA_SCALE).to(self.device)
-        self.prompt_tokens = self.prompt_tokens.to(self.device)
-        self.text_tokens = self.text_tokens.to(self.device)
 
-    # ---- batches ---------------------------------------------------------------------------
-    def _images(self, images, n=None, part=slice(None)):
-        """The images of share ``part`` of a batch of ``n`` samples, augmented with the
-        random draws of the whole batch (the same on every process)."""
-        n = len(images) if n is None else n
-        if self.augment_images:
-            pad = max(2, images.shape[1] // 24)
-            images = _random_shift(images, self.rng.integers(0, 2 * pad + 1, size=(n, 2))[part],
-                                   pad)
-        x = images_to_tensor(images)
-        if self.augment_images:
-            gain = torch.from_numpy(self.rng.uniform(0.85, 1.15, (n, 1, 1, 1))[part]).float()
-            bias = torch.from_numpy(self.rng.uniform(-0.15, 0.15, (n, 1, 1, 1))[part]).float()
-            x = x * gain + bias
-        return x
-
-    def _sample_class_texts(self, classes):
-        rows = [int(self.rng.choice(self.class_rows[c])) for c in classes]
-        return self.text_tokens[rows]
-
-    def loss_on(self, idx, dataset, train=True, part=None):
-        """(loss, logits or None) of the batch ``idx`` (sample indices into ``dataset``), or
-        of its share ``part`` (positions in ``idx``) under torchrun: then the loss is weighted
-        so that the processes' gradients, averaged, are the whole batch's."""
-        part = np.arange(len(idx)) if part is None else np.asarray(part)
-        mine = np.asarray(idx)[part]
-        images = self._images(dataset.image_batch(mine), len(idx), part) if train else \
-            images_to_tensor(dataset.image_batch(mine))
-        images = images.to(self.device)
-        labels = torch.from_numpy(dataset.labels[mine]).to(self.device)
-        instr_tokens, inverse = self._instruction_batch(dataset, idx, train, part)
-        state = self._state(dataset, mine)
-        share = len(part) * self.world_size / len(idx)  # 1.0 in one process
+    def loss(self, batch):
+        """The loss of a Batch (under torchrun, of this process's share, weighted so that the
+        processes' gradients, averaged, are the whole batch's)."""
         if self.cfg.head == 'regress':
-            context, _ = self.net(images, instr_tokens, inverse, None, state)
+            context, _ = self.net(batch.images, batch.instructions, batch.inverse, None,
+                                  batch.state)
             pred = self.model.regress(context)
-            loss = F.smooth_l1_loss(pred, self.deltas[labels], beta=0.1)
-            return loss * share, None
-        if self.loss_name == 'ce' or not train:
-            class_tokens = self._sample_class_texts(range(len(self.vocab)))
-            context, text = self.net(images, instr_tokens, inverse, class_tokens, state)
-            logits = self.model.scores(context, text)
-            return F.cross_entropy(logits, labels) * share, logits
-        text_tokens = self._sample_class_texts(dataset.labels[idx].tolist())[
-            torch.as_tensor(part, device=self.text_tokens.device)]
-        context, text = self.net(images, instr_tokens, inverse, text_tokens, state)
+            return F.smooth_l1_loss(pred, self.deltas[batch.labels], beta=0.1) * batch.share
+        context, text = self.net(batch.images, batch.instructions, batch.inverse, batch.texts,
+                                 batch.state)
+        if self.config.loss == 'ce':
+            return F.cross_entropy(self.model.scores(context, text), batch.labels) * batch.share
         logits = self.model.scores(context, text) + self.model.logit_bias
-        target = (labels[:, None] == labels[None, :]).float()
-        return F.binary_cross_entropy_with_logits(logits, target), None
-
-    def _instruction_batch(self, dataset, idx, train, part):
-        """(unique prompt tokens (U, L), index (B,) into them) for the samples ``idx[part]``;
-        in training with instruction noise, some instructions are reworded (tokenised per
-        batch; the whole batch is reworded, the same on every process)."""
-        if train and self.instruction_noise is not None:
-            texts = [self.instruction_noise(dataset.instructions[i]) for i in idx]
-            unique, inverse = np.unique([texts[i] for i in part], return_inverse=True)
-            tokens = self.model.tokenize([self.cfg.format_prompt(t)
-                                          for t in unique]).to(self.device)
-        else:
-            prompt_ids = np.array([self.prompt_index[dataset.instructions[i]]
-                                   for i in np.asarray(idx)[part]])
-            unique, inverse = np.unique(prompt_ids, return_inverse=True)
-            tokens = self.prompt_tokens[unique]
-        return tokens, torch.from_numpy(inverse.reshape(-1)).to(self.device)
-
-    def _state(self, dataset, idx):
-        if not self.cfg.state_dim:
-            return None
-        return torch.from_numpy(dataset.states[idx][:, self.state_indices]).to(self.device)
+        target = (batch.labels[:, None] == batch.labels[None, :]).float()
+        return F.binary_cross_entropy_with_logits(logits, target)
 
     # ---- evaluation ------------------------------------------------------------------------
     @torch.no_grad()
@@ -202,13 +136,11 @@ class Trainer:
         correct = top3 = 0
         for start in range(0, len(dataset), batch):
             idx = np.arange(start, min(start + batch, len(dataset)))
-            prompt_ids = np.array([self.prompt_index[dataset.instructions[i]] for i in idx])
-            unique, inverse = np.unique(prompt_ids, return_inverse=True)
-            instr = self.model.encode_instruction(self.prompt_tokens[unique]).select(
-                torch.from_numpy(inverse).to(self.device))
+            tokens, inverse = self.batches.prompts(dataset, idx)
+            instr = self.model.encode_instruction(tokens).select(inverse)
             context = self.model.encode_context(
                 images_to_tensor(dataset.image_batch(idx)).to(self.device), instr,
-                self._state(dataset, idx))
+                self.batches.state(dataset, idx))
             if prim is not None:
                 scores = self.model.scores(context, prim)
             else:
@@ -241,30 +173,47 @@ class Trainer:
         lr = self.base_lr * _schedule(self.step, min(config.warmup_steps, max(1, total // 5)),
                                       total)
         for epoch in range(self.epoch, epochs):
-            start = time.perf_counter()
             order = self.epoch_order(epoch)
-            losses = []
-            bar = tqdm(range(steps_per_epoch), desc=f'epoch {epoch + 1}/{epochs}',
+            first, seconds, losses = 0, 0.0, []
+            if self.progress is not None:  # resumed within this epoch
+                first, seconds = int(self.progress['batch']), float(self.progress['seconds'])
+                losses = [float(x) for x in self.progress['losses']]
+                self.progress = None
+            start = saved = time.perf_counter()
+            start -= seconds
+            bar = tqdm(range(first, steps_per_epoch), desc=f'epoch {epoch + 1}/{epochs}',
+                       initial=first, total=steps_per_epoch,
                        disable=not config.progress or self.rank != 0, dynamic_ncols=True)
-            for b in bar:
-                idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-                if len(idx) < 2:
-                    continue
-                # short runs (fine-tuning on a few episodes) warm up for a fifth of them
-                warmup = min(config.warmup_steps, max(1, total // 5))
-                lr = self.base_lr * _schedule(self.step, warmup, total)
-                for group in self.optimizer.param_groups:
-                    group['lr'] = lr * group['scale']
-                part = np.array_split(np.arange(len(idx)), self.world_size)[self.rank]
-                loss, _ = self.loss_on(idx, self.train_set, part=part)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self._average_gradients()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-                self.optimizer.step()
-                self.step += 1
-                losses.append(loss.item())
-                bar.set_postfix(loss=f'{np.mean(losses[-20:]):.3f}')
+            # the next batch is made (read, augmented, tokenised) while this step computes
+            with ThreadPoolExecutor(1, thread_name_prefix='batches') as pool:
+                pending = pool.submit(self._batch, order, first)
+                for b in bar:
+                    batch = pending.result()
+                    if b + 1 < steps_per_epoch:
+                        pending = pool.submit(self._batch, order, b + 1)
+                    # short runs (fine-tuning on a few episodes) warm up for a fifth of them
+                    warmup = min(config.warmup_steps, max(1, total // 5))
+                    lr = self.base_lr * _schedule(self.step, warmup, total)
+                    for group in self.optimizer.param_groups:
+                        group['lr'] = lr * group['scale']
+                    loss = self.loss(batch)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self._average_gradients()
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                    self.optimizer.step()
+                    self.step += 1
+                    losses.append(loss.item())
+                    bar.set_postfix(loss=f'{np.mean(losses[-20:]):.3f}')
+                    now = time.perf_counter()
+                    if self.rank == 0 and config.checkpoint_minutes and \
+                            now - saved >= 60 * config.checkpoint_minutes and \
+                            b + 1 < steps_per_epoch:
+                        self.progress = {'batch': b + 1, 'seconds': now - start,
+                                         'losses': losses, 'rng': batch.rng_after}
+                        self.save('last', meta)
+                        self.progress = None
+                        saved = time.perf_counter()
             self.epoch = epoch + 1
             epoch_s = time.perf_counter() - start
             self.train_seconds += epoch_s
@@ -298,6 +247,12 @@ class Trainer:
             plot_metrics(metrics_path, self.out_dir / 'training.png')
         return self.out_dir / 'best'
 
+    def _batch(self, order, b):
+        """Batch ``b`` of an epoch whose samples come in ``order``: this process's share."""
+        idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+        part = np.array_split(np.arange(len(idx)), self.world_size)[self.rank]
+        return self.batches.make(idx, self.train_set, part)
+
     def _average_gradients(self):
         """Under torchrun: every process's gradients -> their mean (one all-reduce)."""
         if self.world_size == 1:
@@ -324,9 +279,13 @@ class Trainer:
     def save(self, name, meta=None):
         directory = save_checkpoint(self.out_dir / name, self.model, self.vocab,
                                     meta=dict(meta or {}, epoch=self.epoch, step=self.step))
+        # the generator's state: mid-epoch, the one after the last batch trained on (the
+        # next is being made in the other thread)
+        rng = self.batches.rng_state() if self.progress is None else self.progress['rng']
         torch.save({'optimizer': self.optimizer.state_dict(), 'epoch': self.epoch,
                     'step': self.step, 'best_success': self.best_success,
-                    'train_seconds': self.train_seconds},
+                    'train_seconds': self.train_seconds, 'rng': rng,
+                    'progress': self.progress},
                    directory / 'training_state.pt')
         return directory
 
@@ -344,7 +303,11 @@ class Trainer:
         self.optimizer.load_state_dict(state['optimizer'])
         self.epoch, self.step = int(state['epoch']), int(state['step'])
         self.best_success = float(state['best_success'])
-        self.train_seconds = float(state.get('train_seconds', 0.0))  # older states: none
+        # older states: no wall-clock, generator or position within an epoch
+        self.train_seconds = float(state.get('train_seconds', 0.0))
+        if state.get('rng'):
+            self.batches.set_rng_state(state['rng'])
+        self.progress = state.get('progress')
         return True
 
 
@@ -371,17 +334,6 @@ def _schedule(step, warmup, total):
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def _random_shift(images, offsets, pad):
-    """Translation of each image by its (dy, dx) in ``offsets`` minus ``pad`` pixels (edge
-    padding)."""
-    _, h, w, _ = images.shape
-    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode='edge')
-    out = np.empty_like(images)
-    for i, (dy, dx) in enumerate(offsets):
-        out[i] = padded[i, dy:dy + h, dx:dx + w]
-    return out
 
 
 def plot_metrics(metrics_path, out_png):

@@ -145,3 +145,57 @@ def test_the_default_recipe_trains_from_scratch_with_tiny_overrides(bags, tmp_pa
     for name in ('instruction_noise', 'lr', 'weight_decay', 'loss', 'val_fraction'):
         assert summary[name] == recipe[name], name  # the recipe's
     assert json.loads((run / 'last' / 'meta.json').read_text())['recipe'] == 'default'
+
+
+def test_a_run_stopped_within_an_epoch_resumes_at_its_batch(bags, vocab, tmp_path):
+    import numpy as np
+    from safetensors.torch import load_file
+    import torch
+
+    from contrastive_vla.data.dataset import load_demonstrations
+    from contrastive_vla.model.clip_rt import ClipRT
+    from contrastive_vla.model.config import ModelConfig
+    from contrastive_vla.training.train import Trainer
+
+    data = load_demonstrations([bags], vocab, 32, progress=False)
+    train_set, val_set = data.split_by_episode(0.2, seed=0)
+    steps = len(train_set) // 8
+    assert steps >= 4
+
+    def trainer(out):
+        torch.manual_seed(0)
+        config = TrainingConfig(data=[str(bags)], out=str(out), epochs=2, batch_size=8,
+                                instruction_noise=0.5, eval_tasks='none', threads=1,
+                                progress=False, checkpoint_minutes=1e-9)  # after every batch
+        return Trainer(ClipRT(ModelConfig.load('clip_rt_tiny')), vocab, train_set, val_set,
+                       config)
+
+    whole = trainer(tmp_path / 'whole')
+    whole.fit()
+    stopped = trainer(tmp_path / 'stopped')
+    save = stopped.save
+
+    def save_then_stop(name, meta=None):
+        directory = save(name, meta)
+        if stopped.epoch == 1 and (stopped.progress or {}).get('batch') == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the second epoch, after its second batch
+        return directory
+
+    stopped.save = save_then_stop
+    with pytest.raises(KeyboardInterrupt):
+        stopped.fit()
+    resumed = trainer(tmp_path / 'stopped')
+    assert resumed.resume() and resumed.progress['batch'] == 2
+    assert resumed.step == steps + 2
+    resumed.model.load_state_dict(load_file(str(tmp_path / 'stopped' / 'last' /
+                                                 'model.safetensors')))
+    resumed.fit()
+    assert resumed.step == whole.step == 2 * steps
+    # the same weights as the run that was never stopped: the same batches, the same draws
+    expected = whole.model.state_dict()
+    for name, value in resumed.model.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    rows = [[json.loads(line) for line in (tmp_path / run / 'metrics.jsonl').read_text()
+             .splitlines()] for run in ('whole', 'stopped')]
+    assert [r['loss'] for r in rows[1]] == [r['loss'] for r in rows[0]]
+    assert np.isclose(rows[1][-1]['train_minutes'], rows[0][-1]['train_minutes'], rtol=1.0)
