@@ -10,6 +10,9 @@ Examples::
     contrastive-vla eval-sim --policy M --tasks place_in_zone,stack_blocks --probe
     contrastive-vla eval-sim --policy M --episodes 50 --stuck stop
     contrastive-vla eval-sim --policy M --tasks reach_block --instruction "reach the blue block"
+    contrastive-vla eval-sim --policy A --policy B --instructions templates \
+        --instructions config/instructions_unseen.yaml --episodes 50 --seed 10000 \
+        --markdown table.md --json runs.json
 """
 
 import json
@@ -19,6 +22,7 @@ from contrastive_vla.commands.common import check_episodes_and_seed
 from contrastive_vla.evaluation.sim_eval import (
     STUCK_MODES,
     evaluate_in_sim,
+    format_comparison,
     format_stuck,
     format_table,
 )
@@ -26,8 +30,10 @@ from contrastive_vla.sim.tasks import load_instruction_overrides, load_tasks, re
 
 
 def add_arguments(parser):
-    parser.add_argument('--policy', default='expert',
-                        help='"expert", "random", or a trained model directory/checkpoint')
+    parser.add_argument('--policy', action='append', default=None,
+                        help='"expert", "random", or a trained model directory/checkpoint '
+                             '(default: expert); repeat it to compare policies on the same '
+                             'episodes')
     parser.add_argument('--tasks', default='all', help='"all" or comma-separated task ids')
     parser.add_argument('--episodes', type=int, default=10, help='episodes per task')
     parser.add_argument('--seed', type=int, default=0,
@@ -36,9 +42,13 @@ def add_arguments(parser):
     parser.add_argument('--video', default=None, help='directory for episode videos (mp4)')
     parser.add_argument('--video-episodes', type=int, default=1,
                         help='episodes per task to film when --video is given')
-    parser.add_argument('--instructions', default=None,
+    parser.add_argument('--instructions', action='append', default=None,
                         help='YAML task id -> list of instruction templates to use instead of '
-                             'the task templates (same {block}/{zone}/{base} placeholders)')
+                             'the task templates (same {block}/{zone}/{base} placeholders), or '
+                             '"templates" for the task templates; repeat it to compare wordings')
+    parser.add_argument('--markdown', default=None,
+                        help='write a table of every policy and wording per task here '
+                             '(Markdown)')
     parser.add_argument('--instruction', default=None,
                         help='say exactly this in every episode (no placeholders: the scene '
                              'may hold no such block; success is still judged on the '
@@ -60,29 +70,51 @@ def add_arguments(parser):
 
 def run(args):
     check_episodes_and_seed(args.episodes, args.seed, '--episodes')
-    if args.probe and args.policy in ('expert', 'random'):
-        raise ValueError(f'--probe needs a trained model; the {args.policy} policy does not '
+    policies = args.policy or ['expert']
+    if args.probe and set(policies) & {'expert', 'random'}:
+        raise ValueError(f'--probe needs a trained model; the {policies[0]} policy does not '
                          'read the instruction')
     tasks = load_tasks()
     task_ids = resolve_task_ids(args.tasks, tasks)
-    instructions = None
     if args.instructions and args.instruction is not None:
         raise ValueError('give --instructions or --instruction, not both')
-    if args.instructions:
-        instructions = load_instruction_overrides(args.instructions, tasks)
+    wordings = []  # (label, task id -> templates or None)
+    for source in args.instructions or ['templates']:
+        wordings.append((source, None if source == 'templates' else
+                         load_instruction_overrides(source, tasks)))
     if args.instruction is not None:
         if not args.instruction.strip():
             raise ValueError('--instruction must not be empty')
         # literal text: braces would be read as placeholders by the templates' format()
         text = args.instruction.replace('{', '{{').replace('}', '}}')
-        instructions = {task_id: [text] for task_id in task_ids}
-    summary = evaluate_in_sim(args.policy, task_ids, args.episodes, seed=args.seed,
+        wordings = [(repr(args.instruction), {task_id: [text] for task_id in task_ids})]
+    runs = []
+    for policy in policies:
+        for label, instructions in wordings:
+            if len(policies) * len(wordings) > 1:
+                print(f'\n{policy}, {label}:')
+            summary = _evaluate(args, policy, task_ids, instructions)
+            summary['instructions'] = 'task templates' if label == 'templates' else label
+            runs.append((f'{policy}, {Path(label).stem}', summary))
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(format_comparison(runs) + '\n')
+        print(f'wrote {args.markdown}')
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        body = runs[0][1] if len(runs) == 1 else [s for _, s in runs]
+        Path(args.json_out).write_text(json.dumps(body, indent=2))
+        print(f'wrote {args.json_out}')
+    return 0
+
+
+def _evaluate(args, policy, task_ids, instructions):
+    """One policy on one wording: prints its table and returns its summary."""
+    summary = evaluate_in_sim(policy, task_ids, args.episodes, seed=args.seed,
                               instructions=instructions, workers=args.workers,
                               video_dir=args.video, video_episodes=args.video_episodes,
                               progress=not args.no_progress, probe=args.probe,
                               stuck=args.stuck)
-    summary['instructions'] = args.instructions or (
-        repr(args.instruction) if args.instruction is not None else 'task templates')
     print(format_table(summary))
     if args.probe:
         # deferred: a command imports its rooms when it runs, so --help stays fast
@@ -93,8 +125,4 @@ def run(args):
         print(format_stuck(summary['stuck']))
     print(f'decision latency p50 {summary["decision_ms"]["p50"]:.2f} ms, '
           f'p99 {summary["decision_ms"]["p99"]:.2f} ms; {summary["wall_s"]:.1f} s')
-    if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(json.dumps(summary, indent=2))
-        print(f'wrote {args.json_out}')
-    return 0
+    return summary

@@ -53,6 +53,33 @@ def test_eval_sim_with_other_wordings(tmp_path):
     assert result['instruction'].startswith('hover right over the ')
 
 
+def test_eval_sim_compares_policies_and_wordings_on_the_same_episodes(tmp_path, capsys):
+    wordings = tmp_path / 'reworded.yaml'
+    wordings.write_text('reach_block: ["hover right over the {block} cube"]\n')
+    table, out = tmp_path / 'table.md', tmp_path / 'runs.json'
+    assert main(['eval-sim', '--policy', 'expert', '--policy', 'random', '--tasks',
+                 'reach_block,lift_block', '--episodes', '2', '--seed', '40',
+                 '--instructions', 'templates', '--instructions', str(wordings),
+                 '--markdown', str(table), '--json', str(out), '--no-progress']) == 0
+    runs = json.loads(out.read_text())
+    assert [(r['policy'], r['instructions']) for r in runs] == [
+        ('expert', 'task templates'), ('expert', str(wordings)),
+        ('random', 'task templates'), ('random', str(wordings))]
+    for run in runs:  # the same episodes for every column
+        assert [(e['task'], e['seed']) for e in run['episode_results']] == [
+            (t, s) for t in ('lift_block', 'reach_block') for s in (40, 41)]
+    reworded = [e['instruction'] for e in runs[1]['episode_results'] if e['task'] ==
+                'reach_block']
+    assert all(i.startswith('hover right over the ') for i in reworded)
+    lines = table.read_text().splitlines()
+    assert lines[0] == ('| task | expert, templates | expert, reworded | random, templates | '
+                        'random, reworded |')
+    for line, task in zip(lines[2:4], ('reach_block', 'lift_block')):
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        assert cells == [task] + [f'{r["per_task"][task]["success_rate"]:.0%}' for r in runs]
+    assert lines[4].startswith('| **all** (4 episodes) | **100.0%**')
+
+
 @pytest.mark.parametrize('args', [['--tasks', 'nope'], ['--episodes', '0'], ['--seed', '-4']])
 def test_eval_sim_bad_arguments(args, capsys):
     assert main(['eval-sim', '--no-progress', *args]) == 2
