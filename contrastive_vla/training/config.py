@@ -200,8 +200,10 @@ class TrainingConfig:
             kwargs = {'dest': f.name, 'help': meta.get('help'), 'default': argparse.SUPPRESS}
             default = f.default_factory() if f.default_factory is not MISSING else f.default
             kind = _value_type(f.type)
-            if kind is bool:
+            if kind is bool and meta.get('flag'):
                 kwargs['action'] = 'store_false' if default else 'store_true'
+            elif kind is bool:  # --x and --no-x: a recipe's setting can be turned either way
+                kwargs['action'] = argparse.BooleanOptionalAction
             else:
                 kwargs['type'] = kind
                 if meta.get('required'):

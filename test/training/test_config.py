@@ -118,6 +118,10 @@ def test_the_default_recipe_reaches_the_config_and_the_command_line_overrides_it
     assert (config.epochs, config.instruction_noise, config.config) == (1, 0.0, 'clip_rt_tiny')
     assert config.lr == recipe['train']['lr'] and config.recipe == 'default'
     assert TrainingConfig.from_recipe('default', data=['bags'], epochs=2).epochs == 2
+    # a boolean the recipe turns on can be turned off
+    assert recipe['train']['compile'] is True
+    assert _parse('--recipe', 'default', '--no-compile').compile is False
+    assert _parse('--recipe', 'default').compile is True
 
 
 def test_the_recipe_collect_section_is_the_collect_command():

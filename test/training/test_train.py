@@ -145,6 +145,14 @@ def test_the_default_recipe_trains_from_scratch_with_tiny_overrides(bags, tmp_pa
     for name in ('instruction_noise', 'lr', 'weight_decay', 'loss', 'val_fraction'):
         assert summary[name] == recipe[name], name  # the recipe's
     assert json.loads((run / 'last' / 'meta.json').read_text())['recipe'] == 'default'
+    # the recipe compiles the step; the eager step trains the same model, up to float rounding
+    assert summary['compile'] is True
+    eager = tmp_path / 'eager'
+    assert _train(bags, eager, '--recipe', 'default', '--config', 'clip_rt_tiny', '--epochs', '1',
+                  '--eval-tasks', 'none', '--warmup-steps', '2', '--no-compile') == 0
+    rows = [json.loads((r / 'metrics.jsonl').read_text().splitlines()[-1]) for r in (run, eager)]
+    assert rows[0]['step'] == rows[1]['step'] > 1
+    assert rows[0]['loss'] == pytest.approx(rows[1]['loss'], rel=1e-3)
 
 
 def test_a_run_stopped_within_an_epoch_resumes_at_its_batch(bags, vocab, tmp_path):
