@@ -36,6 +36,8 @@ import math
 import os
 from pathlib import Path
 import shutil
+import signal
+import threading
 import time
 
 import numpy as np
@@ -161,91 +163,120 @@ class Trainer:
         return np.random.default_rng((self.config.seed, epoch)).permutation(len(self.train_set))
 
     def fit(self, meta=None):
-        config = self.config
-        epochs, eval_every = config.epochs, config.eval_every
-        eval_tasks = config.eval_task_ids()
-        n = len(self.train_set)
+        """Train the epochs left (all, or those after a resume); returns the best
+        checkpoint's directory. Ctrl-C or SIGTERM saves RUN_DIR/last at the batch reached and
+        raises KeyboardInterrupt (StopRequest)."""
+        epochs = self.config.epochs
+        eval_tasks = self.config.eval_task_ids()
         # batch_size is the whole batch, split over the processes
-        steps_per_epoch = max(1, n // self.batch_size)
+        steps_per_epoch = max(1, len(self.train_set) // self.batch_size)
         total = steps_per_epoch * epochs
         metrics_path = self.out_dir / 'metrics.jsonl'
         self.model.train()
-        lr = self.base_lr * _schedule(self.step, min(config.warmup_steps, max(1, total // 5)),
-                                      total)
-        for epoch in range(self.epoch, epochs):
-            order = self.epoch_order(epoch)
-            first, seconds, losses = 0, 0.0, []
-            if self.progress is not None:  # resumed within this epoch
-                first, seconds = int(self.progress['batch']), float(self.progress['seconds'])
-                losses = [float(x) for x in self.progress['losses']]
-                self.progress = None
-            start = saved = time.perf_counter()
-            start -= seconds
-            bar = tqdm(range(first, steps_per_epoch), desc=f'epoch {epoch + 1}/{epochs}',
-                       initial=first, total=steps_per_epoch,
-                       disable=not config.progress or self.rank != 0, dynamic_ncols=True)
-            # the next batch is made (read, augmented, tokenised) while this step computes
-            with ThreadPoolExecutor(1, thread_name_prefix='batches') as pool:
-                pending = pool.submit(self._batch, order, first)
-                for b in bar:
-                    batch = pending.result()
-                    if b + 1 < steps_per_epoch:
-                        pending = pool.submit(self._batch, order, b + 1)
-                    # short runs (fine-tuning on a few episodes) warm up for a fifth of them
-                    warmup = min(config.warmup_steps, max(1, total // 5))
-                    lr = self.base_lr * _schedule(self.step, warmup, total)
-                    for group in self.optimizer.param_groups:
-                        group['lr'] = lr * group['scale']
-                    loss = self.loss(batch)
-                    self.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    self._average_gradients()
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-                    self.optimizer.step()
-                    self.step += 1
-                    losses.append(loss.item())
-                    bar.set_postfix(loss=f'{np.mean(losses[-20:]):.3f}')
-                    now = time.perf_counter()
-                    if self.rank == 0 and config.checkpoint_minutes and \
-                            now - saved >= 60 * config.checkpoint_minutes and \
-                            b + 1 < steps_per_epoch:
-                        self.progress = {'batch': b + 1, 'seconds': now - start,
-                                         'losses': losses, 'rng': batch.rng_after}
-                        self.save('last', meta)
-                        self.progress = None
-                        saved = time.perf_counter()
-            self.epoch = epoch + 1
-            epoch_s = time.perf_counter() - start
-            self.train_seconds += epoch_s
-            epoch_loss = self._mean_over_processes(losses)
-            if self.rank != 0:
-                continue
-            row = {'epoch': self.epoch, 'step': self.step,
-                   'loss': epoch_loss,
-                   'lr': lr, 'epoch_s': round(epoch_s, 1),
-                   'train_minutes': round(self.train_seconds / 60, 2),
-                   'samples_per_s': round(len(losses) * self.batch_size / epoch_s, 1)}
-            row.update({f'val_{k}': v for k, v in self.offline_accuracy(self.val_set).items()})
-            last = self.save('last', meta)
-            if eval_tasks and (self.epoch % eval_every == 0 or self.epoch == epochs):
-                summary = evaluate_in_sim(str(last), eval_tasks, config.eval_episodes,
-                                          seed=900_000, progress=False)
-                row['closed_loop_success'] = summary['success_rate']
-                row['closed_loop_per_task'] = {t: r['success_rate']
-                                               for t, r in summary['per_task'].items()}
-                # ties go to the later epoch: same success on a short check, more training
-                if summary['success_rate'] >= self.best_success:
-                    self.best_success = summary['success_rate']
-                    self._copy(last, 'best')
-            log.info('epoch %d: %s', self.epoch, {k: v for k, v in row.items()
-                                                   if k != 'closed_loop_per_task'})
-            with metrics_path.open('a', encoding='utf-8') as f:
-                f.write(json.dumps(row) + '\n')
+        with StopRequest() as stop:
+            for epoch in range(self.epoch, epochs):
+                losses, lr, epoch_s = self._train_epoch(epoch, steps_per_epoch, total, meta,
+                                                        stop)
+                self.epoch = epoch + 1
+                self.train_seconds += epoch_s
+                self._end_epoch(losses, lr, epoch_s, meta, eval_tasks, metrics_path)
         if self.rank == 0:
             if not (self.out_dir / 'best').exists():
                 self._copy(self.out_dir / 'last', 'best')
             plot_metrics(metrics_path, self.out_dir / 'training.png')
         return self.out_dir / 'best'
+
+    def _train_epoch(self, epoch, steps_per_epoch, total, meta, stop):
+        """The steps of ``epoch`` from where it stands; (losses, last lr, seconds)."""
+        config = self.config
+        order = self.epoch_order(epoch)
+        first, seconds, losses = 0, 0.0, []
+        if self.progress is not None:  # resumed within this epoch
+            first, seconds = int(self.progress['batch']), float(self.progress['seconds'])
+            losses = [float(x) for x in self.progress['losses']]
+            self.progress = None
+        start = saved = time.perf_counter()
+        start -= seconds
+        # short runs (fine-tuning on a few episodes) warm up for a fifth of them
+        warmup = min(config.warmup_steps, max(1, total // 5))
+        lr = self.base_lr * _schedule(max(0, self.step - 1), warmup, total)
+        bar = tqdm(range(first, steps_per_epoch), desc=f'epoch {epoch + 1}/{config.epochs}',
+                   initial=first, total=steps_per_epoch,
+                   disable=not config.progress or self.rank != 0, dynamic_ncols=True)
+        # the next batch is made (read, augmented, tokenised) while this step computes
+        with ThreadPoolExecutor(1, thread_name_prefix='batches') as pool:
+            pending = pool.submit(self._batch, order, first) if first < steps_per_epoch \
+                else None
+            for b in bar:
+                batch = pending.result()
+                if b + 1 < steps_per_epoch:
+                    pending = pool.submit(self._batch, order, b + 1)
+                lr = self.base_lr * _schedule(self.step, warmup, total)
+                for group in self.optimizer.param_groups:
+                    group['lr'] = lr * group['scale']
+                loss = self.loss(batch)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self._average_gradients()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                self.optimizer.step()
+                self.step += 1
+                losses.append(loss.item())
+                bar.set_postfix(loss=f'{np.mean(losses[-20:]):.3f}')
+                now = time.perf_counter()
+                stopping = self._agreed(stop.requested)
+                if self.rank == 0 and (stopping or config.checkpoint_minutes and
+                                       now - saved >= 60 * config.checkpoint_minutes and
+                                       b + 1 < steps_per_epoch):
+                    self.progress = {'batch': b + 1, 'seconds': now - start,
+                                     'losses': losses, 'rng': batch.rng_after}
+                    self.save('last', meta)
+                    self.progress = None
+                    saved = time.perf_counter()
+                if stopping:
+                    bar.close()
+                    log.warning('%s: stopped in epoch %d after batch %d of %d (step %d); '
+                                'saved %s, and --resume continues from there', stop.requested,
+                                epoch + 1, b + 1, steps_per_epoch, self.step,
+                                self.out_dir / 'last')
+                    raise KeyboardInterrupt(stop.requested)
+        return losses, lr, time.perf_counter() - start
+
+    def _end_epoch(self, losses, lr, epoch_s, meta, eval_tasks, metrics_path):
+        """Validation, the checkpoints and the metrics row of the epoch just trained."""
+        config = self.config
+        epoch_loss = self._mean_over_processes(losses)
+        if self.rank != 0:
+            return
+        row = {'epoch': self.epoch, 'step': self.step, 'loss': epoch_loss,
+               'lr': lr, 'epoch_s': round(epoch_s, 1),
+               'train_minutes': round(self.train_seconds / 60, 2),
+               'samples_per_s': round(len(losses) * self.batch_size / epoch_s, 1)}
+        row.update({f'val_{k}': v for k, v in self.offline_accuracy(self.val_set).items()})
+        last = self.save('last', meta)
+        if eval_tasks and (self.epoch % config.eval_every == 0 or self.epoch == config.epochs):
+            summary = evaluate_in_sim(str(last), eval_tasks, config.eval_episodes,
+                                      seed=900_000, progress=False)
+            row['closed_loop_success'] = summary['success_rate']
+            row['closed_loop_per_task'] = {t: r['success_rate']
+                                           for t, r in summary['per_task'].items()}
+            # ties go to the later epoch: same success on a short check, more training
+            if summary['success_rate'] >= self.best_success:
+                self.best_success = summary['success_rate']
+                self._copy(last, 'best')
+        log.info('epoch %d: %s', self.epoch, {k: v for k, v in row.items()
+                                               if k != 'closed_loop_per_task'})
+        with metrics_path.open('a', encoding='utf-8') as f:
+            f.write(json.dumps(row) + '\n')
+
+    def _agreed(self, requested):
+        """Whether the run stops now: any process asked to (under torchrun, every process
+        learns it at the same step, so none is left waiting in an all-reduce)."""
+        if self.world_size == 1:
+            return bool(requested)
+        flag = torch.tensor([1.0 if requested else 0.0], device=self.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
 
     def _batch(self, order, b):
         """Batch ``b`` of an epoch whose samples come in ``order``: this process's share."""
@@ -309,6 +340,33 @@ class Trainer:
             self.batches.set_rng_state(state['rng'])
         self.progress = state.get('progress')
         return True
+
+
+class StopRequest:
+    """Ctrl-C or SIGTERM during training (a context manager): the first finishes the step,
+    saves RUN_DIR/last with its position and stops (``requested`` names the signal); a second
+    stops at once. Outside the main thread (no signal handlers there) it is never set."""
+
+    def __init__(self):
+        self.requested = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested is not None:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+        log.warning('%s: finishing this step, then saving and stopping (again to stop now)',
+                    self.requested)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def load_training_state(path):

@@ -155,9 +155,9 @@ def test_the_default_recipe_trains_from_scratch_with_tiny_overrides(bags, tmp_pa
     assert rows[0]['loss'] == pytest.approx(rows[1]['loss'], rel=1e-3)
 
 
-def test_a_run_stopped_within_an_epoch_resumes_at_its_batch(bags, vocab, tmp_path):
-    import numpy as np
-    from safetensors.torch import load_file
+def _trainers(bags, vocab):
+    """A function out_dir, checkpoint_minutes -> a fresh Trainer of the tiny model on
+    ``bags`` (the same weights, split and draws every time), and the steps of an epoch."""
     import torch
 
     from contrastive_vla.data.dataset import load_demonstrations
@@ -167,34 +167,51 @@ def test_a_run_stopped_within_an_epoch_resumes_at_its_batch(bags, vocab, tmp_pat
 
     data = load_demonstrations([bags], vocab, 32, progress=False)
     train_set, val_set = data.split_by_episode(0.2, seed=0)
-    steps = len(train_set) // 8
-    assert steps >= 4
 
-    def trainer(out):
+    def trainer(out, checkpoint_minutes=0.0):
         torch.manual_seed(0)
         config = TrainingConfig(data=[str(bags)], out=str(out), epochs=2, batch_size=8,
                                 instruction_noise=0.5, eval_tasks='none', threads=1,
-                                progress=False, checkpoint_minutes=1e-9)  # after every batch
+                                progress=False, checkpoint_minutes=checkpoint_minutes)
         return Trainer(ClipRT(ModelConfig.load('clip_rt_tiny')), vocab, train_set, val_set,
                        config)
 
+    return trainer, len(train_set) // 8
+
+
+def test_ctrl_c_saves_the_batch_reached_and_resume_continues_bit_for_bit(bags, vocab,
+                                                                          tmp_path, caplog):
+    import os
+    import signal
+
+    from safetensors.torch import load_file
+    import torch
+
+    from contrastive_vla.training.train import load_training_state
+
+    trainer, steps = _trainers(bags, vocab)
+    assert steps >= 4
     whole = trainer(tmp_path / 'whole')
     whole.fit()
     stopped = trainer(tmp_path / 'stopped')
-    save = stopped.save
+    make = stopped.batches.make
+    made = []
 
-    def save_then_stop(name, meta=None):
-        directory = save(name, meta)
-        if stopped.epoch == 1 and (stopped.progress or {}).get('batch') == 2:
-            raise KeyboardInterrupt  # Ctrl-C in the second epoch, after its second batch
-        return directory
+    def make_then_interrupt(idx, dataset, part=None):
+        made.append(len(made))
+        if len(made) == steps + 2:  # while the second epoch's first batch trains
+            os.kill(os.getpid(), signal.SIGINT)
+        return make(idx, dataset, part)
 
-    stopped.save = save_then_stop
+    stopped.batches.make = make_then_interrupt
     with pytest.raises(KeyboardInterrupt):
         stopped.fit()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert 'SIGINT: stopped in epoch 2 after batch' in caplog.text
+    state = load_training_state(tmp_path / 'stopped' / 'last' / 'training_state.pt')
+    assert state['epoch'] == 1 and state['progress']['batch'] in (1, 2)
     resumed = trainer(tmp_path / 'stopped')
-    assert resumed.resume() and resumed.progress['batch'] == 2
-    assert resumed.step == steps + 2
+    assert resumed.resume() and resumed.step == steps + resumed.progress['batch']
     resumed.model.load_state_dict(load_file(str(tmp_path / 'stopped' / 'last' /
                                                  'model.safetensors')))
     resumed.fit()
@@ -206,4 +223,21 @@ def test_a_run_stopped_within_an_epoch_resumes_at_its_batch(bags, vocab, tmp_pat
     rows = [[json.loads(line) for line in (tmp_path / run / 'metrics.jsonl').read_text()
              .splitlines()] for run in ('whole', 'stopped')]
     assert [r['loss'] for r in rows[1]] == [r['loss'] for r in rows[0]]
-    assert np.isclose(rows[1][-1]['train_minutes'], rows[0][-1]['train_minutes'], rtol=1.0)
+
+
+def test_last_is_saved_within_an_epoch_every_checkpoint_minutes(bags, vocab, tmp_path):
+    trainer, steps = _trainers(bags, vocab)
+    run = trainer(tmp_path / 'run', checkpoint_minutes=1e-9)  # after every batch
+    save = run.save
+    positions = []
+
+    def recording(name, meta=None):
+        positions.append((run.epoch, (run.progress or {}).get('batch')))
+        return save(name, meta)
+
+    run.save = recording
+    run.fit()
+    # every batch but an epoch's last (the end of the epoch saves it), then the epoch's end
+    # (epochs completed, no position)
+    assert positions == [pos for e in (0, 1)
+                         for pos in [*((e, b) for b in range(1, steps)), (e + 1, None)]]
