@@ -345,7 +345,8 @@ class Trainer:
 class StopRequest:
     """Ctrl-C or SIGTERM during training (a context manager): the first finishes the step,
     saves RUN_DIR/last with its position and stops (``requested`` names the signal); a second
-    stops at once. Outside the main thread (no signal handlers there) it is never set."""
+    stops at once. Outside the main thread (no signal handlers there) it is never set; a
+    signal ignored when training starts stays ignored."""
 
     def __init__(self):
         self.requested = None
@@ -354,7 +355,10 @@ class StopRequest:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
+                # a signal the parent ignores stays ignored (a shell's background job ignores
+                # Ctrl-C, as Python's own handler does)
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame):

@@ -241,3 +241,36 @@ def test_last_is_saved_within_an_epoch_every_checkpoint_minutes(bags, vocab, tmp
     # (epochs completed, no position)
     assert positions == [pos for e in (0, 1)
                          for pos in [*((e, b) for b in range(1, steps)), (e + 1, None)]]
+
+
+def test_sigterm_stops_the_command_after_saving_where_it_was(bags, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from contrastive_vla.training.train import load_training_state
+
+    run = tmp_path / 'run'
+    state = run / 'last' / 'training_state.pt'
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'contrastive_vla.cli', 'train', '--data', str(bags), '--out',
+         str(run), '--config', 'clip_rt_tiny', '--epochs', '50', '--batch-size', '8',
+         '--eval-tasks', 'none', '--threads', '1', '--no-progress',
+         '--checkpoint-minutes', '1e-9'],
+        stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert state.exists(), 'training never saved a checkpoint'
+        process.send_signal(signal.SIGTERM)  # what a launcher or a batch system sends
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err[-2000:]
+    assert 'SIGTERM: stopped in epoch' in err and '--resume continues from there' in err
+    saved = load_training_state(state)
+    assert saved['epoch'] < 50 and saved['step'] > 0
