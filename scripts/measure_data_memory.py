@@ -68,7 +68,7 @@ def train_steps(data, steps, batch=64):
     trainer = Trainer(model, vocab, data, data.subset(np.zeros(n, bool)), config)
     order, start = rng.permutation(n), time.perf_counter()
     for b in range(steps):
-        loss, _ = trainer.loss_on(order[b * batch:(b + 1) * batch], data)
+        loss, _ = trainer.loss(trainer.batches.make(order[b * batch:(b + 1) * batch], data))
         trainer.optimizer.zero_grad()
         loss.backward()
         trainer.optimizer.step()

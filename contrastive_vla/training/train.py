@@ -111,20 +111,23 @@ class Trainer:
                                     dtype=torch.float32) / DELTA_SCALE).to(self.device)
 
     def loss(self, batch):
-        """The loss of a Batch (under torchrun, of this process's share, weighted so that the
-        processes' gradients, averaged, are the whole batch's)."""
+        """(loss, logits over the vocabulary or None) of a Batch: under torchrun, of this
+        process's share, weighted so that the processes' gradients, averaged, are the whole
+        batch's; the logits with the ``ce`` loss."""
         if self.cfg.head == 'regress':
             context, _ = self.net(batch.images, batch.instructions, batch.inverse, None,
                                   batch.state)
             pred = self.model.regress(context)
-            return F.smooth_l1_loss(pred, self.deltas[batch.labels], beta=0.1) * batch.share
+            return F.smooth_l1_loss(pred, self.deltas[batch.labels], beta=0.1) * batch.share, \
+                None
         context, text = self.net(batch.images, batch.instructions, batch.inverse, batch.texts,
                                  batch.state)
         if self.config.loss == 'ce':
-            return F.cross_entropy(self.model.scores(context, text), batch.labels) * batch.share
+            logits = self.model.scores(context, text)
+            return F.cross_entropy(logits, batch.labels) * batch.share, logits
         logits = self.model.scores(context, text) + self.model.logit_bias
         target = (batch.labels[:, None] == batch.labels[None, :]).float()
-        return F.binary_cross_entropy_with_logits(logits, target)
+        return F.binary_cross_entropy_with_logits(logits, target), None
 
     # ---- evaluation ------------------------------------------------------------------------
     @torch.no_grad()
@@ -214,7 +217,7 @@ class Trainer:
                 lr = self.base_lr * _schedule(self.step, warmup, total)
                 for group in self.optimizer.param_groups:
                     group['lr'] = lr * group['scale']
-                loss = self.loss(batch)
+                loss, _ = self.loss(batch)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self._average_gradients()

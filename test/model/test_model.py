@@ -65,13 +65,13 @@ def test_a_few_training_steps_reduce_the_loss(model, vocab, tmp_path):
 def _train_steps(trainer, data, steps, batch=32):
     """(loss before, loss after) ``steps`` optimizer steps on the first ``batch`` samples."""
     idx = np.arange(batch)
-    before = trainer.loss_on(idx, data)[0].item()
+    before = trainer.loss(trainer.batches.make(idx, data))[0].item()
     for _ in range(steps):
-        loss, _ = trainer.loss_on(idx, data)
+        loss, _ = trainer.loss(trainer.batches.make(idx, data))
         trainer.optimizer.zero_grad()
         loss.backward()
         trainer.optimizer.step()
-    return before, trainer.loss_on(idx, data)[0].item()
+    return before, trainer.loss(trainer.batches.make(idx, data))[0].item()
 
 
 def test_bce_loss_matches_a_hand_computed_example(model, vocab, tmp_path):
@@ -80,14 +80,14 @@ def test_bce_loss_matches_a_hand_computed_example(model, vocab, tmp_path):
     trainer = Trainer(model, vocab, data, data.subset(np.zeros(4, bool)),
                       training_config(tmp_path, loss='bce', augment_images=False))
     torch.manual_seed(0)
-    trainer.rng = np.random.default_rng(5)
-    loss, _ = trainer.loss_on(np.arange(4), data)
+    trainer.batches.rng = np.random.default_rng(5)
+    loss, _ = trainer.loss(trainer.batches.make(np.arange(4), data))
     # by hand: same sampled texts, logits = scale * cos + bias, targets = same class
-    trainer.rng = np.random.default_rng(5)
-    text_tokens = trainer._sample_class_texts([2, 10, 2, 10])
+    trainer.batches.rng = np.random.default_rng(5)
+    text_tokens = trainer.batches._class_texts([2, 10, 2, 10])
     from contrastive_vla.model.preprocess import images_to_tensor
 
-    instr = model.encode_text(trainer.prompt_tokens[[0]])[[0, 0, 0, 0]]
+    instr = model.encode_text(trainer.batches.prompt_tokens[[0]])[[0, 0, 0, 0]]
     context = model.encode_context(images_to_tensor(data.images), instr)
     text = F.normalize(model.encode_text(text_tokens), dim=-1)
     logits = math.exp(model.logit_scale.item()) * context @ text.T + model.logit_bias.item()
@@ -101,7 +101,7 @@ def test_ce_loss_is_cross_entropy_over_the_vocabulary(model, vocab, tmp_path):
     data = tiny_dataset(n=8)
     trainer = Trainer(model, vocab, data, data.subset(np.zeros(8, bool)),
                       training_config(tmp_path, augment_images=False))
-    loss, logits = trainer.loss_on(np.arange(8), data)
+    loss, logits = trainer.loss(trainer.batches.make(np.arange(8), data))
     assert logits.shape == (8, len(vocab))
     by_hand = -torch.log_softmax(logits, dim=1)[torch.arange(8), torch.from_numpy(
         data.labels)].mean()
