@@ -71,31 +71,33 @@ def add_arguments(parser):
 def run(args):
     check_episodes_and_seed(args.episodes, args.seed, '--episodes')
     policies = args.policy or ['expert']
-    if args.probe and set(policies) & {'expert', 'random'}:
-        raise ValueError(f'--probe needs a trained model; the {policies[0]} policy does not '
+    scripted = [p for p in policies if p in ('expert', 'random')]
+    if args.probe and scripted:
+        raise ValueError(f'--probe needs a trained model; the {scripted[0]} policy does not '
                          'read the instruction')
     tasks = load_tasks()
     task_ids = resolve_task_ids(args.tasks, tasks)
     if args.instructions and args.instruction is not None:
         raise ValueError('give --instructions or --instruction, not both')
-    wordings = []  # (label, task id -> templates or None)
-    for source in args.instructions or ['templates']:
-        wordings.append((source, None if source == 'templates' else
-                         load_instruction_overrides(source, tasks)))
+    # (what the summary records, the table's column name, task id -> templates or None)
+    wordings = [('task templates', 'templates', None) if source == 'templates' else
+                (source, Path(source).stem, load_instruction_overrides(source, tasks))
+                for source in args.instructions or ['templates']]
     if args.instruction is not None:
         if not args.instruction.strip():
             raise ValueError('--instruction must not be empty')
         # literal text: braces would be read as placeholders by the templates' format()
         text = args.instruction.replace('{', '{{').replace('}', '}}')
-        wordings = [(repr(args.instruction), {task_id: [text] for task_id in task_ids})]
+        said = repr(args.instruction)
+        wordings = [(said, said, {task_id: [text] for task_id in task_ids})]
     runs = []
     for policy in policies:
-        for label, instructions in wordings:
+        for source, column, instructions in wordings:
             if len(policies) * len(wordings) > 1:
-                print(f'\n{policy}, {label}:')
+                print(f'\n{policy}, {source}:')
             summary = _evaluate(args, policy, task_ids, instructions)
-            summary['instructions'] = 'task templates' if label == 'templates' else label
-            runs.append((f'{policy}, {Path(label).stem}', summary))
+            summary['instructions'] = source
+            runs.append((f'{policy}, {column}', summary))
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(format_comparison(runs) + '\n')

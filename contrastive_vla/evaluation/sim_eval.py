@@ -245,12 +245,10 @@ def format_table(summary):
 def format_comparison(runs):
     """A Markdown table of several runs on the same tasks and seeds: ``runs`` is a list of
     (column label, summary); a row per task, then the whole suite with its 95% interval."""
-    tasks = list(runs[0][1]['per_task'])
     lines = ['| task | ' + ' | '.join(label for label, _ in runs) + ' |',
              '|---|' + '---|' * len(runs)]
-    for task_id in tasks:
-        cells = [f'{s["per_task"][task_id]["success_rate"]:.0%}'
-                 if task_id in s['per_task'] else '-' for _, s in runs]
+    for task_id in runs[0][1]['per_task']:
+        cells = [f'{s["per_task"][task_id]["success_rate"]:.0%}' for _, s in runs]
         lines.append(f'| {task_id} | ' + ' | '.join(cells) + ' |')
     cells = [f'**{s["success_rate"]:.1%}** ({s["ci95"][0]:.0%}-{s["ci95"][1]:.0%})'
              for _, s in runs]
