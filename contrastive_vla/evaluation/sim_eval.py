@@ -136,7 +136,7 @@ def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, 
     for task_id in task_ids:
         wording = (instructions or {}).get(task_id)
         for i in range(episodes):
-            jobs.append((task_id, seed + i, list(wording) if wording else None,
+            jobs.append((task_id, seed + i, wording or None,
                          video_dir is not None and i < video_episodes))
     if video_dir:
         Path(video_dir).mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from contrastive_vla.core.colours import ColourReading, ColourWords
 from contrastive_vla.core.resources import models_dir
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary, VocabularyError
 from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
@@ -186,6 +187,10 @@ class ClipRTPolicy:
         # the regression head compares its prediction with every primitive's delta
         self._deltas = torch.tensor(np.stack([p.delta_array() for p in vocab]),
                                     dtype=torch.float32)
+        # colour names the model never saw are read as the known colour they name
+        # (core/colours.py); a checkpoint that does not record its colour words reads as is
+        known = self.meta.get('colour_words')
+        self.colours = ColourWords(known) if known else None
 
     @classmethod
     def load(cls, path, device='cpu', vocabulary=None, **kwargs):
@@ -214,6 +219,13 @@ class ClipRTPolicy:
             self._primitive_cache = result
         return result
 
+    def read_instruction(self, instruction):
+        """The instruction as the model reads it (a core.colours.ColourReading): checked,
+        whitespace collapsed, colour names it never saw replaced by the known ones they name.
+        Raises InputError for an instruction it cannot take."""
+        text = clean_instruction(instruction, self.cfg.max_instruction_chars)
+        return self.colours.read(text) if self.colours else ColourReading(text)
+
     @torch.no_grad()
     def instruction_encoding(self, instruction):
         """The encoded instruction prompt (a clip_rt.Instruction), cached per instruction."""
@@ -221,7 +233,7 @@ class ClipRTPolicy:
         if self.use_cache and text in self._instruction_cache:
             self._instruction_cache.move_to_end(text)
             return self._instruction_cache[text]
-        prompt = self.cfg.format_prompt(text)
+        prompt = self.cfg.format_prompt(self.read_instruction(text).text)
         emb = self.model.encode_instruction(self.model.tokenize([prompt]).to(self.device))
         if self.use_cache:
             self._instruction_cache[text] = emb

@@ -24,7 +24,7 @@ from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.robot import kinematics as kin
 from contrastive_vla.sim.rendering import import_mujoco
 from contrastive_vla.sim.scene import build_mjcf, load_sim_config
-from contrastive_vla.sim.tasks import TaskError, load_tasks, success
+from contrastive_vla.sim.tasks import TaskError, Wording, load_tasks, success
 
 # Home orientation of the TCP: approach axis straight down, fingers opening along world y.
 HOME_ROTATION = np.array([[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]])
@@ -141,14 +141,26 @@ class TabletopEnv:
         zone_colours = [str(c) for c in rng.choice(colours, size=scene['num_zones'],
                                                    replace=False)]
         binding = {'block': block_colours[0], 'base': block_colours[1], 'zone': zone_colours[0]}
+        said, colour_words = binding, None
+        if isinstance(instruction, Wording):
+            instruction, colour_words = instruction
         templates = instruction if instruction is not None else task.templates
         if isinstance(templates, str):
             templates = [templates]
-        text = str(templates[int(rng.integers(len(templates)))]).format(**binding)
+        if colour_words:
+            unknown = sorted(set(colour_words) - set(colours))
+            if unknown:
+                raise TaskError(f'colour words for {unknown}: not scene colours ({colours})')
+            # drawn apart from the episode's generator: the scene is the same as with the
+            # colours' own names
+            words_rng = np.random.default_rng([int(seed), _stable_hash(task_id), 1])
+            said = {k: str(words_rng.choice(colour_words.get(v, [v]))) for k, v in binding.items()}
+        text = str(templates[int(rng.integers(len(templates)))]).format(**said)
         return EpisodeSpec(task_id, int(seed), text, binding, block_colours, zone_colours), rng
 
     def reset(self, task_id, seed, instruction=None):
-        """Start an episode; ``instruction`` (a string or list of templates) overrides wording."""
+        """Start an episode; ``instruction`` (a string, a list of templates or a tasks.Wording)
+        overrides the wording."""
         spec, rng = self.sample_episode(task_id, seed, instruction)
         task = self.tasks[task_id]
         self.mj.mj_resetData(self.model, self.data)

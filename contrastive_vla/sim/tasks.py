@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import os
 import re
 import string
+from typing import NamedTuple
 
 import numpy as np
 import yaml
@@ -120,12 +121,36 @@ def resolve_task_ids(spec, tasks):
     return ids
 
 
+class Wording(NamedTuple):
+    """What to say for a task: its instruction templates, and the words to say the scene's
+    colours with (scene colour -> words, one picked per episode; None: the colour's name)."""
+    templates: tuple
+    colour_words: dict | None = None
+
+
+COLOUR_WORDS_KEY = 'colour_words'
+
+
 def load_instruction_overrides(path, tasks):
-    """YAML task id -> list of instruction strings (same placeholders as the templates)."""
+    """YAML task id -> list of instruction strings (same placeholders as the templates).
+
+    The optional key ``colour_words`` (scene colour -> list of words) says the colours with
+    other words ("crimson" for red); then every task gets a :class:`Wording` (the tasks not
+    listed keep their templates), otherwise the listed tasks get a tuple of strings."""
     with open(path, encoding='utf-8') as f:
         data = yaml.safe_load(f)
     if not isinstance(data, dict):
         raise TaskError(f'{path}: expected a mapping of task id -> list of instructions')
+    data = dict(data)
+    colour_words = data.pop(COLOUR_WORDS_KEY, None)
+    if colour_words is not None:
+        if not isinstance(colour_words, dict) or not colour_words or not all(
+                isinstance(words, list) and words and all(
+                    isinstance(w, str) and w.strip() and '{' not in w and '}' not in w
+                    for w in words) for words in colour_words.values()):
+            raise TaskError(f'{path}: {COLOUR_WORDS_KEY} must map scene colours to non-empty '
+                            'lists of words')
+        colour_words = {str(k): tuple(v) for k, v in colour_words.items()}
     overrides = {}
     for task_id, items in data.items():
         if task_id not in tasks:
@@ -141,6 +166,9 @@ def load_instruction_overrides(path, tasks):
                 raise TaskError(f'{path}: {task_id}: {item!r} must use the placeholders '
                                 f'{sorted(needed)} (it uses {sorted(used)})')
         overrides[task_id] = tuple(items)
+    if colour_words is not None:
+        return {task_id: Wording(overrides.get(task_id, task.templates), colour_words)
+                for task_id, task in tasks.items()}
     return overrides
 
 

@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from contrastive_vla.core.colours import colour_words_in
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.data.dataset import load_demonstrations
 from contrastive_vla.evaluation.sim_eval import evaluate_in_sim
@@ -509,7 +510,9 @@ def train(config: TrainingConfig, topics=None):
     # config given may be a path, or none with --init)
     meta = dict(config.to_dict(), model=model.cfg.name, samples=len(dataset),
                 episodes=len(dataset.episodes), train_samples=len(train_set),
-                val_samples=len(val_set))
+                val_samples=len(val_set),
+                # what the policy reads other colour names as (core/colours.py)
+                colour_words=colour_words_in(set(dataset.instructions)))
     start = time.perf_counter()
     best = trainer.fit(meta=meta)
     if rank == 0:

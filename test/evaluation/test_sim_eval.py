@@ -1,8 +1,10 @@
 import json
 
 import pytest
+import yaml
 
 from contrastive_vla.cli import main
+from contrastive_vla.core.resources import config_path
 from contrastive_vla.evaluation.sim_eval import evaluate_in_sim, wilson_interval
 
 
@@ -51,6 +53,17 @@ def test_eval_sim_with_other_wordings(tmp_path):
                  '--instructions', str(wordings), '--json', str(out), '--no-progress']) == 0
     result = json.loads(out.read_text())['episode_results'][0]
     assert result['instruction'].startswith('hover right over the ')
+
+
+def test_eval_sim_says_the_colours_with_the_packaged_synonyms(tmp_path):
+    out = tmp_path / 'eval.json'
+    assert main(['eval-sim', '--policy', 'expert', '--tasks', 'reach_block', '--episodes', '2',
+                 '--instructions', str(config_path('instructions_colour_synonyms.yaml')),
+                 '--json', str(out), '--no-progress']) == 0
+    synonyms = yaml.safe_load(config_path('instructions_colour_synonyms.yaml').read_text())
+    words = {w for ws in synonyms['colour_words'].values() for w in ws}
+    for result in json.loads(out.read_text())['episode_results']:
+        assert result['success'] and set(result['instruction'].split()) & words
 
 
 def test_eval_sim_compares_policies_and_wordings_on_the_same_episodes(tmp_path, capsys):

@@ -119,6 +119,20 @@ def test_save_then_load_gives_identical_scores(model, vocab, tmp_path):
     assert loaded.meta['note'] == 'test'
 
 
+def test_colour_names_it_never_saw_are_read_as_the_ones_it_knows(model, vocab, tmp_path):
+    save_checkpoint(tmp_path / 'ckpt', model, vocab,
+                    meta={'colour_words': ['red', 'green', 'blue']})
+    policy = ClipRTPolicy.load(tmp_path / 'ckpt', use_cache=False)
+    assert policy.read_instruction('reach  the crimson block').text == 'reach the red block'
+    said = policy.instruction_encoding('reach the crimson block').pooled
+    torch.testing.assert_close(said, policy.instruction_encoding('reach the red block').pooled)
+    # a checkpoint that does not record its colour words reads the words as they are
+    plain = ClipRTPolicy(model, vocab, use_cache=False)
+    assert plain.read_instruction('reach the crimson block').text == 'reach the crimson block'
+    assert not torch.allclose(plain.instruction_encoding('reach the crimson block').pooled,
+                              said)
+
+
 def test_caches_give_the_same_ranking_as_uncached(model, vocab):
     cached = ClipRTPolicy(model, vocab, use_cache=True)
     uncached = ClipRTPolicy(model, vocab, use_cache=False)

@@ -7,7 +7,7 @@ from contrastive_vla.core.status import Outcome
 from contrastive_vla.evaluation.sim_eval import RandomPolicy
 from contrastive_vla.robot import kinematics as kin
 from contrastive_vla.sim.env import TabletopEnv
-from contrastive_vla.sim.tasks import TaskError
+from contrastive_vla.sim.tasks import TaskError, Wording
 
 
 def test_reset_is_deterministic_in_the_seed(env):
@@ -134,6 +134,23 @@ def test_gripper_grasps_by_friction(env):
     env.step('open_gripper')
     env.advance(25)
     assert env.scene_state().blocks[colour].position[2] < 0.03
+
+
+def test_colour_words_change_the_words_not_the_scene(env):
+    synonyms = {'red': ['crimson'], 'green': ['emerald'], 'blue': ['azure'],
+                'yellow': ['lemon'], 'purple': ['violet'], 'orange': ['tangerine']}
+    for seed in range(3):
+        plain = env.sample_episode('stack_blocks', seed)[0]
+        said = env.sample_episode('stack_blocks', seed,
+                                  Wording(env.tasks['stack_blocks'].templates, synonyms))[0]
+        assert (said.binding, said.block_colours, said.zone_colours) == \
+            (plain.binding, plain.block_colours, plain.zone_colours)
+        expected = plain.instruction
+        for colour in (plain.binding['block'], plain.binding['base']):
+            expected = expected.replace(colour, synonyms[colour][0])
+        assert said.instruction == expected
+    with pytest.raises(TaskError, match='not scene colours'):
+        env.sample_episode('reach_block', 0, Wording(('go to {block}',), {'pink': ['rose']}))
 
 
 @pytest.mark.parametrize('seed', [-1, 2 ** 63, 1.5, 'seven', True])

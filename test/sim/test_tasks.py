@@ -6,6 +6,7 @@ from contrastive_vla.sim.env import BlockState, SceneState, ZoneState
 from contrastive_vla.sim.tasks import (
     FAMILIES,
     TaskError,
+    Wording,
     load_instruction_overrides,
     load_tasks,
     rename_referent,
@@ -109,6 +110,21 @@ def test_instruction_overrides(tmp_path):
     path.write_text(yaml.safe_dump({'levitate': ['x']}))
     with pytest.raises(TaskError, match='unknown task id'):
         load_instruction_overrides(path, TASKS)
+
+
+def test_colour_words_say_every_task_with_other_colour_names(tmp_path):
+    path = tmp_path / 'synonyms.yaml'
+    path.write_text(yaml.safe_dump({'colour_words': {'red': ['crimson']},
+                                    'reach_block': ['hover over the {block} cube']}))
+    wordings = load_instruction_overrides(path, TASKS)
+    assert set(wordings) == set(TASKS)
+    assert wordings['reach_block'] == Wording(('hover over the {block} cube',),
+                                              {'red': ('crimson',)})
+    assert wordings['lift_block'].templates == TASKS['lift_block'].templates
+    for bad in ({'red': 'crimson'}, {'red': []}, {'red': ['{block}']}, []):
+        path.write_text(yaml.safe_dump({'colour_words': bad}))
+        with pytest.raises(TaskError, match='colour_words'):
+            load_instruction_overrides(path, TASKS)
 
 
 def test_extra_task_files_add_tasks_of_your_own(tmp_path, monkeypatch):

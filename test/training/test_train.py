@@ -33,7 +33,11 @@ def test_train_writes_checkpoints_metrics_and_resumes(bags, tmp_path):
     # the whole TrainingConfig is recorded, and the architecture's name beside it
     assert {f.name for f in fields(TrainingConfig)} <= set(summary)
     assert (summary['model'], summary['epochs'], summary['batch_size']) == ('clip_rt_tiny', 2, 8)
-    assert json.loads((run / 'last' / 'meta.json').read_text())['seed'] == 0
+    meta = json.loads((run / 'last' / 'meta.json').read_text())
+    assert meta['seed'] == 0
+    # the colour names its instructions used: what the policy reads other colour names as
+    assert meta['colour_words'] and set(meta['colour_words']) <= {
+        'red', 'green', 'blue', 'yellow', 'purple', 'orange'}
     assert (run / 'training.png').stat().st_size > 1000
     # every bag, relabelled twins included, is read like any demonstration
     assert any(bags.glob('*_relabel'))

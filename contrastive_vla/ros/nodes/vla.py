@@ -307,7 +307,23 @@ class VLANode(LifecycleNode):
                 self.report()
         self.gate.set_instruction(msg.data, self.now())
         self.get_logger().info(f'acting on: {msg.data!r}')
+        self.say_reading(msg.data)
         self.decide_soon.trigger()  # a frame stamped with the instruction (a replayed bag)
+
+    def say_reading(self, instruction):
+        """Log how the model reads colour names it never saw (core/colours.py)."""
+        if self.policy is None:
+            return
+        try:
+            reading = self.policy.read_instruction(instruction)
+        except InputError:
+            return  # the decision reports it
+        if reading.unclear:
+            self.get_logger().warning(f'the model may not understand it: '
+                                      f'{reading.describe()}')
+        elif reading.swaps:
+            self.get_logger().info(f'the model reads it as {reading.text!r} '
+                                   f'({reading.describe()})')
 
     def on_estop(self, raised):
         """The combined e-stop (qos.EstopInput), after every message on either topic."""
