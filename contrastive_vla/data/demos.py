@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+import re
 import time
 
 import numpy as np
@@ -38,6 +39,16 @@ STATUS_LEAD_NS = 1_000_000
 
 def episode_name(task_id, seed):
     return f'{task_id}_s{seed:06d}'
+
+
+_EPISODE_NAME = re.compile(r'^(?P<task>.+?)_s\d{6,}(?:_|$)')
+
+
+def episode_task(name):
+    """The task id in a bag name :func:`episode_name` made (a relabelled twin's too), or None
+    for a bag named otherwise (a recording of one's own)."""
+    match = _EPISODE_NAME.match(Path(str(name)).name)
+    return match['task'] if match else None
 
 
 class EpisodeBagRecorder:

@@ -49,6 +49,7 @@ from tqdm import tqdm
 from contrastive_vla.core.colours import colour_words_in
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.data.dataset import load_demonstrations
+from contrastive_vla.data.demos import episode_task
 from contrastive_vla.evaluation.sim_eval import evaluate_in_sim
 from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
 from contrastive_vla.model.config import ModelConfig
@@ -133,13 +134,15 @@ class Trainer:
     # ---- evaluation ------------------------------------------------------------------------
     @torch.no_grad()
     def offline_accuracy(self, dataset, batch=256):
-        """Top-1 / top-3 accuracy with the inference-time primitive embeddings."""
+        """Top-1 / top-3 accuracy with the inference-time primitive embeddings; ``per_task``
+        top-1 too when the bags are named by task (``collect``'s bags)."""
         if len(dataset) == 0:
             return {'accuracy': None, 'top3_accuracy': None, 'samples': 0}  # nothing held out
         self.model.eval()
         policy = ClipRTPolicy(self.model, self.vocab, use_cache=False, device=self.device)
         prim = policy.primitive_embeddings() if self.cfg.head == 'rank' else None
-        correct = top3 = 0
+        top3 = 0
+        hits = np.zeros(len(dataset), dtype=bool)
         for start in range(0, len(dataset), batch):
             idx = np.arange(start, min(start + batch, len(dataset)))
             tokens, inverse = self.batches.prompts(dataset, idx)
@@ -154,11 +157,18 @@ class Trainer:
                 scores = -torch.cdist(pred, self.deltas)
             labels = torch.from_numpy(dataset.labels[idx]).to(self.device)
             ranked = scores.argsort(dim=1, descending=True)
-            correct += int((ranked[:, 0] == labels).sum())
+            hits[idx] = (ranked[:, 0] == labels).cpu().numpy()
             top3 += int((ranked[:, :3] == labels[:, None]).any(dim=1).sum())
         self.model.train()
-        return {'accuracy': correct / len(dataset), 'top3_accuracy': top3 / len(dataset),
-                'samples': len(dataset)}
+        correct = int(hits.sum())
+        result = {'accuracy': correct / len(dataset), 'top3_accuracy': top3 / len(dataset),
+                  'samples': len(dataset)}
+        tasks = np.array([episode_task(name) or '' for name in dataset.episodes],
+                         dtype=object)[dataset.episode_index]
+        if any(tasks):
+            result['per_task'] = {task: round(float(hits[tasks == task].mean()), 4)
+                                  for task in sorted(set(tasks)) if task}
+        return result
 
     # ---- the loop --------------------------------------------------------------------------
     def epoch_order(self, epoch):
@@ -269,7 +279,7 @@ class Trainer:
                 self.best_success = summary['success_rate']
                 self._copy(last, 'best')
         log.info('epoch %d: %s', self.epoch, {k: v for k, v in row.items()
-                                               if k != 'closed_loop_per_task'})
+                                               if not k.endswith('per_task')})
         with metrics_path.open('a', encoding='utf-8') as f:
             f.write(json.dumps(row) + '\n')
 

@@ -8,7 +8,7 @@ import pytest
 from contrastive_vla.bag import open_bag
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.data.dataset import TopicMap, load_demonstrations
-from contrastive_vla.data.demos import collect, episode_name
+from contrastive_vla.data.demos import RELABEL_SUFFIX, collect, episode_name, episode_task
 
 
 @pytest.fixture(scope='module')
@@ -179,3 +179,10 @@ def test_a_relabelled_twin_names_the_other_zone_on_the_same_images(tmp_path, voc
         events = [json.loads(m.msg.data) for m in reader.messages(['/episode'])]
     assert events[-1]['relabelled'] is True
     assert events[-1]['executed_instruction'] == spec.instruction
+
+
+def test_the_task_is_read_back_from_a_bag_name():
+    assert episode_task(episode_name('push_block_left', 500123)) == 'push_block_left'
+    assert episode_task('data/x/' + episode_name('stack_blocks', 7) + RELABEL_SUFFIX) == \
+        'stack_blocks'
+    assert episode_task('my_recording_2026-12-03') is None

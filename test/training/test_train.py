@@ -30,6 +30,11 @@ def test_train_writes_checkpoints_metrics_and_resumes(bags, tmp_path):
             p.name for p in (run / name).iterdir()}
     summary = json.loads((run / 'summary.json').read_text())
     assert summary['final_val']['samples'] > 0
+    # held-out accuracy per task too, from the bags' names
+    per_task = summary['final_val']['per_task']
+    assert set(per_task) <= {'reach_block', 'place_in_zone'} and per_task
+    assert all(0 <= v <= 1 for v in per_task.values())
+    assert 'val_per_task' in json.loads((run / 'metrics.jsonl').read_text().splitlines()[-1])
     # the whole TrainingConfig is recorded, and the architecture's name beside it
     assert {f.name for f in fields(TrainingConfig)} <= set(summary)
     assert (summary['model'], summary['epochs'], summary['batch_size']) == ('clip_rt_tiny', 2, 8)
