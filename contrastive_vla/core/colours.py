@@ -75,14 +75,33 @@ def oklab(rgb):
                            [-0.0040720468, 0.4505937099, -0.8086757660]])
 
 
-def colour_words_in(texts):
-    """The colour names (survey names of one word) that occur in ``texts``, sorted: what a
-    policy trained on them knows."""
+def said_colours(text):
+    """The colour names said in ``text``: (phrase, start, end) for each survey name (the
+    longest of one to three words) followed by another word that is not a function word,
+    in order; ``text[start:end]`` is the phrase as written."""
     names = survey()
-    found = set()
-    for text in texts:
-        found.update(w for w in _WORD.findall(str(text).lower()) if w in names)
-    return sorted(found)
+    words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text.lower())]
+    found, i = [], 0
+    while i < len(words):
+        for n in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
+            phrase = ' '.join(w for w, _, _ in words[i:i + n])
+            if phrase in names:
+                break
+        else:
+            i += 1
+            continue
+        following = words[i + n][0] if i + n < len(words) else None
+        if following is not None and following not in _FUNCTION_WORDS:
+            found.append((phrase, words[i][1], words[i + n - 1][2]))
+        i += n
+    return found
+
+
+def colour_words_in(texts):
+    """The colour names of one word said in ``texts`` (:func:`said_colours`), sorted: what a
+    policy trained on them knows. "Put the apple in the bowl" adds nothing."""
+    return sorted({phrase for text in texts for phrase, _, _ in said_colours(str(text))
+                   if ' ' not in phrase})
 
 
 @dataclass(frozen=True)
@@ -140,31 +159,16 @@ class ColourWords:
         """``text`` with each clear unknown colour name replaced: a :class:`ColourReading`."""
         if not self.known:
             return ColourReading(text)
-        names = survey()
-        words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text.lower())]
-        pieces, swaps, unclear = [], [], []
-        cursor, i = 0, 0
-        while i < len(words):
-            for n in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
-                phrase = ' '.join(w for w, _, _ in words[i:i + n])
-                if phrase in names:
-                    break
-            else:
-                i += 1
-                continue
-            following = words[i + n][0] if i + n < len(words) else None
-            if phrase in self._known_set or following is None \
-                    or following in _FUNCTION_WORDS:
-                i += n
+        pieces, swaps, unclear, cursor = [], [], [], 0
+        for phrase, start, end in said_colours(text):
+            if phrase in self._known_set:
                 continue
             known, why = self.nearest(phrase)
-            said = text[words[i][1]:words[i + n - 1][2]]
             if known is None:
-                unclear.append((said, why))
+                unclear.append((text[start:end], why))
             else:
-                pieces.append(text[cursor:words[i][1]] + known)
-                cursor = words[i + n - 1][2]
-                swaps.append((said, known))
-            i += n
+                pieces.append(text[cursor:start] + known)
+                cursor = end
+                swaps.append((text[start:end], known))
         pieces.append(text[cursor:])
         return ColourReading(''.join(pieces), tuple(swaps), tuple(unclear))

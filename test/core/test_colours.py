@@ -58,7 +58,7 @@ def test_a_policy_without_known_colours_reads_as_is():
 
 def test_colour_words_of_training_instructions():
     assert colour_words_in(['reach the red block', 'put the Blue cube in the green zone',
-                            'move left']) == ['blue', 'green', 'red']
+                            'move left', 'put the apple in the bowl']) == ['blue', 'green', 'red']
 
 
 def test_oklab_matches_its_reference_values():
