@@ -46,7 +46,7 @@ _FUNCTION_WORDS = frozenset(
     'is are be as that this there here up down'.split())
 # survey names that are modifiers, never a colour on their own
 _MODIFIERS = frozenset({'dark', 'pale', 'light', 'bright', 'deep'})
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,7 +80,8 @@ def said_colours(text):
     longest of one to three words) followed by another word that is not a function word,
     in order; ``text[start:end]`` is the phrase as written."""
     names = survey()
-    words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text.lower())]
+    # offsets into the text as written (lower-casing can change a text's length)
+    words = [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
     found, i = [], 0
     while i < len(words):
         for n in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):

@@ -18,6 +18,7 @@ def reader():
     ('reach the scarlet cube', 'reach the red cube'),
     ('put the emerald block in the azure zone', 'put the green block in the blue zone'),
     ('go to the Tangerine block', 'go to the orange block'),
+    ('İ: go to the CRIMSON block', 'İ: go to the red block'),  # 'İ'.lower() is 2 characters
     ('the violet cube goes on the lemon one', 'the purple cube goes on the yellow one'),
     # the longest name the survey knows wins: "sky blue" is one colour, not "sky" + "blue"
     ('put it in the sky blue area', 'put it in the blue area'),
