@@ -29,11 +29,13 @@ are not fitted to any evaluation.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 import functools
 import re
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 LIGHTNESS_WEIGHT = 0.5
 MAX_DISTANCE = 0.2
@@ -50,7 +52,7 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=1)
-def survey():
+def survey() -> dict[str, tuple[float, float, float]]:
     """Colour name (lower case, words separated by one space) -> sRGB in [0, 1]: the XKCD
     colour survey's names, as matplotlib ships them."""
     from matplotlib.colors import XKCD_COLORS, to_rgb  # deferred: only readers need it
@@ -63,7 +65,7 @@ def survey():
     return names
 
 
-def oklab(rgb):
+def oklab(rgb: ArrayLike) -> NDArray[np.float64]:
     """sRGB in [0, 1] (..., 3) -> OKLab (..., 3): lightness, green-red, blue-yellow."""
     c = np.asarray(rgb, dtype=np.float64)
     linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
@@ -75,7 +77,7 @@ def oklab(rgb):
                            [-0.0040720468, 0.4505937099, -0.8086757660]])
 
 
-def said_colours(text):
+def said_colours(text: str) -> list[tuple[str, int, int]]:
     """The colour names said in ``text``: (phrase, start, end) for each survey name (the
     longest of one to three words) followed by another word that is not a function word,
     in order; ``text[start:end]`` is the phrase as written."""
@@ -98,7 +100,7 @@ def said_colours(text):
     return found
 
 
-def colour_words_in(texts):
+def colour_words_in(texts: Iterable[str]) -> list[str]:
     """The colour names of one word said in ``texts`` (:func:`said_colours`), sorted: what a
     policy trained on them knows. "Put the apple in the bowl" adds nothing."""
     return sorted({phrase for text in texts for phrase, _, _ in said_colours(str(text))
@@ -115,7 +117,7 @@ class ColourReading:
     swaps: tuple = ()
     unclear: tuple = field(default_factory=tuple)
 
-    def describe(self):
+    def describe(self) -> str:
         """One line for a log: what was read how, or '' when nothing was."""
         parts = [f'read {said!r} as {known!r}' for said, known in self.swaps]
         parts += [f'{said!r} {why}' for said, why in self.unclear]
@@ -126,7 +128,7 @@ class ColourWords:
     """Reads colour names outside ``known`` (the colour words a policy was trained with) as
     the known colour they name, when that is clear (see the module's docstring)."""
 
-    def __init__(self, known):
+    def __init__(self, known: Iterable[str]) -> None:
         names = survey()
         self.known = tuple(sorted({str(k).lower() for k in known} & set(names)))
         self._known_set = frozenset(self.known)
@@ -134,11 +136,11 @@ class ColourWords:
                         if self.known else np.zeros((0, 3)))
 
     @staticmethod
-    def _scaled(rgb):
+    def _scaled(rgb: ArrayLike) -> NDArray[np.float64]:
         lab = oklab(rgb)
         return lab * np.array([LIGHTNESS_WEIGHT, 1.0, 1.0])
 
-    def nearest(self, name):
+    def nearest(self, name: str) -> tuple[str | None, str | None]:
         """(known colour word or None, reason when None) for survey name ``name``."""
         rgb = survey()[name]
         lab = oklab(rgb)
@@ -156,7 +158,7 @@ class ColourWords:
                           'name one of them')
         return best, None
 
-    def read(self, text):
+    def read(self, text: str) -> ColourReading:
         """``text`` with each clear unknown colour name replaced: a :class:`ColourReading`."""
         if not self.known:
             return ColourReading(text)
