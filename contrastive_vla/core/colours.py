@@ -30,7 +30,7 @@ are not fitted to any evaluation.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import functools
 import re
 
@@ -115,7 +115,7 @@ class ColourReading:
     ``unclear``: colour names said that were left as they were, with why."""
     text: str
     swaps: tuple = ()
-    unclear: tuple = field(default_factory=tuple)
+    unclear: tuple = ()
 
     def describe(self) -> str:
         """One line for a log: what was read how, or '' when nothing was."""

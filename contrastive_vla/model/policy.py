@@ -223,7 +223,10 @@ class ClipRTPolicy:
         """The instruction as the model reads it (a core.colours.ColourReading): checked,
         whitespace collapsed, colour names it never saw replaced by the known ones they name.
         Raises InputError for an instruction it cannot take."""
-        text = clean_instruction(instruction, self.cfg.max_instruction_chars)
+        return self._read(clean_instruction(instruction, self.cfg.max_instruction_chars))
+
+    def _read(self, text):
+        """read_instruction of a text clean_instruction already checked."""
         return self.colours.read(text) if self.colours else ColourReading(text)
 
     @torch.no_grad()
@@ -233,7 +236,7 @@ class ClipRTPolicy:
         if self.use_cache and text in self._instruction_cache:
             self._instruction_cache.move_to_end(text)
             return self._instruction_cache[text]
-        prompt = self.cfg.format_prompt(self.read_instruction(text).text)
+        prompt = self.cfg.format_prompt(self._read(text).text)
         emb = self.model.encode_instruction(self.model.tokenize([prompt]).to(self.device))
         if self.use_cache:
             self._instruction_cache[text] = emb
