@@ -109,6 +109,11 @@ class SentenceEncoderText(nn.Module):
         self._memo.clear()
         return super()._apply(fn, *args, **kwargs)
 
+    # under torch.compile this runs eagerly: the memo is Python (dicts, bytes keys) and the
+    # frozen encoder sees sentences of varying length; traced, every new length and memo
+    # state recompiled (the first epoch of a compiled run did not finish in 20 minutes).
+    # Its outputs have static shapes, so the rest of the model compiles once.
+    @torch.compiler.disable
     @torch.no_grad()
     def encode(self, tokens):
         """(N, L) token ids -> ((N, width) unit sentence embeddings, (N, L, width) token

@@ -124,12 +124,17 @@ def test_the_default_recipe_reaches_the_config_and_the_command_line_overrides_it
     assert _parse('--recipe', 'default').compile is True
 
 
-def test_the_recipe_collect_section_is_the_collect_command():
+@pytest.mark.parametrize('name', ['default', 'fast'])
+def test_each_packaged_recipe_names_a_model_config_and_a_collect_command(name):
     from contrastive_vla.commands import collect
     from contrastive_vla.training.config import load_recipe
 
-    settings = load_recipe('default')['collect']
-    argv = ['--out', 'data/default']
+    recipe = load_recipe(name)
+    config = _parse('--recipe', name)
+    assert config.init is None and config.instruction_noise > 0  # from scratch, noised
+    ModelConfig.load(config.config)  # the architecture it trains is packaged
+    settings = recipe['collect']
+    argv = ['--out', f'data/{name}']
     for key, value in settings.items():
         flag = '--' + key.replace('_', '-')
         argv += [flag] if value is True else [flag, str(value)]
