@@ -42,3 +42,20 @@ def test_vocab_check_accepts_the_shipped_file(capsys):
 
     assert main(['vocab', 'check', str(config_path('primitives.yaml'))]) == 0
     assert '58 primitives' in capsys.readouterr().out
+
+
+def test_doctor_loads_the_model_and_fails_on_a_corrupt_one(tmp_path, capsys):
+    from contrastive_vla.core.vocabulary import PrimitiveVocabulary
+    from contrastive_vla.model.clip_rt import ClipRT
+    from contrastive_vla.model.config import ModelConfig
+    from contrastive_vla.model.policy import save_checkpoint
+
+    checkpoint = save_checkpoint(tmp_path / 'ckpt', ClipRT(ModelConfig.load('clip_rt_tiny')),
+                                 PrimitiveVocabulary.load())
+    assert main(['doctor', '--no-render', '--model', str(checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert f'ok   model {checkpoint}: clip_rt_tiny' in out and '58 primitives' in out
+    (checkpoint / 'model.safetensors').write_bytes(b'not safetensors')
+    assert main(['doctor', '--no-render', '--model', str(checkpoint)]) == 1
+    out = capsys.readouterr().out
+    assert f'FAIL model {checkpoint}: CheckpointError' in out and '1 check(s) failed' in out

@@ -12,6 +12,9 @@ MODULES = ['numpy', 'yaml', 'cv2', 'torch', 'open_clip', 'mujoco', 'rosbags', 'r
 
 def add_arguments(parser):
     parser.add_argument('--no-render', action='store_true', help='skip the rendering check')
+    parser.add_argument('--model', default='clip_rt_default',
+                        help="a model to load (directory or name in models/; '' skips it): "
+                             'its weights, vocabulary and any pretrained text tower it needs')
 
 
 def run(args):
@@ -31,6 +34,8 @@ def run(args):
         print(f'  ok   import {name} {version} ({(time.perf_counter() - start) * 1e3:.0f} ms)')
     if not args.no_render:
         failures += _check_render()
+    if args.model:
+        failures += _check_model(args.model)
     print('all checks passed' if failures == 0 else f'{failures} check(s) failed')
     return 0 if failures == 0 else 1
 
@@ -48,4 +53,20 @@ def _check_render():
         print(f'  FAIL render: {type(exc).__name__}: {exc}')
         return 1
     print(f'  ok   render 224x224 with MUJOCO_GL={backend} in {ms:.1f} ms')
+    return 0
+
+
+def _check_model(name):
+    start = time.perf_counter()
+    try:
+        from contrastive_vla.model.policy import load_model
+        model, vocab, _meta = load_model(name)
+    except Exception as exc:  # noqa: BLE001 - a missing wheel or a corrupt file, said in one line
+        print(f'  FAIL model {name}: {type(exc).__name__}: {exc}')
+        return 1
+    total = sum(p.numel() for p in model.parameters())
+    frozen = model.frozen_text_weights()
+    pretrained = f', with the pretrained {frozen[0]} text weights' if frozen else ''
+    print(f'  ok   model {name}: {model.cfg.name}, {total / 1e6:.2f}M parameters{pretrained}, '
+          f'{len(vocab)} primitives ({(time.perf_counter() - start) * 1e3:.0f} ms)')
     return 0
