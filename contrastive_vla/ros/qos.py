@@ -11,7 +11,8 @@ drivers publish with the ROS default (reliable, volatile, keep last 10, ``DEFAUL
 
 - every subscription a person or another driver may feed matches ``DEFAULT``: commands are
   ``default`` themselves; sensor subscriptions are best effort (they match reliable and
-  best-effort publishers; newest frame only);
+  best-effort publishers; newest frame only; joint states keep the last 10, since several
+  publishers may each send part of the robot);
 - ``active_instruction`` (listener -> VLA node, both ours, never fed by hand: say instructions
   on ``instruction``) stays transient local on both sides, so a VLA node started late learns
   the instruction in force;
@@ -49,11 +50,23 @@ from contrastive_vla.ros.runtime import GraphSenders
 
 
 def sensor(reliable=False):
-    """Camera frames and joint states at the consumer: newest only; best effort unless asked
+    """Camera frames at the consumer: newest only; best effort unless asked
     (best effort matches every publisher; reliable keeps large frames from being lost)."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                       reliability=ReliabilityPolicy.RELIABLE if reliable
                       else ReliabilityPolicy.BEST_EFFORT,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+def joint_states(depth=10):
+    """Joint states at the consumer: best effort (matches every publisher) and keep the last
+    ``depth``: an arm driver and a gripper driver publish back to back, and with keep-last 1 a
+    busy node only ever took the second message of each pair, so it never heard the arm's
+    joints (a fresh-clone test run on a loaded machine caught it). The merger
+    (``core.joints``) keeps the newest state of each joint, so taking every queued message costs
+    a few dictionary writes and loses nothing."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                      reliability=ReliabilityPolicy.BEST_EFFORT,
                       durability=DurabilityPolicy.VOLATILE)
 
 
@@ -95,6 +108,7 @@ PROFILES = {
     'default_50': default(50),
     'sensor': sensor(),
     'sensor_reliable': sensor(reliable=True),
+    'joint_states': joint_states(),
     'sensor_publisher': sensor_publisher(),
     'latched': latched(),
 }
@@ -133,11 +147,11 @@ ENDPOINTS = (
            vla_status='default', diagnostics='default'),
     Endpoint('vla', 'image', 'sub', 'sensor', 'reliable_images: false'),
     Endpoint('vla', 'image', 'sub', 'sensor_reliable', 'reliable_images: true'),
-    *_subs('vla', joint_states='sensor', active_instruction='latched', estop='default',
+    *_subs('vla', joint_states='joint_states', active_instruction='latched', estop='default',
            estop_state='latched', listener_stop='latched', primitive_status='default'),
     *_pubs('arm_bridge', joint_trajectory='default', servo_twist='default',
            gripper_command='default', primitive_status='default', diagnostics='default'),
-    *_subs('arm_bridge', primitive_delta='default', joint_states='sensor', estop='default',
+    *_subs('arm_bridge', primitive_delta='default', joint_states='joint_states', estop='default',
            estop_state='latched', listener_stop='latched', vla_status='default',
            episode='latched'),
     Endpoint('arm_bridge', 'robot_description', 'sub', 'latched',

@@ -90,7 +90,7 @@ class RosArm:
         n.create_subscription(messages.msg_class('camera_info'), topic('camera_info').name,
                               self._on_camera_info, qos.sensor())
         n.create_subscription(messages.msg_class('joint_states'), topic('joint_states').name,
-                              self._on_joints, qos.sensor())
+                              self._on_joints, qos.joint_states())
         n.create_subscription(String, topic('primitive_status').name, self._on_outcome,
                               qos.command())
         n.create_subscription(String, topic('episode').name, self._on_event, qos.latched())

@@ -158,11 +158,16 @@ def test_bridge_plans_from_joint_names_not_positions(ros_graph, drivers):
                    and probe.node.count_subscribers('joint_states') >= 1, 60, graph,
                    'the arm bridge')
     q = home()
-    drivers(q)
-    time.sleep(1.0)  # discovery, then a few joint states
+    d = drivers(q)
+    # each driver is its own DDS participant: under a loaded CI machine one of them can take
+    # seconds longer to be discovered than the other, so wait until the bridge hears both
+    probe.wait_for(lambda: d.arm_pub.get_subscription_count() >= 1
+                   and d.gripper_pub.get_subscription_count() >= 1, 60, graph,
+                   'the arm bridge subscribing to both drivers')
+    time.sleep(0.5)  # a few joint states from each
     delta = np.zeros(8)
     delta[2] = 0.01   # up 1 cm
-    for attempt in range(20):
+    for attempt in range(60):
         alive.publish(String(data='{"state": "test"}'))
         deltas.publish(messages.delta_command(delta, attempt + 1))
         time.sleep(0.5)

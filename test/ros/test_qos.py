@@ -179,3 +179,41 @@ def test_only_the_listener_releases_its_stops_anyone_raises_them(ros_context):
         assert say('instruction_listener', 'estop_state', False) is False   # the relay
     finally:
         executor.shutdown()
+
+
+@pytest.mark.parametrize('profile, both_heard', [('joint_states', True), ('sensor', False)])
+def test_joint_states_from_two_publishers_back_to_back_are_both_taken(ros_context, profile,
+                                                                      both_heard):
+    """An arm driver and a gripper driver publish back to back; a node busy elsewhere takes
+    both messages later. The joint_states profile keeps both; keep-last 1 (``sensor``, what
+    the nodes used before a loaded CI run showed it) keeps only the second, so the arm's
+    joints are never heard. Real publishers on a private domain, the subscriber not spinning
+    while they publish."""
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import JointState
+
+    make = ros_context()
+    node, arm, gripper = make('consumer'), make('arm_driver'), make('gripper_driver')
+    heard = []
+    node.create_subscription(JointState, topic('joint_states').name,
+                             lambda m: heard.append(tuple(m.name)), qos.PROFILES[profile])
+    pubs = [who.create_publisher(JointState, topic('joint_states').name, qos.DEFAULT)
+            for who in (arm, gripper)]
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    try:
+        deadline = time.monotonic() + 20
+        while (min(p.get_subscription_count() for p in pubs) < 1
+               and time.monotonic() < deadline):
+            executor.spin_once(timeout_sec=0.05)
+        assert min(p.get_subscription_count() for p in pubs) >= 1, 'no discovery'
+        pubs[0].publish(JointState(name=['shoulder_pan_joint'], position=[0.1]))
+        pubs[1].publish(JointState(name=['left_finger_joint'], position=[0.02]))
+        time.sleep(1.0)   # both delivered into the subscription's history, nobody taking
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+        assert ('left_finger_joint',) in heard   # the newest is always taken
+        assert (('shoulder_pan_joint',) in heard) is both_heard, heard
+    finally:
+        executor.shutdown()

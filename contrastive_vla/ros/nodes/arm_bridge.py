@@ -156,7 +156,7 @@ class ArmBridge(LifecycleNode):
             self.create_subscription(messages.msg_class('joint_states'),
                                      topic('joint_states').name,
                                      guarded(self, 'joint_states', self.on_joint_states),
-                                     qos.sensor())
+                                     qos.joint_states())
             self.create_subscription(String, topic('vla_status').name,
                                      guarded(self, 'vla_status', self.on_vla_status), 10)
             # a simulator's episode starts: the arm is put back, a jump there is expected

@@ -171,7 +171,7 @@ class VLANode(LifecycleNode):
             self.create_subscription(messages.msg_class('joint_states'),
                                      topic('joint_states').name,
                                      guarded(self, 'joint_states', self.on_joint_states),
-                                     qos.sensor())
+                                     qos.joint_states())
             self.create_subscription(String, topic('active_instruction').name,
                                      guarded(self, 'active_instruction', self.on_instruction),
                                      qos.latched())
