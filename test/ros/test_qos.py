@@ -139,6 +139,14 @@ def test_estop_input_the_listeners_stop_is_a_holder_of_its_own(estop_input):
     assert say('listener_stop', False) is False
 
 
+def spin_until(executor, predicate, deadline):
+    """Spin ``executor`` until ``predicate()`` or the monotonic ``deadline``; the predicate's
+    last value."""
+    while not predicate() and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+    return predicate()
+
+
 def test_only_the_listener_releases_its_stops_anyone_raises_them(ros_context):
     """A stray publisher's False on listener_stop / estop_state (``ros2 topic pub``, a
     test node) is ignored and counted; the listener's own release counts; a raise counts from
@@ -158,13 +166,11 @@ def test_only_the_listener_releases_its_stops_anyone_raises_them(ros_context):
     def say(who, key, value):
         pub = pubs[who, key]
         deadline = time.monotonic() + 10
-        while pub.get_subscription_count() < 1 and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
+        spin_until(executor, lambda: pub.get_subscription_count() >= 1, deadline)
         count = len(heard)
         pub.publish(Bool(data=value))
-        while len(heard) == count and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        assert len(heard) > count, f'{who} on {key} never arrived'
+        assert spin_until(executor, lambda: len(heard) > count, deadline), (
+            f'{who} on {key} never arrived')
         return estop.raised
 
     try:
@@ -202,17 +208,12 @@ def test_joint_states_from_two_publishers_back_to_back_are_both_taken(ros_contex
     executor = SingleThreadedExecutor(context=node.context)
     executor.add_node(node)
     try:
-        deadline = time.monotonic() + 20
-        while (min(p.get_subscription_count() for p in pubs) < 1
-               and time.monotonic() < deadline):
-            executor.spin_once(timeout_sec=0.05)
-        assert min(p.get_subscription_count() for p in pubs) >= 1, 'no discovery'
+        assert spin_until(executor, lambda: min(p.get_subscription_count() for p in pubs) >= 1,
+                          time.monotonic() + 20), 'no discovery'
         pubs[0].publish(JointState(name=['shoulder_pan_joint'], position=[0.1]))
         pubs[1].publish(JointState(name=['left_finger_joint'], position=[0.02]))
         time.sleep(1.0)   # both delivered into the subscription's history, nobody taking
-        end = time.monotonic() + 1.0
-        while time.monotonic() < end:
-            executor.spin_once(timeout_sec=0.05)
+        spin_until(executor, lambda: len(heard) == 2, time.monotonic() + 1.0)
         assert ('left_finger_joint',) in heard   # the newest is always taken
         assert (('shoulder_pan_joint',) in heard) is both_heard, heard
     finally:
