@@ -4,6 +4,7 @@ Examples::
 
     contrastive-vla bench --json bench.json                 # default model + ViT-B-32 + sim
     contrastive-vla bench --only model --model runs/x/best --json model_bench.json
+    contrastive-vla bench --only model --device cuda --configs ViT-B-32,ViT-H-14-378-quickgelu
     contrastive-vla bench --only sim
     contrastive-vla bench --only graph --json graph_bench.json   # through the ROS graph
     contrastive-vla bench --only graph --graph 224x224:best_effort --graph-seconds 5
@@ -59,6 +60,9 @@ def add_arguments(parser):
     parser.add_argument('--fuzz-seed', type=int, default=0, help='seed of the fuzz campaign')
     parser.add_argument('--samples', type=int, default=200, help='timed decisions per model')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--device', default='cpu',
+                        help="torch device of the model bench ('cpu', 'cuda', 'cuda:1'); the "
+                             'graph bench runs the VLA node on the CPU as the robot profile does')
     parser.add_argument('--json', dest='json_out', default=None)
 
 
@@ -80,7 +84,8 @@ def run(args):
                                     seed=args.fuzz_seed)
     if args.only in (None, 'model'):
         configs = [c for c in args.configs.split(',') if c.strip()]
-        result.update(bench_models(args.model, configs, n_cached=args.samples))
+        result.update(bench_models(args.model, configs, n_cached=args.samples,
+                                   device=_device(args.device)))
     if args.only in (None, 'sim'):
         result['sim'] = bench_sim()
     if args.only in (None, 'graph'):
@@ -121,6 +126,17 @@ def run(args):
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(result, indent=2))
     return 0
+
+
+def _device(name):
+    # deferred: a command imports its rooms when it runs, so --help stays fast
+    from contrastive_vla.model.policy import check_device
+
+    try:
+        check_device(name)
+    except ValueError as e:
+        raise SystemExit(f'--device: {e}') from None
+    return name
 
 
 def _graph_runs(text):

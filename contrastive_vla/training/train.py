@@ -501,8 +501,9 @@ def train(config: TrainingConfig, topics=None):
                          f'training needs at least {2 * world_size} (a batch of 2 per '
                          'process): give more bags, or lower --val-fraction.')
     log.info('%d samples from %d episodes (%d train, %d validation); model %s, %.2fM '
-             'parameters', len(dataset), len(dataset.episodes), len(train_set), len(val_set),
-             model.cfg.name, sum(p.numel() for p in model.parameters()) / 1e6)
+             'parameters; on %s%s', len(dataset), len(dataset.episodes), len(train_set),
+             len(val_set), model.cfg.name, sum(p.numel() for p in model.parameters()) / 1e6,
+             _device_words(device), f', {world_size} processes' if world_size > 1 else '')
     if rank == 0:
         # which bags validation held out, for eval-bag --episodes-file
         held_out = sorted({dataset.episodes[i] for i in np.unique(val_set.episode_index)})
@@ -533,6 +534,14 @@ def train(config: TrainingConfig, topics=None):
     if world_size > 1:
         torch.distributed.destroy_process_group()
     return best
+
+
+def _device_words(device: torch.device) -> str:
+    """'cuda:0 (NVIDIA H200)' or 'cpu (2 threads)': where the steps run, for the log."""
+    if device.type == 'cuda':
+        return f'{device} ({torch.cuda.get_device_name(device)})'
+    threads = torch.get_num_threads()
+    return f'{device} ({threads} thread{"s" if threads != 1 else ""})'
 
 
 def _init_distributed():

@@ -54,6 +54,8 @@ def test_two_processes_train_the_weights_of_one(bags, tmp_path):
                            '--out', str(tmp_path / 'two')],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
+    # the log says where the steps ran (OMP_NUM_THREADS=1 is torch's thread count here)
+    assert 'parameters; on cpu (1 thread), 2 processes' in done.stderr
     assert main([*ARGS, '--data', str(bags), '--out', str(tmp_path / 'one')]) == 0
     one = load_file(str(tmp_path / 'one' / 'last' / 'model.safetensors'))
     two = load_file(str(tmp_path / 'two' / 'last' / 'model.safetensors'))
