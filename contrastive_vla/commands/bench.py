@@ -61,8 +61,8 @@ def add_arguments(parser):
     parser.add_argument('--samples', type=int, default=200, help='timed decisions per model')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--device', default='cpu',
-                        help="torch device of the model bench ('cpu', 'cuda', 'cuda:1'); the "
-                             'graph bench runs the VLA node on the CPU as the robot profile does')
+                        help="torch device of the model bench and of the graph's VLA node "
+                             "('cpu', 'cuda', 'cuda:1')")
     parser.add_argument('--json', dest='json_out', default=None)
 
 
@@ -73,6 +73,7 @@ def run(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     result = {'machine': machine_info()}
+    device = _device(args.device)
     if args.only == 'fuzz':
         if args.fuzz_messages < 1 or not args.fuzz_seconds > 0:
             raise SystemExit('--fuzz-messages and --fuzz-seconds must be positive')
@@ -84,8 +85,7 @@ def run(args):
                                     seed=args.fuzz_seed)
     if args.only in (None, 'model'):
         configs = [c for c in args.configs.split(',') if c.strip()]
-        result.update(bench_models(args.model, configs, n_cached=args.samples,
-                                   device=_device(args.device)))
+        result.update(bench_models(args.model, configs, n_cached=args.samples, device=device))
     if args.only in (None, 'sim'):
         result['sim'] = bench_sim()
     if args.only in (None, 'graph'):
@@ -102,14 +102,14 @@ def run(args):
         result['graph_offline'] = {}
         for width, height in dict.fromkeys((w, h) for w, h, _ in runs):  # once per size
             offline = bench_models(args.model, [], n_cached=args.samples,
-                                   image_shape=(height, width),
+                                   image_shape=(height, width), device=device,
                                    n_idle=max(5, args.samples // 10))['default']
             result['graph_offline'][f'{width}x{height}'] = {
                 **offline, 'torch_threads': torch.get_num_threads()}
         result['graph'] = []
         for width, height, transport in runs:
             run = bench_graph(args.model, width, height, duration=args.graph_seconds,
-                              transport=transport, threads=args.vla_threads)
+                              transport=transport, threads=args.vla_threads, device=device)
             offline = result['graph_offline'][run['image']]
             p50 = run['decision_ms']['p50']
             run['offline_decision_ms'] = {'p50': offline['p50_ms'], 'p99': offline['p99_ms'],

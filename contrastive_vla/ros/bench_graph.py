@@ -51,9 +51,9 @@ TRANSPORTS = ('best_effort', 'reliable', 'large_data')
 
 
 def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, duration=20.0,
-                reliable=False, python=None, transport=None, threads=0):
+                reliable=False, python=None, transport=None, threads=0, device='cpu'):
     """One graph run: JSON-ready figures (keys in ``GRAPH_KEYS``). ``threads``: the VLA node's
-    torch threads (0 = torch's default)."""
+    torch threads (0 = torch's default); ``device``: its torch device (the launch argument)."""
     transport = transport or ('reliable' if reliable else 'best_effort')
     if transport not in TRANSPORTS:
         raise ValueError(f'transport must be one of {", ".join(TRANSPORTS)}, got {transport!r}')
@@ -68,8 +68,8 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
         simulator = replace(next(s for s in graph.PROFILES['sim'].nodes
                                  if s.name == 'simulator'), arguments={})
         processes = GraphProcesses(
-            'robot', {'model': model, 'camera_source': tmp, 'enable_actuation': 'true',
-                      'autostart': 'true'},
+            'robot', {'model': model, 'device': device, 'camera_source': tmp,
+                      'enable_actuation': 'true', 'autostart': 'true'},
             python=python, env=env, output=subprocess.DEVNULL, extra_nodes=[simulator],
             extra_args={
                 'camera': ['-p', f'rate:={float(rate)}'],
@@ -129,6 +129,7 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
         'dropped_frames': (int(end_status.get('dropped_frames', 0))
                            - int(start_status.get('dropped_frames', 0))),
         'reliable_images': reliable, 'transport': transport, 'vla_threads': int(threads),
+        'vla_device': str(device),
         'load_avg_1m': [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         'cpu_count': os.cpu_count(),
     }
@@ -138,7 +139,7 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
 GRAPH_KEYS = ('image', 'camera_rate_hz', 'seconds', 'command_latency_ms', 'decisions',
               'decisions_per_s', 'decision_ms', 'frame_age_at_decision_ms', 'frames_published',
               'frames_received', 'transport_lost_frames', 'dropped_frames', 'reliable_images',
-              'transport', 'vla_threads', 'load_avg_1m', 'cpu_count')
+              'transport', 'vla_threads', 'vla_device', 'load_avg_1m', 'cpu_count')
 
 
 def _drain(q):

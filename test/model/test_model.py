@@ -147,6 +147,18 @@ def test_caches_give_the_same_ranking_as_uncached(model, vocab):
     assert len(cached._instruction_cache) == 2
 
 
+def test_warm_up_decides_on_a_blank_frame_with_or_without_the_robot_state(vocab):
+    torch.manual_seed(0)
+    for cfg in (TINY, ModelConfig(**{**TINY.to_dict(), 'name': 'tiny_gripper',
+                                     'state_joints': ['left_finger_joint',
+                                                      'right_finger_joint']})):
+        policy = ClipRTPolicy(ClipRT(cfg), vocab)
+        took = policy.warm_up(image_shape=(48, 64), passes=3)
+        assert len(took) == 3 and all(ms > 0 for ms in took)
+        # it went through a real decision: the warm-up instruction is encoded and cached
+        assert list(policy._instruction_cache) == ['move the arm up']
+
+
 def test_any_image_size_is_resized_and_bad_images_rejected(model, vocab):
     policy = ClipRTPolicy(model, vocab)
     for shape in ((480, 640, 3), (224, 224, 3), (17, 33, 3)):

@@ -154,6 +154,23 @@ def test_a_frame_is_decided_on_without_waiting_for_a_timer(spun, tiny_model):
     assert delay < SOON, f'decided {delay:.3f} s after the frame'
 
 
+def test_the_instruction_is_encoded_when_it_arrives_not_in_the_decision(spun, tiny_model):
+    """The text tower runs when the instruction arrives; the decision on the next frame is one
+    image pass (the configure-time warm-up ran a decision already)."""
+    node = spun(tiny_model)
+    policy = node.vla.policy
+    assert 'move the arm up' in policy._instruction_cache  # warmed up at configure
+    encode = policy.model.encode_instruction
+    encoded = []
+    policy.model.encode_instruction = lambda tokens: encoded.append(1) or encode(tokens)
+    node.say.publish(node.String(data='touch the red block'))
+    node._wait(lambda: encoded, 10, 'the instruction to be encoded')
+    stamp_ns, sent = node.frame()
+    first, _ = node.decision_after(0, sent, 'the first decision')
+    assert first.image_stamp_ns == stamp_ns
+    assert len(encoded) == 1  # the decision did not encode it again
+
+
 def test_a_frame_waiting_for_its_joint_state_is_decided_when_it_comes(spun,
                                                                       tiny_gripper_model):
     node = spun(tiny_gripper_model, '-p', 'joint_state_wait:=100.0')

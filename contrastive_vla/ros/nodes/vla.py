@@ -250,6 +250,15 @@ class VLANode(LifecycleNode):
         except (CheckpointError, OSError, ValueError, RuntimeError) as exc:
             raise NodeStartupError(f'vla: cannot load model {self.p["model"]!r}: {exc}') from None
         policy.primitive_embeddings()  # fill the cache before the first decision
+        # the first decision would pay the backend's first-call costs (30 ms on 2 cores,
+        # 170 ms on a GPU): pay them now, and fail here on a device that cannot run the model
+        try:
+            took = policy.warm_up()
+        except (InputError, RuntimeError) as exc:
+            raise NodeStartupError(f'vla: model {self.p["model"]!r} cannot decide on '
+                                   f'{self.p["device"]}: {exc}') from None
+        self.get_logger().info(f'warmed up: {took[0]:.1f} ms, then {took[-1]:.1f} ms a '
+                               'decision')
         self.state_names = None
         if policy.cfg.state_dim and self.p['use_joint_states']:
             self.state_names = state_joint_names()
@@ -308,7 +317,18 @@ class VLANode(LifecycleNode):
         self.gate.set_instruction(msg.data, self.now())
         self.get_logger().info(f'acting on: {msg.data!r}')
         self.say_reading(msg.data)
+        self.encode_ahead(msg.data)
         self.decide_soon.trigger()  # a frame stamped with the instruction (a replayed bag)
+
+    def encode_ahead(self, instruction):
+        """Encode a new instruction as it arrives (the policy caches it), so the first
+        decision on it is one image pass: the text tower is off the camera -> command path."""
+        if self.policy is None or not instruction.strip():
+            return
+        try:
+            self.policy.instruction_encoding(instruction)
+        except InputError:
+            pass  # the decision reports it
 
     def say_reading(self, instruction):
         """Log how the model reads colour names it never saw (core/colours.py)."""
