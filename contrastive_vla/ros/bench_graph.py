@@ -92,7 +92,7 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
             time.sleep(1.5)  # camera diagnostics arrive once a second
             start_status, start_camera = dict(driver.vla_status), dict(camera_status)
             driver.say('touch the red block')
-            latencies, outcomes, acted = [], 0, []
+            latencies, outcomes, acted = {}, 0, []  # latencies: decision id -> ms
             _drain(driver.decisions)
             began = time.monotonic()
             while time.monotonic() - began < duration:
@@ -102,7 +102,7 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
                     continue
                 outcomes += 1
                 if outcome.get('latency_ms') is not None:
-                    latencies.append(outcome['latency_ms'])
+                    latencies.setdefault(outcome.get('decision'), outcome['latency_ms'])
             elapsed = time.monotonic() - began
             acted = [d for d in _drain(driver.decisions)
                      if d.get('acted') and d.get('decision_ms') is not None]
@@ -117,7 +117,12 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
     received = int(end_status.get('frames', 0)) - int(start_status.get('frames', 0))
     return {
         'image': f'{width}x{height}', 'camera_rate_hz': rate, 'seconds': round(elapsed, 1),
-        'command_latency_ms': percentiles(latencies),
+        'command_latency_ms': percentiles(list(latencies.values())),
+        # the first decision is made when the instruction arrives, on the newest frame the node
+        # holds (up to one camera period old); each later one on the first frame taken after
+        # the previous primitive's outcome
+        'command_latency_after_first_ms': percentiles(_after_first(latencies)),
+        'first_decision': _first_decision(latencies, acted),
         'decisions': int(end_status.get('decisions', 0)) - int(start_status.get('decisions', 0)),
         'decisions_per_s': round(outcomes / elapsed, 3),
         'decision_ms': percentiles([d['decision_ms'] for d in acted]),
@@ -139,7 +144,23 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
 GRAPH_KEYS = ('image', 'camera_rate_hz', 'seconds', 'command_latency_ms', 'decisions',
               'decisions_per_s', 'decision_ms', 'frame_age_at_decision_ms', 'frames_published',
               'frames_received', 'transport_lost_frames', 'dropped_frames', 'reliable_images',
-              'transport', 'vla_threads', 'vla_device', 'load_avg_1m', 'cpu_count')
+              'transport', 'vla_threads', 'vla_device', 'load_avg_1m', 'cpu_count',
+              'command_latency_after_first_ms', 'first_decision')
+
+
+def _after_first(latencies):
+    """The command latencies of all decisions but the first (ids in order)."""
+    ids = sorted(i for i in latencies if i is not None)
+    return [latencies[i] for i in ids[1:]]
+
+
+def _first_decision(latencies, acted):
+    """Camera stamp -> command and the frame's age for the first decision of the run."""
+    ids = sorted(i for i in latencies if i is not None)
+    if not ids:
+        return {'command_latency_ms': None, 'frame_age_ms': None}
+    ages = {d.get('decision'): d.get('frame_age_ms') for d in acted}
+    return {'command_latency_ms': latencies[ids[0]], 'frame_age_ms': ages.get(ids[0])}
 
 
 def _drain(q):

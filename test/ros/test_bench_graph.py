@@ -49,4 +49,21 @@ def test_bench_graph_prints_the_documented_keys(tiny_model, tmp_path):
     assert run['decisions'] >= 1, run  # the graph decided and the bridge answered
     for key in ('command_latency_ms', 'decision_ms', 'frame_age_at_decision_ms'):
         assert run[key]['p50'] is not None and run[key]['p99'] >= run[key]['p50'], (key, run)
+    # the first decision (on the frame held when the instruction came) is also told apart
+    assert run['first_decision']['command_latency_ms'] > 0, run
+    assert run['first_decision']['frame_age_ms'] is not None, run
+    if run['decisions'] >= 2:
+        after = run['command_latency_after_first_ms']
+        assert after['p50'] is not None and after['p99'] >= after['p50'], run
     assert run['decision_vs_offline_p50'] > 0 and run['decision_vs_offline_idle_p50'] > 0
+
+
+def test_the_first_decision_is_told_apart_from_the_rest():
+    from contrastive_vla.ros.bench_graph import _after_first, _first_decision
+
+    latencies = {7: 30.0, 5: 41.0, 6: 12.0, None: 99.0}  # decision id -> ms, out of order
+    acted = [{'decision': 5, 'frame_age_ms': 25.0}, {'decision': 6, 'frame_age_ms': 1.0}]
+    assert _after_first(latencies) == [12.0, 30.0]
+    assert _first_decision(latencies, acted) == {'command_latency_ms': 41.0,
+                                                 'frame_age_ms': 25.0}
+    assert _first_decision({}, []) == {'command_latency_ms': None, 'frame_age_ms': None}
