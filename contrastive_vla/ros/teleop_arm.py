@@ -21,6 +21,7 @@ is the commander.
 import threading
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from std_msgs.msg import Float64MultiArray, String
 
@@ -76,6 +77,7 @@ class RosArm:
             None if state_names is None else list(state_names))
         self.intrinsics = None     # (width, height, fx, fy, cx, cy) from camera_info
         self.outcomes = {}         # decision -> bridge outcome
+        self.bridge = {}           # the arm bridge's last diagnostics values (lifecycle, held_by)
         self.events = []           # simulator episode events
         self.spun = SpunNode('teleop', namespace)
         self.node = n = self.spun.node
@@ -94,6 +96,8 @@ class RosArm:
         n.create_subscription(String, topic('primitive_status').name, self._on_outcome,
                               qos.command())
         n.create_subscription(String, topic('episode').name, self._on_event, qos.latched())
+        n.create_subscription(DiagnosticArray, topic('diagnostics').name, self._on_diagnostics,
+                              10)
         self.spun.start()
 
     # ---- inputs (spin thread) --------------------------------------------------------------
@@ -132,6 +136,19 @@ class RosArm:
         with self.lock:
             self.outcomes[payload['decision']] = payload
             self.lock.notify_all()
+
+    def _on_diagnostics(self, msg):
+        for status in msg.status:
+            if status.name.endswith('arm_bridge'):
+                with self.lock:
+                    self.bridge = {kv.key: kv.value for kv in status.values}
+                    self.lock.notify_all()
+
+    def _bridge_ready(self):
+        """The bridge is active and nothing but its VLA watchdog holds it (a command releases
+        that one): a step now is executed (or dry-run), not refused."""
+        held = {h.strip() for h in self.bridge.get('held_by', 'none').split(',')} - {'none'}
+        return self.bridge.get('lifecycle') == 'active' and held <= {'watchdog'}
 
     def _on_event(self, msg):
         payload = self.messages.parse_json(msg)
@@ -189,6 +206,19 @@ class RosArm:
                     'description (is the gripper driver running?)')
             raise ArmGraphError(f'no joint state on {topic("joint_states").name!r} after '
                                 f'{timeout:.0f} s (is the arm driver running?)')
+        # the bridge subscribes when it is configured; it executes once active and trusting
+        # the joint states (its diagnostics say so once a second)
+        if not self._wait(self._bridge_ready, max(1.5, deadline - time.monotonic())):
+            with self.lock:
+                bridge = dict(self.bridge)
+            if not bridge:
+                raise ArmGraphError('the arm bridge publishes no diagnostics on '
+                                    f'{topic("diagnostics").name!r}: is it configured?')
+            if bridge.get('lifecycle') != 'active':
+                raise ArmGraphError('the arm bridge is inactive: activate it (`ros2 lifecycle '
+                                    'set /arm_bridge activate`) or launch with autostart:=true')
+            raise ArmGraphError(f'the arm bridge is held by {bridge.get("held_by")} (an e-stop '
+                                'to release, or joint states it does not trust yet)')
         if self._simulated is None:
             self._simulated = self.node.count_subscribers(topic('episode_request').name) > 0
         return self

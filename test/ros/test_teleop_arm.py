@@ -57,7 +57,8 @@ def test_real_arm_mode_needs_the_instruction_and_a_dry_run_moves_nothing(ros_gra
         obs = arm.reset('cup', 0, 'touch the red block')
         assert obs.image.ndim == 3 and arm.spec.instruction == 'touch the red block'
         result = arm.step('down_5cm')
-        assert result.status == 'dry_run' and 'enable_actuation' in result.message
+        assert result.status == 'dry_run' and 'enable_actuation' in result.message, \
+            result.message
         assert result.success is False
         q = arm.observe().joint_positions
         np.testing.assert_allclose(q, obs.joint_positions, atol=1e-3)
@@ -68,3 +69,17 @@ def test_no_graph_is_a_clear_error(ros_graph):
 
     with RosArm() as arm, pytest.raises(ArmGraphError, match='vla:=false'):
         arm.wait_ready(timeout=1.0)
+
+
+def test_an_inactive_bridge_is_named_before_any_step(ros_graph):
+    """The bridge subscribes once configured but refuses until active: teleop says so at
+    start-up instead of a refused first step."""
+    from contrastive_vla.ros.teleop_arm import ArmGraphError, RosArm
+
+    graph, _probe = ros_graph
+    graph.start('simulator', params={'task': 'reach_block', 'seed': 3})
+    graph.start('arm_bridge', params={'enable_actuation': 'false', 'use_sim_time': 'true',
+                                      'autostart': 'false'})
+    with RosArm(simulated=False) as arm, \
+            pytest.raises(ArmGraphError, match='arm bridge is inactive: activate it'):
+        arm.wait_ready(timeout=20.0)
