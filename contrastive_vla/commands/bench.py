@@ -72,8 +72,12 @@ def run(args):
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    # deferred: a command imports its rooms when it runs, so --help stays fast
+    from contrastive_vla.model.policy import check_device
+
+    device = args.device
+    check_device(device)  # ValueError: the CLI's one-line error, before anything is timed
     result = {'machine': machine_info()}
-    device = _device(args.device)
     if args.only == 'fuzz':
         if args.fuzz_messages < 1 or not args.fuzz_seconds > 0:
             raise SystemExit('--fuzz-messages and --fuzz-seconds must be positive')
@@ -126,17 +130,6 @@ def run(args):
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(result, indent=2))
     return 0
-
-
-def _device(name):
-    # deferred: a command imports its rooms when it runs, so --help stays fast
-    from contrastive_vla.model.policy import check_device
-
-    try:
-        check_device(name)
-    except ValueError as e:
-        raise SystemExit(f'--device: {e}') from None
-    return name
 
 
 def _graph_runs(text):

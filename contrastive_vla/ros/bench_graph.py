@@ -32,6 +32,7 @@ from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import graph
 from contrastive_vla.ros.graph_driver import GraphDriver, next_item, percentiles
 from contrastive_vla.ros.launcher import GraphProcesses
+from contrastive_vla.ros.messages import diagnostic_values
 from contrastive_vla.sim.env import TabletopEnv
 
 
@@ -85,9 +86,7 @@ def bench_graph(model='clip_rt_default', width=224, height=224, rate=30.0, durat
             camera_status = {}
             driver.node.create_subscription(
                 _diag_type(), topic('diagnostics').name,
-                lambda m: camera_status.update({kv.key: kv.value for s in m.status
-                                                if s.name.endswith('camera')
-                                                for kv in s.values}), 10)
+                lambda m: camera_status.update(diagnostic_values(m, 'camera') or {}), 10)
             driver.wait_for_graph(120, processes.check, inputs=('instruction', 'primitive_delta'))
             time.sleep(1.5)  # camera diagnostics arrive once a second
             start_status, start_camera = dict(driver.vla_status), dict(camera_status)
@@ -149,18 +148,22 @@ GRAPH_KEYS = ('image', 'camera_rate_hz', 'seconds', 'command_latency_ms', 'decis
 
 
 def _after_first(latencies):
-    """The command latencies of all decisions but the first (ids in order)."""
-    ids = sorted(i for i in latencies if i is not None)
-    return [latencies[i] for i in ids[1:]]
+    """The command latencies of all decisions but the first."""
+    return [latencies[i] for i in _decision_ids(latencies)[1:]]
 
 
 def _first_decision(latencies, acted):
     """Camera stamp -> command and the frame's age for the first decision of the run."""
-    ids = sorted(i for i in latencies if i is not None)
+    ids = _decision_ids(latencies)
     if not ids:
         return {'command_latency_ms': None, 'frame_age_ms': None}
     ages = {d.get('decision'): d.get('frame_age_ms') for d in acted}
     return {'command_latency_ms': latencies[ids[0]], 'frame_age_ms': ages.get(ids[0])}
+
+
+def _decision_ids(latencies):
+    """The decision ids of ``latencies`` (id -> ms) in order; outcomes without one left out."""
+    return sorted(i for i in latencies if i is not None)
 
 
 def _drain(q):

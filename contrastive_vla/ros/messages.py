@@ -151,6 +151,15 @@ _JSON_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKETS = re.compile(r'[^\[\]{}]')
 
 
+def diagnostic_values(msg, node_name):
+    """The key/value pairs of the status in a ``DiagnosticArray`` whose name ends with
+    ``node_name`` (the graph's nodes name theirs ``contrastive_vla: <node>``), or None."""
+    for status in msg.status:
+        if status.name.endswith(node_name):
+            return {kv.key: kv.value for kv in status.values}
+    return None
+
+
 def parse_json(msg):
     """A JSON object from a String message, or None if it is not one or is out of bounds
     (:func:`parse_json_checked` says why)."""

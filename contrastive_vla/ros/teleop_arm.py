@@ -138,11 +138,11 @@ class RosArm:
             self.lock.notify_all()
 
     def _on_diagnostics(self, msg):
-        for status in msg.status:
-            if status.name.endswith('arm_bridge'):
-                with self.lock:
-                    self.bridge = {kv.key: kv.value for kv in status.values}
-                    self.lock.notify_all()
+        values = self.messages.diagnostic_values(msg, 'arm_bridge')
+        if values is not None:
+            with self.lock:
+                self.bridge = values
+                self.lock.notify_all()
 
     def _bridge_ready(self):
         """The bridge is active and nothing but its VLA watchdog holds it (a command releases

@@ -94,3 +94,18 @@ def test_parse_delta_command_never_raises(data, dims):
     command = messages.parse_delta_command(msg)
     assert command.delta.shape == (len(data),)
     assert command.image_stamp_ns is None or command.image_stamp_ns >= 0
+
+
+def test_diagnostic_values_are_those_of_the_named_node():
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    from contrastive_vla.ros.messages import diagnostic_values
+
+    msg = DiagnosticArray(status=[
+        DiagnosticStatus(name='contrastive_vla: camera', values=[KeyValue(key='frames',
+                                                                          value='30')]),
+        DiagnosticStatus(name='contrastive_vla: arm_bridge', values=[
+            KeyValue(key='lifecycle', value='active'), KeyValue(key='held_by', value='none')])])
+    assert diagnostic_values(msg, 'arm_bridge') == {'lifecycle': 'active', 'held_by': 'none'}
+    assert diagnostic_values(msg, 'camera') == {'frames': '30'}
+    assert diagnostic_values(msg, 'vla') is None
