@@ -221,6 +221,59 @@ class Misplacement:
             env.step(action)
 
 
+class MissedGrasp:
+    """A deliberate missed grasp in a task that grasps (lift, place, stack), once per episode:
+    at the moment the expert would close the gripper, the arm is shifted 3.3-5 cm along the
+    fingers' pads (x) and the gripper closed there, on nothing or on the block's edge
+    (rarely it still grasps the block); half the time the arm then
+    makes one more small move. The expert's next decisions (recorded) open the gripper again,
+    align and grasp.
+
+    Policies close beside the block (an alignment a pixel or two off, a block that fell when
+    let go) and the expert alone never does, so a policy had never seen a closed, empty
+    gripper: traced on the fast recipe's model, most failed stacks ended with the gripper
+    closed on nothing and the policy saying "close" or moving about, never "open"
+    (docs/model-history.md, "Missed grasps"). The shift, the close and the extra move are
+    raw motion, executed but not recorded.
+    """
+
+    GRASP_REACH = 0.03  # the TCP is this close above the block's centre: the expert grasps
+
+    def __init__(self, probability, rng):
+        self.armed = probability > 0 and rng.random() < probability
+        self.rng = rng
+        self.count = 0
+
+    def __call__(self, env):
+        if not self.armed or self.count:
+            return False
+        if env.tasks[env.spec.task_id].family not in ('lift', 'place', 'stack'):
+            return False
+        state = env.scene_state()
+        colour = env.spec.binding['block']
+        block = state.blocks[colour].position
+        tcp = state.tcp_position
+        if state.grasped(colour) or state.gripper_closed or \
+                tcp[2] - block[2] > self.GRASP_REACH or \
+                np.linalg.norm(tcp[:2] - block[:2]) > 0.02:
+            return False  # not about to grasp
+        self.count += 1
+        # the fingers close along y and pull the block in: an offset along y, or of less than
+        # ~3 cm along x, is still a grasp
+        shift = np.zeros(8)
+        shift[0] = self.rng.choice([-1.0, 1.0]) * self.rng.uniform(0.033, 0.05)
+        shift[1] = self.rng.uniform(-0.012, 0.012)
+        env.step(shift)
+        env.step(np.array([0, 0, 0, 0, 0, 0, 0, -1.0]))  # close, beside the block
+        if self.rng.random() < 0.5:
+            move = np.zeros(8)
+            axis = int(self.rng.integers(3))
+            move[axis] = (0.05 if axis == 2 else
+                          self.rng.choice([-1.0, 1.0]) * self.rng.choice([0.01, 0.05]))
+            env.step(move)
+        return True
+
+
 RELABEL_SUFFIX = '_relabel'
 
 
@@ -288,11 +341,12 @@ class RelabellingExpert:
 
 
 def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery=0.0,
-                   misplace=0.0, relabel=False):
+                   misplace=0.0, relabel=False, miss_grasp=0.0):
     """Roll out the expert on (task, seed) and write the bag; returns a summary dict.
 
     ``recovery``: probability of a wrong step before each decision (RecoveryPerturbation);
     ``misplace``: probability that the episode has one wrong release (Misplacement);
+    ``miss_grasp``: probability that the episode has one missed grasp (MissedGrasp);
     ``relabel``: also write the episode's relabelled twin ``<name>_relabel`` where the task
     has a second referent (RelabellingExpert).
     """
@@ -328,12 +382,14 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
 
             perturb = RecoveryPerturbation(recovery, np.random.default_rng([seed, 29]))
             misplacement = Misplacement(misplace, np.random.default_rng([seed, 31]))
+            missed_grasp = MissedGrasp(miss_grasp, np.random.default_rng([seed, 43]))
 
             def perturbations(env_):
-                return misplacement(env_) or perturb(env_)
+                return missed_grasp(env_) or misplacement(env_) or perturb(env_)
 
+            perturbing = recovery > 0 or misplace > 0 or miss_grasp > 0
             result = run_episode(env, expert, task_id, seed, on_step=on_step,
-                                 perturb=perturbations if recovery > 0 or misplace > 0 else None)
+                                 perturb=perturbations if perturbing else None)
             if not state['started']:
                 recorder.start(env.spec)
             recorder.end(result.final_observation, result.success)
@@ -350,7 +406,8 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
                for f in bag.rglob('*') if f.is_file())
     return {'bag': path.name, 'task': task_id, 'seed': seed, 'success': result.success,
             'steps': result.steps, 'perturbations': perturb.count,
-            'misplacements': misplacement.count, 'relabelled': twin['recorder'] is not None,
+            'misplacements': misplacement.count, 'missed_grasps': missed_grasp.count,
+            'relabelled': twin['recorder'] is not None,
             'bytes': size,
             'seconds': time.perf_counter() - start}
 
@@ -372,24 +429,26 @@ def _augmentation(augment):
     return augment
 
 
-def _init_worker(out_dir, storage, image_size, augment, misplace=0.0, relabel=False):
+def _init_worker(out_dir, storage, image_size, augment, misplace=0.0, relabel=False,
+                 miss_grasp=0.0):
     expert = ScriptedExpert() if augment == 'full' else ScriptedExpert(
         greedy_probability=1.0, smaller_step_probability=0.0)
     _WORKER.update(env=TabletopEnv(image_size=image_size), expert=expert, out_dir=out_dir,
                    storage=storage,
                    recovery=RECOVERY_PROBABILITY if augment != 'none' else 0.0,
-                   misplace=misplace, relabel=relabel)
+                   misplace=misplace, relabel=relabel, miss_grasp=miss_grasp)
 
 
 def _collect_one(job):
     task_id, seed = job
     return record_episode(_WORKER['env'], _WORKER['expert'], task_id, seed,
                           _WORKER['out_dir'], _WORKER['storage'], _WORKER['recovery'],
-                          _WORKER['misplace'], _WORKER['relabel'])
+                          _WORKER['misplace'], _WORKER['relabel'], _WORKER['miss_grasp'])
 
 
 def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage='mcap',
-            image_size=None, progress=True, augment=True, misplace=0.0, relabel=False):
+            image_size=None, progress=True, augment=True, misplace=0.0, relabel=False,
+            miss_grasp=0.0):
     """Write expert demonstrations; resumable (existing complete bags are skipped).
 
     ``augment`` is the CLIP-RT data augmentation done where it is cheap, in the simulator:
@@ -398,11 +457,13 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
     correction); ``'recovery'``: recovery pairs with a greedy, deterministic expert (one label
     per state, easier to learn); ``'none'`` (or False): the greedy expert alone.
     ``misplace``: the probability that a place or stack episode has one deliberate wrong
-    release for the expert to correct (Misplacement). ``relabel``: also write each place or
-    stack episode's relabelled twin (RelabellingExpert).
+    release for the expert to correct (Misplacement). ``miss_grasp``: the probability that a
+    lift, place or stack episode has one deliberate missed grasp (MissedGrasp). ``relabel``:
+    also write each place or stack episode's relabelled twin (RelabellingExpert).
     """
-    if not 0.0 <= misplace <= 1.0:
-        raise ValueError(f'misplace is a probability in [0, 1], got {misplace}')
+    for name, value in (('misplace', misplace), ('miss_grasp', miss_grasp)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f'{name} is a probability in [0, 1], got {value}')
     augment = _augmentation(augment)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -411,7 +472,8 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     start = time.perf_counter()
     results = map_episodes(_collect_one, todo, workers, _init_worker,
-                           (str(out), storage, image_size, augment, misplace, relabel),
+                           (str(out), storage, image_size, augment, misplace, relabel,
+                            miss_grasp),
                            'collect',
                            progress)
     wall = time.perf_counter() - start
@@ -426,6 +488,7 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
         'workers': workers, 'storage': storage, 'augment': augment,
         'perturbations': sum(r['perturbations'] for r in results),
         'misplacements': sum(r['misplacements'] for r in results),
+        'missed_grasps': sum(r['missed_grasps'] for r in results),
         'relabelled_twins': sum(r['relabelled'] for r in results),
     }
     manifest = out / 'collect_manifest.jsonl'

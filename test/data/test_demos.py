@@ -150,6 +150,51 @@ def test_a_misplaced_block_is_fetched_back_and_only_the_correction_is_recorded(t
     assert names.count('close_gripper') == 2 and len(names) == detour['steps'] > plain['steps']
 
 
+def test_a_missed_grasp_is_opened_and_grasped_again_and_only_the_correction_is_recorded(
+        tmp_path, vocab):
+    from contrastive_vla.data.dataset import read_episode
+    from contrastive_vla.data.demos import record_episode
+    from contrastive_vla.sim.env import TabletopEnv
+    from contrastive_vla.sim.expert import ScriptedExpert
+
+    expert = ScriptedExpert(greedy_probability=1.0, smaller_step_probability=0.0)
+    with TabletopEnv(image_size=(48, 48)) as env:
+        plain = record_episode(env, expert, 'lift_block', 2, tmp_path / 'plain')
+        missed = record_episode(env, expert, 'lift_block', 2, tmp_path / 'missed',
+                                miss_grasp=1.0)
+        push = record_episode(env, expert, 'push_block_left', 2, tmp_path / 'push',
+                              miss_grasp=1.0)
+    assert plain['missed_grasps'] == 0 and missed['missed_grasps'] == 1
+    assert push['missed_grasps'] == 0  # a push never grasps
+    assert plain['success'] and missed['success']
+    plain_names = [vocab[i].name for i in read_episode(
+        tmp_path / 'plain' / plain['bag'], vocab, 32)[0]['labels']]
+    fingers = ['left_finger_joint', 'right_finger_joint']
+    samples, _, _ = read_episode(tmp_path / 'missed' / missed['bag'], vocab, 32,
+                                 joint_names=fingers)
+    names = [vocab[i].name for i in samples['labels']]
+    # the missed close is not recorded; the expert's first step after it opens the gripper,
+    # and the one close recorded is the grasp that holds
+    assert plain_names.count('open_gripper') == 0 and plain_names.count('close_gripper') == 1
+    assert names.count('open_gripper') == 1 and names.count('close_gripper') == 1
+    assert names.index('open_gripper') < names.index('close_gripper')
+    assert len(names) == missed['steps'] > plain['steps']
+    # at the correction the fingers are closed on nothing (narrower than the block)
+    opened = names.index('open_gripper')
+    grasped = names.index('close_gripper') + 1
+    width = {step: float(np.sum(samples['states'][step][:2])) for step in (0, opened, grasped)}
+    assert width[opened] < width[grasped] < width[0], width
+
+
+@pytest.mark.parametrize('option', ['misplace', 'miss_grasp'])
+def test_a_perturbation_probability_outside_0_1_is_refused_before_anything_is_written(
+        tmp_path, option):
+    with pytest.raises(ValueError, match=f'{option} is a probability in \\[0, 1\\], got 1.5'):
+        collect(['lift_block'], 1, tmp_path / 'out', workers=1, progress=False,
+                **{option: 1.5})
+    assert not (tmp_path / 'out').exists()
+
+
 def test_a_relabelled_twin_names_the_other_zone_on_the_same_images(tmp_path, vocab):
     from contrastive_vla.data.dataset import read_episode
     from contrastive_vla.data.demos import RELABEL_SUFFIX, record_episode
