@@ -8,6 +8,7 @@ Examples::
     contrastive-vla eval-sim --policy expert --episodes 2 --video videos/
     contrastive-vla eval-sim --policy M --instructions config/paraphrased_instructions.yaml
     contrastive-vla eval-sim --policy M --tasks place_in_zone,stack_blocks --probe
+    contrastive-vla eval-sim --policy M --tasks stack_blocks --episodes 50 --trace --json t.json
     contrastive-vla eval-sim --policy M --episodes 50 --stuck stop
     contrastive-vla eval-sim --policy M --tasks reach_block --instruction "reach the blue block"
     contrastive-vla eval-sim --policy A --policy B --instructions templates \
@@ -59,6 +60,11 @@ def add_arguments(parser):
                              'colour is renamed, and how often it agrees with the expert, '
                              'while fetching and while carrying (slower: one extra scoring '
                              'per referent and step)')
+    parser.add_argument('--trace', action='store_true',
+                        help='also note, at every decision, what the scripted expert would do '
+                             "and the gripper's state (open, holding the block, closed on "
+                             'nothing); prints how the failed episodes ended and adds each '
+                             "episode's trace to --json")
     parser.add_argument('--stuck', choices=STUCK_MODES, default='observe',
                         help="the VLA node's stuck detector on every episode: observe (note "
                              'when it fires, run on, report the success rate had it stopped '
@@ -116,13 +122,18 @@ def _evaluate(args, policy, task_ids, instructions):
                               instructions=instructions, workers=args.workers,
                               video_dir=args.video, video_episodes=args.video_episodes,
                               progress=not args.no_progress, probe=args.probe,
-                              stuck=args.stuck)
+                              stuck=args.stuck, trace=args.trace)
     print(format_table(summary))
     if args.probe:
         # deferred: a command imports its rooms when it runs, so --help stays fast
         from contrastive_vla.evaluation.language_probe import format_probe
 
         print(format_probe(summary['language_probe']))
+    if args.trace:
+        # deferred: a command imports its rooms when it runs, so --help stays fast
+        from contrastive_vla.evaluation.episode_trace import format_traces
+
+        print(format_traces(summary['failure_trace']))
     if 'stuck' in summary:
         print(format_stuck(summary['stuck']))
     print(f'decision latency p50 {summary["decision_ms"]["p50"]:.2f} ms, '

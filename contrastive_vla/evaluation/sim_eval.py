@@ -71,7 +71,8 @@ _WORKER = {}
 STUCK_MODES = ('observe', 'stop', 'off')
 
 
-def _init_worker(policy_spec, image_size, video_dir, threads, probe=False, stuck='observe'):
+def _init_worker(policy_spec, image_size, video_dir, threads, probe=False, stuck='observe',
+                 trace=False):
     if threads:
         try:
             # deferred: torch takes seconds to import; only this path needs it
@@ -88,6 +89,11 @@ def _init_worker(policy_spec, image_size, video_dir, threads, probe=False, stuck
         from contrastive_vla.evaluation.language_probe import LanguageProbe
 
         _WORKER['policy'] = LanguageProbe(_WORKER['policy'])
+    if trace:
+        # deferred: only --trace runs use the tracer
+        from contrastive_vla.evaluation.episode_trace import EpisodeTracer
+
+        _WORKER['policy'] = EpisodeTracer(_WORKER['policy'])
     _WORKER['video_dir'] = video_dir
     _WORKER['stuck'] = None if stuck == 'off' else StuckDetector(StuckLimits())
     _WORKER['stop_when_stuck'] = stuck == 'stop'
@@ -116,12 +122,14 @@ def _run_one(job):
                               'blocks': list(env.spec.block_colours)}
     if getattr(policy, 'stats', None) is not None:
         row['probe'] = policy.stats
+    if getattr(policy, 'trace', None) is not None:
+        row['trace'] = policy.trace
     return row
 
 
 def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, workers=1,
                     video_dir=None, video_episodes=1, image_size=None, progress=True,
-                    probe=False, stuck='observe'):
+                    probe=False, stuck='observe', trace=False):
     """Run ``episodes`` per task; returns the summary dict (see module docstring).
 
     ``stuck``: 'observe', 'stop' or 'off' (see the module docstring); the summary gains
@@ -129,6 +137,10 @@ def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, 
 
     ``probe``: also measure whether the policy reads the instruction
     (evaluation.language_probe); the summary gains ``language_probe``.
+
+    ``trace``: note the expert's decision and the gripper's state at every decision
+    (evaluation.episode_trace); each episode gains ``trace`` and the summary
+    ``failure_trace``.
     """
     if stuck not in STUCK_MODES:
         raise ValueError(f'stuck must be one of {", ".join(STUCK_MODES)}, got {stuck!r}')
@@ -145,7 +157,7 @@ def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, 
     # in worker processes, share the cores between them; in this process, leave torch alone
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
     results = map_episodes(_run_one, jobs, workers, _init_worker,
-                           (policy_spec, image_size, video_dir, threads, probe, stuck),
+                           (policy_spec, image_size, video_dir, threads, probe, stuck, trace),
                            'eval-sim', progress)
     summary = summarise(results, policy_spec, task_ids, seed, time.perf_counter() - start)
     if stuck != 'off':
@@ -155,6 +167,11 @@ def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, 
         from contrastive_vla.evaluation.language_probe import summarise_probe
 
         summary['language_probe'] = summarise_probe(results)
+    if trace:
+        # deferred: only --trace runs use the tracer
+        from contrastive_vla.evaluation.episode_trace import summarise_traces
+
+        summary['failure_trace'] = summarise_traces(results)
     return summary
 
 

@@ -66,12 +66,14 @@ def test_the_probe_needs_a_model_that_scores_instructions(env, capsys):
     assert '--probe needs a trained model' in capsys.readouterr().err
 
 
-def test_eval_sim_probe_writes_the_rates(tmp_path, capsys):
+def test_eval_sim_probe_writes_the_rates_also_under_the_trace(tmp_path, capsys):
     policy = _tiny_policy(listening=True)
     save_checkpoint(tmp_path / 'tiny', policy.model, policy.vocab)
     out = tmp_path / 'eval.json'
     assert main(['eval-sim', '--policy', str(tmp_path / 'tiny'), '--tasks', 'stack_blocks',
-                 '--episodes', '1', '--probe', '--json', str(out), '--no-progress']) == 0
+                 '--episodes', '1', '--probe', '--trace', '--json', str(out),
+                 '--no-progress']) == 0
+    assert json.loads(out.read_text())['failure_trace']['stack_blocks']['decisions'] > 0
     row = json.loads(out.read_text())['language_probe']['stack_blocks']
     assert {'block/fetch', 'base/fetch'} <= set(row['decision_changes_when_renamed'])
     assert 'probe' not in json.loads(out.read_text())['episode_results'][0]
