@@ -148,7 +148,32 @@ class RecoveryPerturbation:
         return True
 
 
-class Misplacement:
+class _OncePerEpisode:
+    """A deliberate mistake made at most once an episode, in the task families it fits: armed
+    with ``probability`` when the episode starts, then ``_make(env)`` makes it at the first
+    decision where the moment is right (True) or lets the decision pass (False)."""
+
+    FAMILIES = ()
+
+    def __init__(self, probability, rng):
+        self.armed = probability > 0 and rng.random() < probability
+        self.rng = rng
+        self.count = 0
+
+    def __call__(self, env):
+        if not self.armed or self.count or \
+                env.tasks[env.spec.task_id].family not in self.FAMILIES:
+            return False
+        if not self._make(env):
+            return False
+        self.count += 1
+        return True
+
+    def _make(self, env):
+        raise NotImplementedError
+
+
+class Misplacement(_OncePerEpisode):
     """A deliberate wrong release in a carry task (place, stack), once per episode: the held
     block is carried to a decoy and let go there; then the expert (recorded) fetches it back.
 
@@ -160,18 +185,10 @@ class Misplacement:
     """
 
     CARRY_MIN_HEIGHT = 0.09  # the block is carried (not still being lifted) above this
+    FAMILIES = ('place', 'stack')
 
-    def __init__(self, probability, rng):
-        self.armed = probability > 0 and rng.random() < probability
-        self.rng = rng
-        self.count = 0
-
-    def __call__(self, env):
-        if not self.armed or self.count:
-            return False
+    def _make(self, env):
         family = env.tasks[env.spec.task_id].family
-        if family not in ('place', 'stack'):
-            return False
         state = env.scene_state()
         binding = env.spec.binding
         if not state.grasped(binding['block']) or \
@@ -180,7 +197,6 @@ class Misplacement:
         decoy, release = self._decoy(env, state, binding, family)
         if decoy is None:
             return False
-        self.count += 1
         tcp = state.tcp_position
         self._move(env, [decoy[0] - tcp[0], decoy[1] - tcp[1], 0.0])
         self._move(env, [0.0, 0.0, release - env.tcp_pose()[0][2]])
@@ -221,7 +237,7 @@ class Misplacement:
             env.step(action)
 
 
-class MissedGrasp:
+class MissedGrasp(_OncePerEpisode):
     """A deliberate missed grasp in a task that grasps (lift, place, stack), once per episode:
     at the moment the expert would close the gripper, the arm is shifted 3.3-5 cm along the
     fingers' pads (x) and the gripper closed there, on nothing or on the block's edge
@@ -238,17 +254,9 @@ class MissedGrasp:
     """
 
     GRASP_REACH = 0.03  # the TCP is this close above the block's centre: the expert grasps
+    FAMILIES = ('lift', 'place', 'stack')
 
-    def __init__(self, probability, rng):
-        self.armed = probability > 0 and rng.random() < probability
-        self.rng = rng
-        self.count = 0
-
-    def __call__(self, env):
-        if not self.armed or self.count:
-            return False
-        if env.tasks[env.spec.task_id].family not in ('lift', 'place', 'stack'):
-            return False
+    def _make(self, env):
         state = env.scene_state()
         colour = env.spec.binding['block']
         block = state.blocks[colour].position
@@ -257,7 +265,6 @@ class MissedGrasp:
                 tcp[2] - block[2] > self.GRASP_REACH or \
                 np.linalg.norm(tcp[:2] - block[:2]) > 0.02:
             return False  # not about to grasp
-        self.count += 1
         # the fingers close along y and pull the block in: an offset along y, or of less than
         # ~3 cm along x, is still a grasp
         shift = np.zeros(8)
