@@ -438,8 +438,7 @@ def _augmentation(augment):
 
 def _init_worker(out_dir, storage, image_size, augment, misplace=0.0, relabel=False,
                  miss_grasp=0.0):
-    expert = ScriptedExpert() if augment == 'full' else ScriptedExpert(
-        greedy_probability=1.0, smaller_step_probability=0.0)
+    expert = ScriptedExpert() if augment == 'full' else ScriptedExpert.greedy()
     _WORKER.update(env=TabletopEnv(image_size=image_size), expert=expert, out_dir=out_dir,
                    storage=storage,
                    recovery=RECOVERY_PROBABILITY if augment != 'none' else 0.0,

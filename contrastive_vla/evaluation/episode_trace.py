@@ -38,8 +38,7 @@ class EpisodeTracer:
 
     def __init__(self, policy, expert=None):
         self.policy = policy
-        self.expert = expert or ScriptedExpert(greedy_probability=1.0,
-                                               smaller_step_probability=0.0)
+        self.expert = expert or ScriptedExpert.greedy()
         self.name = getattr(policy, 'name', 'policy')
         self.needs_images = getattr(policy, 'needs_images', True)
         self.env = None

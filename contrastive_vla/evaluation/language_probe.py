@@ -58,7 +58,7 @@ class LanguageProbe:
                              'primitives for renamed instructions); "expert" and "random" '
                              'do not read the instruction')
         if expert is None:
-            expert = ScriptedExpert(greedy_probability=1.0, smaller_step_probability=0.0)
+            expert = ScriptedExpert.greedy()
         self.policy = policy
         self.expert = expert
         self.name = getattr(policy, 'name', 'policy')

@@ -160,6 +160,18 @@ def diagnostic_values(msg, node_name):
     return None
 
 
+def held_by_text(holders):
+    """The arm bridge's ``held_by`` diagnostics value: its holders, comma-separated, or
+    'none'."""
+    return ', '.join(holders) or 'none'
+
+
+def held_by(values):
+    """The holders named by the arm bridge's diagnostics ``values`` (:func:`held_by_text`); an
+    empty set when nothing holds it."""
+    return {h.strip() for h in values.get('held_by', 'none').split(',')} - {'none'}
+
+
 def parse_json(msg):
     """A JSON object from a String message, or None if it is not one or is out of bounds
     (:func:`parse_json_checked` says why)."""

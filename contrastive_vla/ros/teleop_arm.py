@@ -147,8 +147,8 @@ class RosArm:
     def _bridge_ready(self):
         """The bridge is active and nothing but its VLA watchdog holds it (a command releases
         that one): a step now is executed (or dry-run), not refused."""
-        held = {h.strip() for h in self.bridge.get('held_by', 'none').split(',')} - {'none'}
-        return self.bridge.get('lifecycle') == 'active' and held <= {'watchdog'}
+        return self.bridge.get('lifecycle') == 'active' and \
+            self.messages.held_by(self.bridge) <= {'watchdog'}
 
     def _on_event(self, msg):
         payload = self.messages.parse_json(msg)

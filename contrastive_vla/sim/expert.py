@@ -39,6 +39,13 @@ class ScriptedExpert:
         self.smaller_step_probability = smaller_step_probability
         self.env = None
 
+    @classmethod
+    def greedy(cls):
+        """The deterministic expert: always the axis with the largest error, always the step
+        nearest to the distance (one decision per state: the label the recovery data is
+        recorded with, and the reference the probe and the trace compare a policy against)."""
+        return cls(greedy_probability=1.0, smaller_step_probability=0.0)
+
     def attach(self, env):
         self.env = env
 

@@ -134,7 +134,7 @@ def test_a_misplaced_block_is_fetched_back_and_only_the_correction_is_recorded(t
     from contrastive_vla.sim.env import TabletopEnv
     from contrastive_vla.sim.expert import ScriptedExpert
 
-    expert = ScriptedExpert(greedy_probability=1.0, smaller_step_probability=0.0)
+    expert = ScriptedExpert.greedy()
     with TabletopEnv(image_size=(48, 48)) as env:
         plain = record_episode(env, expert, 'place_in_zone', 0, tmp_path / 'plain')
         detour = record_episode(env, expert, 'place_in_zone', 0, tmp_path / 'detour',
@@ -157,7 +157,7 @@ def test_a_missed_grasp_is_opened_and_grasped_again_and_only_the_correction_is_r
     from contrastive_vla.sim.env import TabletopEnv
     from contrastive_vla.sim.expert import ScriptedExpert
 
-    expert = ScriptedExpert(greedy_probability=1.0, smaller_step_probability=0.0)
+    expert = ScriptedExpert.greedy()
     with TabletopEnv(image_size=(48, 48)) as env:
         plain = record_episode(env, expert, 'lift_block', 2, tmp_path / 'plain')
         missed = record_episode(env, expert, 'lift_block', 2, tmp_path / 'missed',
@@ -201,7 +201,7 @@ def test_a_relabelled_twin_names_the_other_zone_on_the_same_images(tmp_path, voc
     from contrastive_vla.sim.env import TabletopEnv
     from contrastive_vla.sim.expert import ScriptedExpert
 
-    expert = ScriptedExpert(greedy_probability=1.0, smaller_step_probability=0.0)
+    expert = ScriptedExpert.greedy()
     with TabletopEnv(image_size=(48, 48)) as env:
         place = record_episode(env, expert, 'place_in_zone', 0, tmp_path, relabel=True)
         spec = env.spec

@@ -48,7 +48,7 @@ def _row(env, tracer, task, seed, max_steps=None):
 
 
 def test_the_expert_traced_agrees_with_itself_and_holds_the_block_after_its_grasp(env):
-    tracer = EpisodeTracer(ScriptedExpert(greedy_probability=1.0, smaller_step_probability=0.0))
+    tracer = EpisodeTracer(ScriptedExpert.greedy())
     row = _row(env, tracer, 'lift_block', 0)
     assert row['success'] and len(row['trace']) == row['steps'] == len(row['primitives'])
     assert [t['expert'] for t in row['trace']] == row['primitives']

@@ -109,3 +109,12 @@ def test_diagnostic_values_are_those_of_the_named_node():
     assert diagnostic_values(msg, 'arm_bridge') == {'lifecycle': 'active', 'held_by': 'none'}
     assert diagnostic_values(msg, 'camera') == {'frames': '30'}
     assert diagnostic_values(msg, 'vla') is None
+
+
+def test_the_bridge_holders_read_back_as_written():
+    from contrastive_vla.ros.messages import held_by, held_by_text
+
+    for holders in ({}, {'watchdog': 'VLA node silent'}, {'outside': 'e-stop', 'stuck': 'x'}):
+        text = held_by_text(holders)
+        assert held_by({'held_by': text}) == set(holders), text
+    assert held_by_text({}) == 'none' and held_by({}) == set()

@@ -541,7 +541,7 @@ class ArmBridge(LifecycleNode):
             self, 'contrastive_vla: arm_bridge', level, message,
             {'lifecycle': 'active' if self.commanding else 'inactive',
              'mode': self.p['mode'], 'actuation': self.p['enable_actuation'],
-             'halts': self.halts, 'held_by': ', '.join(held) or 'none',
+             'halts': self.halts, 'held_by': messages.held_by_text(held),
              **{f'held_{h}': r for h, r in held.items()},
              'vla_node': self.vla_node,
              'vla_status_ignored': self.watchdog.ignored_total(),
