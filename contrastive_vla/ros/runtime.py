@@ -2,6 +2,7 @@
 
 import gc
 import inspect
+import re
 import signal
 import sys
 import threading
@@ -308,6 +309,62 @@ def _message_fault(node, name, exc):
         node.get_logger().warning(f'{name}: message ignored, its handler raised {what} '
                                   f'({unlogged} more since the last warning; '
                                   f'{faults[name]} in all)')
+
+
+_NUMBER = re.compile(r'[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?')
+
+
+class ReasonThrottle:
+    """At most one line per *reason* every ``period`` seconds.
+
+    rclpy's ``throttle_duration_sec`` throttles a call site: after "joint state has 6 names
+    but 3 positions" the node said nothing about a non-finite joint state for the next
+    5 s, though that is another fault a user needs to see. Here the reason is the message
+    with its numbers blanked ("6 names but 3 positions" and "4 names but 2 positions" are one
+    reason, "non-finite position" another). A garbage stream of ever-new reasons cannot flood
+    the log: at most ``burst`` distinct reasons are logged per ``period``, and only the
+    ``max_reasons`` most recent are remembered."""
+
+    def __init__(self, period: float, burst: int = 8, max_reasons: int = 64):
+        self.period, self.burst, self.max_reasons = period, burst, max_reasons
+        self.reasons: dict[str, list] = {}  # reason -> [time last logged, suppressed since]
+        self.overflow = 0  # lines dropped because too many distinct reasons came at once
+
+    @staticmethod
+    def reason(message: str) -> str:
+        return _NUMBER.sub('#', message)[:240]
+
+    def admit(self, message: str, now: float) -> int | None:
+        """None: do not log ``message`` now; else how many lines of its reason were not
+        logged since the last one that was."""
+        key = self.reason(message)
+        entry = self.reasons.get(key)
+        if entry is not None and now - entry[0] < self.period:
+            entry[1] += 1
+            return None
+        recent = sum(1 for when, _ in self.reasons.values() if now - when < self.period)
+        if entry is None and recent >= self.burst:
+            self.overflow += 1
+            return None
+        self.reasons.pop(key, None)
+        self.reasons[key] = [now, 0]
+        while len(self.reasons) > self.max_reasons:
+            self.reasons.pop(next(iter(self.reasons)))  # the least recently logged
+        return entry[1] if entry is not None else 0
+
+
+def warn_by_reason(node, message, period=5.0, level='warning'):
+    """Log ``message`` on ``node`` unless one with the same reason was logged in the last
+    ``period`` s (:class:`ReasonThrottle`); a line says how many like it were held back.
+    Use it for refused input, where two faults in a row must both be heard."""
+    throttles = node.__dict__.setdefault('_reason_throttles', {})
+    throttle = throttles.setdefault(period, ReasonThrottle(period))
+    held = throttle.admit(message, time.monotonic())
+    if held is None:
+        return False
+    suffix = f' ({held} more like it since the last such line)' if held else ''
+    getattr(node.get_logger(), level)(message + suffix)
+    return True
 
 
 def message_faults(node):

@@ -34,7 +34,7 @@ from contrastive_vla.core.types import EpisodeSpec, Observation, StepResult
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.robot.description import state_joint_names
 from contrastive_vla.ros import messages, qos
-from contrastive_vla.ros.runtime import SpunNode
+from contrastive_vla.ros.runtime import SpunNode, warn_by_reason
 
 HEARTBEAT_PERIOD = 0.25  # s between "alive" messages while a step runs
 
@@ -105,8 +105,7 @@ class RosArm:
         try:
             rgb = image_to_rgb(msg)
         except ImageError as exc:
-            self.node.get_logger().warning(f'camera frame ignored: {exc}',
-                                           throttle_duration_sec=5.0)
+            warn_by_reason(self.node, f'camera frame ignored: {exc}')
             return
         with self.lock:
             self.frames += 1
@@ -124,8 +123,7 @@ class RosArm:
             try:
                 self.joints.update_msg(msg)
             except JointStateError as exc:
-                self.node.get_logger().warning(f'joint_states refused: {exc}',
-                                               throttle_duration_sec=5.0)
+                warn_by_reason(self.node, f'joint_states refused: {exc}')
                 return
             self.lock.notify_all()
 

@@ -73,6 +73,7 @@ from contrastive_vla.ros.runtime import (
     resolved_node,
     run_node,
     start_managed,
+    warn_by_reason,
 )
 
 
@@ -293,14 +294,12 @@ class ArmBridge(LifecycleNode):
         try:  # stamped on receipt: joint_state_timeout is measured on this node's clock
             self.joint_states.update(names, positions, velocities, now_ns)
         except JointStateError as exc:
-            self.get_logger().warning(f'joint_states refused: {exc}; ignored',
-                                      throttle_duration_sec=5.0)
+            warn_by_reason(self, f'joint_states refused: {exc}; ignored')
             return
         try:
             reading = self.joint_states.positions(self.joint_names)
         except MissingJointsError as exc:
-            self.get_logger().warning(f'joint_states: {exc}; cannot plan yet',
-                                      throttle_duration_sec=5.0)
+            warn_by_reason(self, f'joint_states: {exc}; cannot plan yet')
             return
         # as fresh as the oldest arm joint's state
         self.q, self.q_time = reading.positions, reading.stamp_ns / NS_PER_S
@@ -393,8 +392,7 @@ class ArmBridge(LifecycleNode):
             return refuse(Outcome.REFUSED, 'no fresh joint_states (is the arm driver running?)')
         plan = self.planner.plan(self.q, delta)
         if plan.status in (Outcome.REJECTED, Outcome.UNREACHABLE):
-            self.get_logger().warning(f'primitive {plan.status}: {plan.message}',
-                                      throttle_duration_sec=1.0)
+            warn_by_reason(self, f'primitive {plan.status}: {plan.message}', 1.0)
             return refuse(plan.status, plan.message)
         self.active = a = ActivePrimitive(decision, delta, age_ms(), plan, plan.status,
                                           plan.message)

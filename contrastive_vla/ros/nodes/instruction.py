@@ -19,7 +19,7 @@ from contrastive_vla.control.instruction import InstructionError, interpret, phr
 from contrastive_vla.core.topics import topic
 from contrastive_vla.ros import messages, params, qos
 from contrastive_vla.ros.node_parameters import NODES
-from contrastive_vla.ros.runtime import NodeStartupError, guarded, run_node
+from contrastive_vla.ros.runtime import NodeStartupError, guarded, run_node, warn_by_reason
 
 
 class InstructionListener(Node):
@@ -57,8 +57,7 @@ class InstructionListener(Node):
                                     self.p['release_words'])
         except InstructionError as exc:
             self.rejected += 1
-            self.get_logger().warning(f'instruction rejected: {exc}',
-                                      throttle_duration_sec=1.0)
+            warn_by_reason(self, f'instruction rejected: {exc}', 1.0)
             return
         if instruction.is_stop:
             self.raised_stop = True

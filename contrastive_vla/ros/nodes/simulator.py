@@ -26,6 +26,7 @@ from contrastive_vla.ros.runtime import (
     diagnostics,
     guarded,
     run_node,
+    warn_by_reason,
 )
 from contrastive_vla.sim.controller import JointTrajectoryFollower, TrajectoryError
 from contrastive_vla.sim.env import MAX_SEED, TabletopEnv
@@ -111,9 +112,8 @@ class SimulatorNode(Node):
         if request is not None:
             why = self.request_problem(request)
         if why:
-            self.get_logger().warning(f'episode_request refused ({why}); it must be JSON '
-                                      '{"task": ..., "seed": ..., "instruction": optional}',
-                                      throttle_duration_sec=2.0)
+            warn_by_reason(self, f'episode_request refused ({why}); it must be JSON '
+                                 '{"task": ..., "seed": ..., "instruction": optional}', 2.0)
             return
         try:
             self.start_episode(request['task'], request.get('seed', 0),
@@ -142,15 +142,15 @@ class SimulatorNode(Node):
                                self.sim_seconds(), self.env.arm_targets())
         except TrajectoryError as exc:
             self.rejected += 1
-            self.get_logger().warning(f'trajectory rejected: {exc}', throttle_duration_sec=2.0)
+            warn_by_reason(self, f'trajectory rejected: {exc}', 2.0)
 
     def on_gripper(self, msg):
         values = np.asarray(msg.data, dtype=np.float64)
         robot = self.env.cfg['robot']
         lo, hi = sorted((robot['finger_closed'], robot['finger_open']))
         if values.size not in (1, 2) or not np.all(np.isfinite(values)):
-            self.get_logger().warning(f'gripper_command needs 1 finite position, got '
-                                      f'{values.tolist()}', throttle_duration_sec=2.0)
+            warn_by_reason(self, f'gripper_command needs 1 finite position, got '
+                                 f'{values.tolist()}', 2.0)
             return
         self.env.set_finger_target(float(np.clip(values[0], lo, hi)))
 

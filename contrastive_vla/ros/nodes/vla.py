@@ -59,6 +59,7 @@ from contrastive_vla.ros.runtime import (
     resolved_node,
     run_node,
     start_managed,
+    warn_by_reason,
 )
 
 
@@ -294,8 +295,7 @@ class VLANode(LifecycleNode):
             self.joint_states.update_msg(msg, self.get_clock().now().nanoseconds)
         except JointStateError as exc:
             self.bad_joint_states += 1
-            self.get_logger().warning(f'joint_states refused: {exc}; ignored',
-                                      throttle_duration_sec=5.0)
+            warn_by_reason(self, f'joint_states refused: {exc}; ignored')
             return
         try:
             reading = self.joint_states.positions(self.state_names)
@@ -481,7 +481,7 @@ class VLANode(LifecycleNode):
         self.bad_frames += 1
         self.dropped += 1
         self.frame = None
-        self.get_logger().warning(message, throttle_duration_sec=2.0)
+        warn_by_reason(self, message, 2.0)
 
     # ---- reporting -------------------------------------------------------------------------
     def status(self):
