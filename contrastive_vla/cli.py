@@ -22,6 +22,8 @@ COMMANDS = {
               'speed figures (JSON): policy latency cached/uncached, simulator costs'),
     'eval-sim': ('contrastive_vla.commands.eval_sim',
                  'closed-loop success of a policy (expert, random or a model) in the simulator'),
+    'curve': ('contrastive_vla.commands.curve',
+              "a run's learning curve on fresh seeds: success vs training minutes"),
     'eval-bag': ('contrastive_vla.commands.eval_bag',
                  'score a model on recorded bags: accuracy, top-3, direction, latency, report'),
     'teleop': ('contrastive_vla.commands.teleop',

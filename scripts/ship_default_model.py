@@ -38,7 +38,11 @@ def main():
                         help='which checkpoint of the run (best: by the closed-loop check)')
     args = parser.parse_intermixed_args()
     run = args.run
-    evals = [json.loads(Path(p).read_text()) | {'file': Path(p).name} for p in args.evals]
+    evals = []  # a file holds one evaluation, or a list (eval-sim with several --instructions)
+    for path in args.evals:
+        loaded = json.loads(Path(path).read_text())
+        evals += [e | {'file': Path(path).name}
+                  for e in (loaded if isinstance(loaded, list) else [loaded])]
     model, vocab, meta = load_model(run / args.checkpoint)
     summary = json.loads((run / 'summary.json').read_text())
     rows = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines()]
@@ -73,7 +77,7 @@ def main():
                          f'{" ".join(summary["data"])} --out {run}{changed}')
     lines = ['# clip_rt_default', '',
              f'The shipped CLIP-RT model (`models/{config_name}.json`). Weights are '
-             'float16.', *([args.notes, ''] if args.notes else ['']), *HISTORY, '',
+             'float16.', *(['', args.notes, ''] if args.notes else ['']), *HISTORY, '',
              '## How it was made', '', '```bash', args.collect, *args.before, train_command,
              f'python scripts/ship_default_model.py {run} --checkpoint {args.checkpoint} '
              f'--collect "..." {" ".join(args.evals)}',
@@ -83,9 +87,13 @@ def main():
              'split by episode)',
              f'- training time: {summary["train_seconds"] / 60:.1f} min on 2 CPU cores '
              '(2 torch threads)',
-             f'- shipped checkpoint: {args.checkpoint}, epoch {meta.get("epoch")} (best '
-             f'closed-loop check of the run, {summary.get("eval_episodes", "?")} episodes per '
-             f'task: {summary["best_closed_loop_success"]:.0%})',
+             f'- shipped checkpoint: {args.checkpoint}, epoch {meta.get("epoch")} ' + (
+                 f'(best closed-loop check of the run, {summary.get("eval_episodes", "?")} '
+                 f'episodes per task: {summary["best_closed_loop_success"]:.0%})'
+                 if args.checkpoint == 'best' else
+                 f'(the end of the schedule; its closed-loop check, '
+                 f'{summary.get("eval_episodes", "?")} episodes per task: '
+                 f'{rows[-1].get("closed_loop_success", float("nan")):.0%})'),
              f'- held-out accuracy: top-1 {summary["final_val"]["accuracy"]:.3f}, top-3 '
              f'{summary["final_val"]["top3_accuracy"]:.3f} (last epoch)', '']
     for e in evals:

@@ -19,7 +19,7 @@ Examples::
 import json
 from pathlib import Path
 
-from contrastive_vla.commands.common import check_episodes_and_seed
+from contrastive_vla.commands.common import check_episodes_and_seed, instruction_wordings
 from contrastive_vla.evaluation.sim_eval import (
     STUCK_MODES,
     evaluate_in_sim,
@@ -27,7 +27,7 @@ from contrastive_vla.evaluation.sim_eval import (
     format_stuck,
     format_table,
 )
-from contrastive_vla.sim.tasks import load_instruction_overrides, load_tasks, resolve_task_ids
+from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
 
 
 def add_arguments(parser):
@@ -86,9 +86,7 @@ def run(args):
     if args.instructions and args.instruction is not None:
         raise ValueError('give --instructions or --instruction, not both')
     # (what the summary records, the table's column name, task id -> templates or None)
-    wordings = [('task templates', 'templates', None) if source == 'templates' else
-                (source, Path(source).stem, load_instruction_overrides(source, tasks))
-                for source in args.instructions or ['templates']]
+    wordings = instruction_wordings(args.instructions, tasks)
     if args.instruction is not None:
         if not args.instruction.strip():
             raise ValueError('--instruction must not be empty')

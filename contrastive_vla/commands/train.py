@@ -7,7 +7,8 @@ Examples::
     contrastive-vla train --data data/demos --config clip_rt_small_additive --out runs/additive
     contrastive-vla train --data data/teleop --init models/clip_rt_default --out runs/ft \\
         --epochs 10 --lr 3e-4                                  # fine-tune on your own bags
-    contrastive-vla train --recipe default --data data/default --out runs/default
+    contrastive-vla train --recipe fast --data data/fast --out runs/fast    # the shipped model's
+    contrastive-vla train --recipe large --data data/large --out runs/large
     torchrun --standalone --nproc_per_node 4 -m contrastive_vla.cli train --data ... --out ...
 """
 

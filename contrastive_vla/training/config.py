@@ -114,6 +114,10 @@ class TrainingConfig:
              'episodes it never saw (overrides --val-fraction)')
     eval_every: int = option(
         5, bounds=POSITIVE, help='closed-loop check in the simulator every N epochs')
+    keep_checks: bool = option(
+        False, help='keep the model of every closed-loop check as RUN_DIR/epoch_NNN (weights, '
+                    'config, vocabulary), to evaluate the learning curve on fresh seeds '
+                    'afterwards (contrastive-vla curve RUN_DIR)')
     eval_tasks: str = option(
         'all', help='tasks of the closed-loop check ("none" to skip it)')
     eval_episodes: int = option(

@@ -274,6 +274,8 @@ class Trainer:
             row['closed_loop_success'] = summary['success_rate']
             row['closed_loop_per_task'] = {t: r['success_rate']
                                            for t, r in summary['per_task'].items()}
+            if config.keep_checks:
+                self._copy(last, f'epoch_{self.epoch:03d}', ignore=('training_state.pt',))
             # ties go to the later epoch: same success on a short check, more training
             if summary['success_rate'] >= self.best_success:
                 self.best_success = summary['success_rate']
@@ -334,11 +336,11 @@ class Trainer:
                    directory / 'training_state.pt')
         return directory
 
-    def _copy(self, source, name):
+    def _copy(self, source, name, ignore=()):
         target = self.out_dir / name
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(source, target)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns(*ignore))
 
     def resume(self):
         state_path = self.out_dir / 'last' / 'training_state.pt'

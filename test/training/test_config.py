@@ -103,25 +103,25 @@ def test_the_epoch_shuffle_follows_the_seed(tmp_path):
 
 
 # ---- recipes -------------------------------------------------------------------------------
-def test_the_default_recipe_reaches_the_config_and_the_command_line_overrides_it():
+def test_a_recipe_reaches_the_config_and_the_command_line_overrides_it():
     from contrastive_vla.training.config import load_recipe
 
-    recipe = load_recipe('default')
-    config = _parse('--recipe', 'default')
+    recipe = load_recipe('large')
+    config = _parse('--recipe', 'large')
     for name, value in recipe['train'].items():
         assert getattr(config, name) == value, name
-    assert config.recipe == 'default' and config.config == 'clip_rt_small_tokens'
+    assert config.recipe == 'large' and config.config == 'clip_rt_small_tokens'
     assert config.instruction_noise == 0.5 and config.init is None  # from scratch
     # an option given wins, even when it says the dataclass default
-    config = _parse('--recipe', 'default', '--epochs', '1', '--instruction-noise', '0',
+    config = _parse('--recipe', 'large', '--epochs', '1', '--instruction-noise', '0',
                     '--config', 'clip_rt_tiny')
     assert (config.epochs, config.instruction_noise, config.config) == (1, 0.0, 'clip_rt_tiny')
-    assert config.lr == recipe['train']['lr'] and config.recipe == 'default'
-    assert TrainingConfig.from_recipe('default', data=['bags'], epochs=2).epochs == 2
+    assert config.lr == recipe['train']['lr'] and config.recipe == 'large'
+    assert TrainingConfig.from_recipe('large', data=['bags'], epochs=2).epochs == 2
     # a boolean the recipe turns on can be turned off
     assert recipe['train']['compile'] is True
-    assert _parse('--recipe', 'default', '--no-compile').compile is False
-    assert _parse('--recipe', 'default').compile is True
+    assert _parse('--recipe', 'large', '--no-compile').compile is False
+    assert _parse('--recipe', 'large').compile is True
 
 
 @pytest.mark.parametrize('name', ['default', 'fast'])
@@ -158,5 +158,5 @@ def test_a_bad_recipe_is_refused_in_one_line(tmp_path, text, message):
 
 
 def test_an_unknown_recipe_names_the_packaged_ones():
-    with pytest.raises(FileNotFoundError, match='no recipe .*packaged recipes: default'):
+    with pytest.raises(FileNotFoundError, match='no recipe .*packaged recipes: fast, large'):
         _parse('--recipe', 'no_such_recipe')

@@ -140,24 +140,24 @@ def test_the_memory_mapped_store_trains_bit_for_bit_as_the_array_in_memory(bags,
         assert torch.equal(value, weights[1][name]), name
 
 
-def test_the_default_recipe_trains_from_scratch_with_tiny_overrides(bags, tmp_path):
+def test_a_recipe_trains_from_scratch_with_tiny_overrides(bags, tmp_path):
     from contrastive_vla.training.config import load_recipe
 
     run = tmp_path / 'run'
-    assert _train(bags, run, '--recipe', 'default', '--config', 'clip_rt_tiny', '--epochs', '1',
+    assert _train(bags, run, '--recipe', 'large', '--config', 'clip_rt_tiny', '--epochs', '1',
                   '--eval-tasks', 'none', '--warmup-steps', '2') == 0
     summary = json.loads((run / 'summary.json').read_text())
-    recipe = load_recipe('default')['train']
-    assert summary['recipe'] == 'default' and summary['init'] is None
+    recipe = load_recipe('large')['train']
+    assert summary['recipe'] == 'large' and summary['init'] is None
     assert (summary['config'], summary['epochs'], summary['batch_size']) == (
         'clip_rt_tiny', 1, 8)  # the options given
     for name in ('instruction_noise', 'lr', 'weight_decay', 'loss', 'val_fraction'):
         assert summary[name] == recipe[name], name  # the recipe's
-    assert json.loads((run / 'last' / 'meta.json').read_text())['recipe'] == 'default'
+    assert json.loads((run / 'last' / 'meta.json').read_text())['recipe'] == 'large'
     # the recipe compiles the step; the eager step trains the same model, up to float rounding
     assert summary['compile'] is True
     eager = tmp_path / 'eager'
-    assert _train(bags, eager, '--recipe', 'default', '--config', 'clip_rt_tiny', '--epochs', '1',
+    assert _train(bags, eager, '--recipe', 'large', '--config', 'clip_rt_tiny', '--epochs', '1',
                   '--eval-tasks', 'none', '--warmup-steps', '2', '--no-compile') == 0
     rows = [json.loads((r / 'metrics.jsonl').read_text().splitlines()[-1]) for r in (run, eager)]
     assert rows[0]['step'] == rows[1]['step'] > 1
