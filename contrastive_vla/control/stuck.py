@@ -10,11 +10,13 @@ dropped first):
 1. **No progress**: the window is full, the gross path (the sum of each decision's motion) is at
    least ``min_path`` and the net displacement (the length of their sum) is below
    ``min_progress``: the arm travelled, but ended where it began.
-2. **Cycling**: the last decisions repeat one short cycle of primitives whose motions cancel,
-   ``cycles`` times in a row: A, B, A, B, ... with A + B = 0 (up/down, left/right, roll
-   left/roll right), or a cycle of 3 or 4 (down 10, up 5, up 5; up, back, down, forward):
-   dithering or looping, however small the steps (``cycles`` times the cycle's length
-   decisions, so looked at beyond the window).
+2. **Cycling**: the last decisions repeat one cycle of primitives whose motions cancel:
+   A, B, A, B, ... with A + B = 0 (up/down, left/right, roll left/roll right), a cycle of 3
+   or 4 (down 10, up 5, up 5; up, back, down, forward), ``cycles`` times in a row; or a
+   longer cycle of 5 to 8 (right 10, left 5, then left 1 five times: a policy homing in on a
+   target that is not there, overshooting, and starting again), repeated until the repeats
+   cover ``cycles`` x 4 decisions, at least 3 times. Dithering or looping, however small the
+   steps (looked at beyond the window).
 3. **Gripper cycling**: the gripper command changed state (open -> close or close -> open)
    ``gripper_toggles`` times or more within the window.
 4. **Blocked**: ``window`` decisions in a row did not move the arm: pushed against the
@@ -45,7 +47,8 @@ from contrastive_vla.core.status import AT_BOUNDARY, Outcome
 
 ROTATION_M_PER_RAD = 0.1 / 0.785  # CLIP-RT: 0.1 m of translation weighs like 0.785 rad
 STUCK = 'stuck'  # the VLA node's state (vla_status) while the detector holds it
-MAX_CYCLE = 4  # longest cycle of primitives rule 2 looks for
+SHORT_CYCLE = 4  # cycles up to this long repeat `cycles` times (rule 2) ...
+MAX_CYCLE = 8  # ... longer ones, up to this, until they cover as many decisions
 OUTCOMES = frozenset(o.value for o in Outcome)
 
 
@@ -57,6 +60,7 @@ class StuckLimits:
     min_progress: float = 0.03  # m: a full window netting less made no progress (rule 1) ...
     min_path: float = 0.45      # m: ... if its gross path was at least this long
     cycles: int = 4             # repeats of a cancelling cycle of 2-4 primitives (rule 2); 0: off
+    # (a cycle of 5-8 repeats until it covers cycles x 4 decisions, at least 3 times)
     gripper_toggles: int = 4    # gripper state changes within the window (rule 3); 0 = off
     rotation_m_per_rad: float = ROTATION_M_PER_RAD
 
@@ -69,6 +73,13 @@ class StuckLimits:
         if self.cycles < 0 or self.gripper_toggles < 0:
             raise ValueError('stuck cycles and gripper_toggles must not be negative')
 
+    def repeats(self, period: int) -> int:
+        """How many times in a row a cancelling cycle of ``period`` primitives must repeat
+        for rule 2 (0: the rule is off)."""
+        if not self.cycles or period <= SHORT_CYCLE:
+            return self.cycles
+        return max(3, -(-self.cycles * SHORT_CYCLE // period))
+
 
 class StuckDetector:
     """Feed :meth:`observe` one executed decision at a time; :attr:`reason` says why it is
@@ -80,8 +91,9 @@ class StuckDetector:
 
     def reset(self) -> None:
         """Forget every decision (a new instruction, a new episode)."""
-        self.motions: deque = deque(maxlen=max(self.limits.window,
-                                               MAX_CYCLE * self.limits.cycles))
+        self.motions: deque = deque(maxlen=max(
+            [self.limits.window] + [p * self.limits.repeats(p)
+                                    for p in range(2, MAX_CYCLE + 1)]))
         self.gripper: deque = deque(maxlen=self.limits.window)  # True: changed the gripper
         self._grip_state: float | None = None
         self.blocked: list[tuple[str, str | None]] = []  # (kind, name): the run not moving
@@ -149,7 +161,8 @@ class StuckDetector:
 
     def _cycling(self, period: int) -> str | None:
         """Rule 2 for cycles of ``period`` decisions."""
-        n = period * self.limits.cycles
+        repeats = self.limits.repeats(period)
+        n = period * repeats
         if len(self.motions) < n:
             return None
         tail = list(self.motions)[-n:]
@@ -161,7 +174,7 @@ class StuckDetector:
                    for i in range(period, n)):
             return None
         names = '/'.join(str(name) for _, name in tail[-period:])
-        return f'cycling: {names} repeated {self.limits.cycles} times'
+        return f'cycling: {names} repeated {repeats} times'
 
     def _blocked_reason(self) -> str:
         """Rule 4's reason: what kept the arm still, and which primitives were tried."""

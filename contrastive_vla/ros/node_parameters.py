@@ -112,7 +112,9 @@ VLA = (
           range=(0.0, None), open_low=True),
     Param('stuck_cycles', _STUCK.cycles, 'stuck when the same cycle of 2 to 4 primitives whose '
                                          'motions cancel (up/down: A/B/A/B) repeats this many '
-                                         'times in a row; 0 = off', range=(0, 1000)),
+                                         'times in a row (a cycle of 5 to 8: until it covers 4x '
+                                         'this many decisions, at least 3 times); 0 = off',
+          range=(0, 1000)),
     Param('stuck_gripper_toggles', _STUCK.gripper_toggles, 'stuck after this many gripper '
                                                            'open/close changes within the '
                                                            'window; 0 = off', range=(0, 1000)),

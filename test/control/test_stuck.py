@@ -40,6 +40,20 @@ def test_a_cycle_of_three_fires(vocab):
     assert detector.reason == 'cycling: down_10cm/up_5cm/up_5cm repeated 4 times'
 
 
+def test_a_long_cycle_of_homing_in_and_overshooting_fires(vocab):
+    # what the shipped model did told to reach a blue block that was not there (2026-12-04):
+    # right 10, left 5, left 1 x5, again and again; too little path for rule 1, too long a
+    # cycle for A/B/A/B. A cycle of 7 repeats 3 times (21 decisions >= 4 x 4)
+    detector = StuckDetector()
+    cycle = ['right_10cm', 'left_5cm'] + ['left_1cm'] * 5
+    assert feed(detector, vocab, ['backward_10cm', 'forward_5cm'] + cycle * 5) == 2 + 21
+    assert detector.reason == f'cycling: {"/".join(cycle)} repeated 3 times'
+    assert StuckLimits().repeats(7) == 3 and StuckLimits().repeats(5) == 4
+    assert StuckLimits(cycles=2).repeats(8) == 3 and StuckLimits(cycles=0).repeats(6) == 0
+    # the same moves, once, on the way to a target: no cycle
+    assert feed(StuckDetector(), vocab, ['backward_10cm'] + cycle + ['down_10cm']) is None
+
+
 def test_a_loop_of_four_primitives_fires_as_no_progress(vocab):
     detector = StuckDetector()
     at = feed(detector, vocab, ['up_10cm', 'backward_5cm', 'down_10cm', 'forward_5cm'] * 5)
