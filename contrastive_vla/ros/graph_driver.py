@@ -61,6 +61,7 @@ class GraphDriver:
         self.outcomes = queue.Queue()
         self.decisions = queue.Queue()
         self.vla_status = {}
+        self.vla_status_at = 0.0  # time.monotonic() of the last vla_status
         self.frame_sink = None
         self._sink_lock = threading.Lock()
         n.create_subscription(String, topic('episode').name,
@@ -82,7 +83,7 @@ class GraphDriver:
     def _on_vla_status(self, msg):
         payload = self.messages.parse_json(msg)
         if payload is not None:
-            self.vla_status = payload
+            self.vla_status, self.vla_status_at = payload, time.monotonic()
 
     def _on_image(self, msg):
         # under the lock: set_frame_sink(None) must not return while a frame is being written
@@ -128,6 +129,7 @@ class GraphDriver:
         episode = GraphEpisode(task, seed, start['instruction'])
         budget = step_budget or start['step_budget']
         began = time.monotonic()
+        first_outcome = None  # when this episode's first outcome came (its decisions began)
         self.say(episode.instruction)
         while True:
             if is_alive is not None:
@@ -141,6 +143,15 @@ class GraphDriver:
                 self._count(episode, next_item(self.outcomes, 2.0))
                 break
             self._count(episode, next_item(self.outcomes, 0.05))
+            if episode.steps and first_outcome is None:
+                first_outcome = time.monotonic()
+            # the VLA node gave up (its stuck detector) and decides no more until a new
+            # instruction: end the episode there, as a person watching would. Only a status
+            # sent after this episode's decisions began counts (not the last episode's)
+            stuck = self.vla_status.get('stuck')
+            if stuck and first_outcome is not None and self.vla_status_at > first_outcome:
+                episode.ended_by = f'stuck ({stuck})'
+                break
             if episode.steps >= budget:
                 # the last primitive may still succeed: give its success event a moment
                 event = self._wait_event(lambda e: e.get('event') == 'success', 0.5, is_alive)

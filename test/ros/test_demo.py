@@ -20,7 +20,9 @@ def test_demo_runs_an_episode_through_the_graph(ros_graph, tiny_model, tmp_path)
     assert {'success_rate', 'episodes', 'latency_ms', 'dropped_frames'} <= set(summary)
     assert summary['episodes'] == 1 and summary['per_task']['reach_block']['episodes'] == 1
     episode = summary['episode_results'][0]
-    assert episode['steps'] > 0 and episode['ended_by'] in ('success', 'step budget')
+    # an untrained model may thrash: the VLA node's stuck detector then ends the episode
+    assert episode['steps'] > 0 and (episode['ended_by'] in ('success', 'step budget') or
+                                     episode['ended_by'].startswith('stuck ('))
     assert summary['latency_ms']['p50'] > 0
     assert (tmp_path / 'videos' / 'reach_block_00000.mp4').stat().st_size > 10_000
     assert all(code == 0 for code in summary['node_exit_codes'].values()), \

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from contrastive_vla.core.resources import config_path
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.model.clip_rt import ClipRT
 from contrastive_vla.model.config import ModelConfig
@@ -124,7 +125,7 @@ def test_a_recipe_reaches_the_config_and_the_command_line_overrides_it():
     assert _parse('--recipe', 'large').compile is True
 
 
-@pytest.mark.parametrize('name', ['default', 'fast'])
+@pytest.mark.parametrize('name', sorted(p.stem for p in config_path('recipes').glob('*.yaml')))
 def test_each_packaged_recipe_names_a_model_config_and_a_collect_command(name):
     from contrastive_vla.commands import collect
     from contrastive_vla.training.config import load_recipe
