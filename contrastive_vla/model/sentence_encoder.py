@@ -82,7 +82,7 @@ def tokenize(texts, name, context_length):
 class SentenceEncoderText(nn.Module):
     """Frozen pretrained encoder (mean-pooled, unit length) -> trainable MLP -> embed_dim."""
 
-    def __init__(self, embed_dim, model='all-MiniLM-L6-v2', memo_size=8192):
+    def __init__(self, embed_dim, model='all-MiniLM-L6-v2', memo_size=16384):
         super().__init__()
         # deferred: only the pretrained sentence-encoder tower needs transformers
         from transformers import BertModel
@@ -125,12 +125,16 @@ class SentenceEncoderText(nn.Module):
                 first.setdefault(key, i)
         fresh = {}
         if first:
+            # float32 even under a bfloat16 autocast (train --precision bfloat16): the memo is
+            # shared with validation and inference, which read float32 features
+            autocast = torch.autocast(tokens.device.type, enabled=False)
             batch = tokens[list(first.values())]
             mask = (batch != 0).long()
             lengths = mask.sum(1).tolist()
             used = max(1, *lengths)  # the longest sentence, not the context
-            hidden = self.encoder(input_ids=batch[:, :used],
-                                  attention_mask=mask[:, :used]).last_hidden_state
+            with autocast:
+                hidden = self.encoder(input_ids=batch[:, :used],
+                                      attention_mask=mask[:, :used]).last_hidden_state
             keep = mask[:, :used, None]
             pooled = F.normalize((hidden * keep).sum(1) / keep.sum(1).clamp(min=1), dim=-1)
             # token features kept as long as each sentence (zero-padded when returned)

@@ -255,9 +255,10 @@ def guarded(node, name, callback):
     a huge number, a bug) drops that message instead of killing the node's process.
 
     Not silent: the first failure on a topic is logged as an error with the exception type,
-    later ones as at most one warning per MESSAGE_FAULT_THROTTLE s (with how many were not
-    logged); ``node.message_faults`` counts them by topic and :func:`diagnostics` reports the
-    total as ``bad_messages``. BaseExceptions (KeyboardInterrupt, SystemExit) pass through.
+    later ones as at most one warning per reason (the exception, numbers blanked) every
+    MESSAGE_FAULT_THROTTLE s, saying how many like it were not logged (:func:`warn_by_reason`);
+    ``node.message_faults`` counts them by topic and :func:`diagnostics` reports the total as
+    ``bad_messages``. BaseExceptions (KeyboardInterrupt, SystemExit) pass through.
     Every node wires its subscriptions through this:
     ``node.create_subscription(String, ..., guarded(node, 'episode_request', self.on_request),
     qos)``.
@@ -294,21 +295,13 @@ def _takes_two(callback):
 
 def _message_fault(node, name, exc):
     faults = node.__dict__.setdefault('message_faults', {})
-    logged = node.__dict__.setdefault('_message_fault_logged', {})
     faults[name] = faults.get(name, 0) + 1
-    now = time.monotonic()
-    what = f'{type(exc).__name__}: {str(exc)[:200]}'
-    if name not in logged:
-        logged[name] = (now, faults[name])
-        node.get_logger().error(f'{name}: a message made its handler raise {what}; message '
-                                f'ignored (logged once per topic, then at most every '
-                                f'{MESSAGE_FAULT_THROTTLE:g} s)')
-    elif now - logged[name][0] >= MESSAGE_FAULT_THROTTLE:
-        unlogged = faults[name] - logged[name][1] - 1
-        logged[name] = (now, faults[name])
-        node.get_logger().warning(f'{name}: message ignored, its handler raised {what} '
-                                  f'({unlogged} more since the last warning; '
-                                  f'{faults[name]} in all)')
+    # throttled per reason (the topic and the exception, numbers blanked), so a second kind
+    # of fault on a topic is heard at once; a topic's first fault is an error
+    warn_by_reason(node, f'{name}: message ignored, its handler raised '
+                         f'{type(exc).__name__}: {str(exc)[:200]}',
+                   period=MESSAGE_FAULT_THROTTLE, level='error' if faults[name] == 1 else
+                   'warning')
 
 
 _NUMBER = re.compile(r'[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?')

@@ -44,8 +44,9 @@ class BatchMaker:
         self.rng = np.random.default_rng(config.seed)
         self.instruction_noise = None
         if config.instruction_noise > 0:
-            self.instruction_noise = noise.for_model(model, config.instruction_noise,
-                                                     self.rng, vocab=vocab)
+            self.instruction_noise = noise.for_model(
+                model, config.instruction_noise, self.rng, vocab=vocab,
+                variants=config.instruction_variants, seed=config.seed)
         # instruction prompts: tokenised once; samples point into the unique table
         prompts = sorted(set(train_set.instructions) | set(val_set.instructions))
         self.prompt_index = {p: i for i, p in enumerate(prompts)}

@@ -24,6 +24,7 @@ from contrastive_vla.core.resources import config_path
 from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
 
 LOSSES = ('ce', 'bce')
+PRECISIONS = ('float32', 'bfloat16')
 RECIPE_SECTIONS = ('description', 'collect', 'train')
 NOT_IN_A_RECIPE = ('data', 'out', 'resume', 'recipe')  # what one run, not a recipe, says
 
@@ -77,7 +78,7 @@ class TrainingConfig:
         help='bag directories, or directories holding bags')
     recipe: str | None = option(
         None, metavar='NAME',
-        help='start from the settings of a recipe: config/recipes/NAME.yaml (e.g. "default": '
+        help='start from the settings of a recipe: config/recipes/NAME.yaml (e.g. "fast": '
              'how the default model is trained) or a YAML file; the options given here '
              'override it')
     config: str | None = option(
@@ -141,6 +142,11 @@ class TrainingConfig:
         help='reword this fraction of training instructions: insert 1-2 words no task uses '
              'and drop some articles, so a text tower trained from scratch learns to read the '
              'words that matter rather than the templates (0 = off)')
+    instruction_variants: int = option(
+        0, bounds=NON_NEGATIVE, metavar='K',
+        help='with --instruction-noise: reword each instruction in at most K fixed ways '
+             '(fixed by --seed) instead of afresh each time, so a frozen pretrained text '
+             'tower encodes each wording once and then remembers it (0: afresh each time)')
     include_failed: bool = option(False, help='also learn from episodes marked as failed')
     images_in_memory: bool = option(
         False, help='read all the training images into RAM (about 49 KB per sample at 128 px) '
@@ -150,6 +156,12 @@ class TrainingConfig:
         False, help='compile the training step with torch.compile (about 2 min before the '
                     'first step; then about 1.3x the samples/s of the eager step on 2 CPU '
                     'cores for clip_rt_small_tokens); the same model, up to float rounding')
+    precision: str = option(
+        'float32', choices=PRECISIONS,
+        help='arithmetic of the training step: bfloat16 runs the forward pass under '
+             'torch.autocast (the weights, the optimizer and the loss stay float32), faster '
+             'on CPUs with AVX512-BF16 or AMX and on GPUs; validation and the saved model are '
+             'float32 either way')
     progress: bool = option(True, flag='--no-progress', help='no progress bars')
 
     def __post_init__(self):

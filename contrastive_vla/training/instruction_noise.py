@@ -14,9 +14,19 @@ task files), of the primitive vocabulary's phrases, of the sentence mapper's mot
 colour names and negations. The held-out reworded instructions (config/instructions_unseen.yaml)
 are neither excluded nor targeted: the filler pool is every whole word among the tokenizer's
 20,000 most frequent tokens (about 11,600 once the protected words are gone).
+
+With a frozen pretrained text tower (all-MiniLM-L6-v2) every new sentence costs a pass of the
+encoder, whose outputs are otherwise memoised: fresh rewordings in every batch (about 32 new
+sentences a step at 0.5) cost as much as the rest of a training step on 2 CPU cores. With
+``variants`` K, each instruction has K fixed rewordings (variant j of a sentence is drawn from
+its own seed, so the set is the same in every process and after a resume) and a reworded
+sample takes one of them at random: the encoder runs once per variant, then the memo answers.
 """
 
 import re
+import zlib
+
+import numpy as np
 
 from contrastive_vla.core import language
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
@@ -91,11 +101,13 @@ class InstructionNoise:
     A reworded instruction gets 1..``max_insertions`` filler words at random word boundaries
     and loses each article with probability ``article_drop``; if it would no longer fit in
     ``max_tokens`` tokens (``count_tokens``), the original is returned, so no word that
-    matters is ever truncated away.
+    matters is ever truncated away. ``variants`` > 0: each instruction is reworded in at most
+    that many ways (fixed by ``seed`` and the sentence), and a reworded sample takes one of
+    them at random (``rng`` picks which); 0: a fresh rewording every time.
     """
 
     def __init__(self, probability, fillers, rng, max_insertions=2, article_drop=0.3,
-                 max_tokens=None, count_tokens=None):
+                 max_tokens=None, count_tokens=None, variants=0, seed=0):
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f'instruction noise probability must be in [0, 1], got '
                              f'{probability}')
@@ -108,24 +120,39 @@ class InstructionNoise:
         self.article_drop = article_drop
         self.max_tokens = max_tokens
         self.count_tokens = count_tokens
+        if variants < 0:
+            raise ValueError(f'instruction noise variants must be >= 0, got {variants}')
+        self.variants = variants
+        self.seed = seed
+        self._bank = {}  # (text, j) -> variant j of text
 
     def __call__(self, text):
         if self.probability == 0 or self.rng.random() >= self.probability:
             return text
+        if not self.variants:
+            return self._reword(text, self.rng)
+        key = (text, int(self.rng.integers(self.variants)))
+        if key not in self._bank:
+            own = np.random.default_rng([self.seed, zlib.crc32(text.encode()), key[1]])
+            self._bank[key] = self._reword(text, own)
+        return self._bank[key]
+
+    def _reword(self, text, rng):
         words = [w for w in text.split()
-                 if w.lower() not in ARTICLES or self.rng.random() >= self.article_drop]
-        for _ in range(int(self.rng.integers(1, self.max_insertions + 1))):
-            at = int(self.rng.integers(0, len(words) + 1))
-            words.insert(at, self.fillers[int(self.rng.integers(len(self.fillers)))])
+                 if w.lower() not in ARTICLES or rng.random() >= self.article_drop]
+        for _ in range(int(rng.integers(1, self.max_insertions + 1))):
+            at = int(rng.integers(0, len(words) + 1))
+            words.insert(at, self.fillers[int(rng.integers(len(self.fillers)))])
         noisy = ' '.join(words)
         if self.max_tokens and self.count_tokens and self.count_tokens(noisy) > self.max_tokens:
             return text
         return noisy
 
 
-def for_model(model, probability, rng, vocab=None, tasks=None):
+def for_model(model, probability, rng, vocab=None, tasks=None, variants=0, seed=0):
     """InstructionNoise for ``model``: fillers from the CLIP tokenizer, a length limit that
-    keeps the whole prompt inside the model's context length."""
+    keeps the whole prompt inside the model's context length; ``variants`` and ``seed`` as
+    InstructionNoise's."""
     fillers = filler_words(protected_words(tasks, vocab)) if probability > 0 else []
 
     def count_tokens(instruction):
@@ -133,4 +160,4 @@ def for_model(model, probability, rng, vocab=None, tasks=None):
         return int((tokens != 0).sum())
 
     return InstructionNoise(probability, fillers, rng, max_tokens=model.context_length - 1,
-                            count_tokens=count_tokens)
+                            count_tokens=count_tokens, variants=variants, seed=seed)

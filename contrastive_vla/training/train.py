@@ -116,20 +116,28 @@ class Trainer:
         """(loss, logits over the vocabulary or None) of a Batch: under torchrun, of this
         process's share, weighted so that the processes' gradients, averaged, are the whole
         batch's; the logits with the ``ce`` loss."""
+        texts = batch.texts if self.cfg.head != 'regress' else None
+        with self._autocast():
+            context, text = self.net(batch.images, batch.instructions, batch.inverse, texts,
+                                     batch.state)
+        # the head in float32: logits up to 100 keep their resolution
+        context = context.float()
         if self.cfg.head == 'regress':
-            context, _ = self.net(batch.images, batch.instructions, batch.inverse, None,
-                                  batch.state)
             pred = self.model.regress(context)
             return F.smooth_l1_loss(pred, self.deltas[batch.labels], beta=0.1) * batch.share, \
                 None
-        context, text = self.net(batch.images, batch.instructions, batch.inverse, batch.texts,
-                                 batch.state)
+        logits = self.model.scores(context, text.float())
         if self.config.loss == 'ce':
-            logits = self.model.scores(context, text)
             return F.cross_entropy(logits, batch.labels) * batch.share, logits
-        logits = self.model.scores(context, text) + self.model.logit_bias
+        logits = logits + self.model.logit_bias
         target = (batch.labels[:, None] == batch.labels[None, :]).float()
         return F.binary_cross_entropy_with_logits(logits, target), None
+
+    def _autocast(self):
+        """The training forward's arithmetic (``config.precision``): bfloat16 autocast, or
+        nothing (float32)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.config.precision == 'bfloat16')
 
     # ---- evaluation ------------------------------------------------------------------------
     @torch.no_grad()

@@ -412,6 +412,36 @@ def test_token_attention_warm_starts_learns_and_round_trips(vocab, tmp_path):
         np.testing.assert_allclose(cached.scores(image, text, state), expected, atol=1e-5)
 
 
+def test_bfloat16_training_is_the_float32_loss_rounded_and_learns(model, vocab, tmp_path):
+    """``--precision bfloat16``: the forward runs in bfloat16 (the loss differs from float32 by
+    rounding only), the weights and their gradients stay float32, and it still learns."""
+    data = tiny_dataset()
+    idx = np.arange(32)
+    losses = {}
+    for precision in ('float32', 'bfloat16'):
+        trainer = Trainer(model, vocab, data, data.subset(np.zeros(len(data), bool)),
+                          training_config(tmp_path / precision, batch_size=32,
+                                          augment_images=False, precision=precision))
+        loss, logits = trainer.loss(trainer.batches.make(idx, data))
+        assert logits.dtype == torch.float32
+        losses[precision] = loss
+    assert losses['bfloat16'].item() != losses['float32'].item()  # autocast did run
+    assert losses['bfloat16'].item() == pytest.approx(losses['float32'].item(), rel=0.02)
+    losses['bfloat16'].backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
+    model.zero_grad()
+    torch.manual_seed(0)
+    before, after = _train_steps(trainer, data, 30)
+    assert after < before * 0.7
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_bad_precision_is_refused(tmp_path):
+    with pytest.raises(ValueError, match='--precision must be one of'):
+        training_config(tmp_path, precision='float16')
+
+
 # ---- the pretrained sentence encoder as text tower ------------------------------------------
 MINILM = ModelConfig(**{**TINY.to_dict(), 'name': 'tiny_minilm', 'prompt': '{instruction}',
                         'text': {'type': 'sentence_encoder', 'model': 'all-MiniLM-L6-v2',
@@ -479,7 +509,9 @@ def test_minilm_token_features_are_read_by_the_attention(vocab, tmp_path):
     alone_pooled, alone = tower.encode(tokens[1:])  # memoised: the rows of its own batch
     torch.testing.assert_close(alone[0], features[1])
     tower._memo.clear()
-    fresh_pooled, fresh = tower.encode(tokens[1:])  # computed again at its own length
+    with torch.autocast('cpu', dtype=torch.bfloat16):  # train --precision bfloat16
+        fresh_pooled, fresh = tower.encode(tokens[1:])  # computed again at its own length
+    assert fresh.dtype == torch.float32  # the frozen encoder stays float32 under autocast
     torch.testing.assert_close(fresh[0], features[1], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(fresh_pooled[0], pooled[1], atol=1e-5, rtol=1e-4)
 

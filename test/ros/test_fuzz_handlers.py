@@ -213,6 +213,10 @@ def test_guard_logs_once_per_topic_with_the_type_then_throttles(monkeypatch):
     clock[0] += runtime.MESSAGE_FAULT_THROTTLE + 0.1
     a('x')
     assert len(logger.lines) == 3 and '4 more' in logger.lines[2][1]
+    assert logger.lines[2][0] == 'warning'
+    # another fault on the same topic is heard at once, not hidden behind the first kind
+    runtime.guarded(node, 'a', lambda _m: 1 / 0)('z')
+    assert len(logger.lines) == 4 and 'ZeroDivisionError' in logger.lines[3][1]
     # programming errors are not swallowed when they are not Exceptions
     with pytest.raises(KeyboardInterrupt):
         runtime.guarded(node, 'c', lambda _m: (_ for _ in ()).throw(KeyboardInterrupt()))(1)

@@ -67,3 +67,28 @@ def test_the_model_limit_keeps_the_prompt_inside_the_context():
 def test_a_probability_outside_zero_one_is_refused(fillers, probability):
     with pytest.raises(ValueError, match='probability'):
         noise.InstructionNoise(probability, fillers, np.random.default_rng(0))
+
+
+def test_variants_bound_the_wordings_and_are_the_same_for_every_draw_order(fillers):
+    """--instruction-variants K: each instruction has at most K rewordings, fixed by the seed
+    and the sentence (not by which samples came before), so every process and a resumed run
+    see the same set; another seed gives another set."""
+    texts = ['stack the red block on the blue block', 'push the green cube left']
+
+    def wordings(seed, order_seed):
+        reword = noise.InstructionNoise(1.0, fillers, np.random.default_rng(order_seed),
+                                        variants=4, seed=seed)
+        return {t: {reword(t) for _ in range(200)} for t in texts}
+
+    first = wordings(seed=0, order_seed=0)
+    assert all(len(first[t]) == 4 and t not in first[t] for t in texts)
+    assert wordings(seed=0, order_seed=1) == first
+    other = wordings(seed=1, order_seed=0)
+    assert all(other[t] != first[t] for t in texts)
+    filler_set = set(fillers)
+    for t in texts:
+        for out in first[t]:
+            kept = [w for w in out.split() if w not in filler_set]
+            assert [w for w in t.split() if w != 'the'] == [w for w in kept if w != 'the']
+    with pytest.raises(ValueError, match='variants'):
+        noise.InstructionNoise(1.0, fillers, np.random.default_rng(0), variants=-1)
