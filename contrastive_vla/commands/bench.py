@@ -9,6 +9,13 @@ Examples::
     contrastive-vla bench --only graph --json graph_bench.json   # through the ROS graph
     contrastive-vla bench --only graph --graph 224x224:best_effort --graph-seconds 5
     contrastive-vla bench --only fuzz --json fuzz_bench.json    # hostile messages, live graph
+    contrastive-vla bench --only train --train-data data/fast --json train_bench.json
+
+``--only train`` (never part of the default run: it needs bags) times the training step of
+``--recipe``'s model on ``--train-data`` for each of ``--train-settings``
+(:mod:`contrastive_vla.training.throughput`) and prints ``{"train": {"recipe", "config",
+"samples", "instructions", "settings": [{"setting", "samples_per_s", "warmup_s",
+"variants_encoded_s", "remembered_sentences"}, ...]}}``.
 
 ``--only graph`` prints ``{"machine": ..., "load_avg": [1, 5, 15 min], "graph_offline":
 {"WxH": {"p50_ms", "p99_ms", ...}}, "graph": [{"image", "transport", "command_latency_ms":
@@ -45,7 +52,8 @@ def add_arguments(parser):
     parser.add_argument('--configs', default='ViT-B-32',
                         help='extra model configs (random weights) to time, comma-separated; '
                              '"" for none')
-    parser.add_argument('--only', choices=('model', 'sim', 'graph', 'fuzz'), default=None)
+    parser.add_argument('--only', choices=('model', 'sim', 'graph', 'fuzz', 'train'),
+                        default=None)
     parser.add_argument('--graph-seconds', type=float, default=30.0,
                         help='measuring time per camera size in the graph benchmark')
     parser.add_argument('--graph', default=DEFAULT_GRAPH_RUNS,
@@ -58,6 +66,18 @@ def add_arguments(parser):
     parser.add_argument('--fuzz-seconds', type=float, default=60.0,
                         help='how long the fuzz campaign sends them')
     parser.add_argument('--fuzz-seed', type=int, default=0, help='seed of the fuzz campaign')
+    parser.add_argument('--train-data', nargs='+', default=None, metavar='DIR',
+                        help='bags whose training step --only train times')
+    parser.add_argument('--recipe', default='fast',
+                        help='the training recipe --only train times (its model and settings)')
+    parser.add_argument('--train-settings', default=None,
+                        help='comma-separated PRECISION[:VARIANTS][:compile] (default: '
+                             'float32 compiled and eager, bfloat16, each with fresh '
+                             'rewordings and with 32 per instruction)')
+    parser.add_argument('--train-steps', type=int, default=100,
+                        help='timed training steps per setting')
+    parser.add_argument('--train-warmup', type=int, default=30,
+                        help='untimed training steps before them')
     parser.add_argument('--samples', type=int, default=200, help='timed decisions per model')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--device', default='cpu',
@@ -78,6 +98,16 @@ def run(args):
     device = args.device
     check_device(device)  # ValueError: the CLI's one-line error, before anything is timed
     result = {'machine': machine_info()}
+    if args.only == 'train':
+        if not args.train_data:
+            raise SystemExit('--only train needs --train-data DIR (bags, e.g. from collect)')
+        # deferred: a command imports its rooms when it runs, so --help stays fast
+        from contrastive_vla.training.throughput import DEFAULT_SETTINGS, step_rates
+
+        result['load_avg'] = [round(v, 2) for v in os.getloadavg()]
+        result['train'] = step_rates(args.train_data, args.recipe,
+                                     args.train_settings or DEFAULT_SETTINGS,
+                                     steps=args.train_steps, warmup=args.train_warmup)
     if args.only == 'fuzz':
         if args.fuzz_messages < 1 or not args.fuzz_seconds > 0:
             raise SystemExit('--fuzz-messages and --fuzz-seconds must be positive')

@@ -131,9 +131,13 @@ class InstructionNoise:
             return text
         if not self.variants:
             return self._reword(text, self.rng)
-        key = (text, int(self.rng.integers(self.variants)))
+        return self.variant(text, int(self.rng.integers(self.variants)))
+
+    def variant(self, text, j):
+        """Rewording ``j`` (of ``variants``) of ``text``: the same for a seed and a sentence."""
+        key = (text, j)
         if key not in self._bank:
-            own = np.random.default_rng([self.seed, zlib.crc32(text.encode()), key[1]])
+            own = np.random.default_rng([self.seed, zlib.crc32(text.encode()), j])
             self._bank[key] = self._reword(text, own)
         return self._bank[key]
 

@@ -133,6 +133,19 @@ class Trainer:
         target = (batch.labels[:, None] == batch.labels[None, :]).float()
         return F.binary_cross_entropy_with_logits(logits, target), None
 
+    def train_step(self, batch, lr):
+        """One optimizer step on ``batch`` at learning rate ``lr``; its loss."""
+        for group in self.optimizer.param_groups:
+            group['lr'] = lr * group['scale']
+        loss, _ = self.loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._average_gradients()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
     def _autocast(self):
         """The training forward's arithmetic (``config.precision``): bfloat16 autocast, or
         nothing (float32)."""
@@ -227,23 +240,14 @@ class Trainer:
                    disable=not config.progress or self.rank != 0, dynamic_ncols=True)
         # the next batch is made (read, augmented, tokenised) while this step computes
         with ThreadPoolExecutor(1, thread_name_prefix='batches') as pool:
-            pending = pool.submit(self._batch, order, first) if first < steps_per_epoch \
+            pending = pool.submit(self.epoch_batch, order, first) if first < steps_per_epoch \
                 else None
             for b in bar:
                 batch = pending.result()
                 if b + 1 < steps_per_epoch:
-                    pending = pool.submit(self._batch, order, b + 1)
+                    pending = pool.submit(self.epoch_batch, order, b + 1)
                 lr = self.base_lr * _schedule(self.step, warmup, total)
-                for group in self.optimizer.param_groups:
-                    group['lr'] = lr * group['scale']
-                loss, _ = self.loss(batch)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self._average_gradients()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-                self.optimizer.step()
-                self.step += 1
-                losses.append(loss.item())
+                losses.append(self.train_step(batch, lr))
                 bar.set_postfix(loss=f'{np.mean(losses[-20:]):.3f}')
                 now = time.perf_counter()
                 stopping = self._agreed(stop.requested)
@@ -302,7 +306,7 @@ class Trainer:
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
         return bool(flag.item())
 
-    def _batch(self, order, b):
+    def epoch_batch(self, order, b):
         """Batch ``b`` of an epoch whose samples come in ``order``: this process's share."""
         idx = order[b * self.batch_size:(b + 1) * self.batch_size]
         part = np.array_split(np.arange(len(idx)), self.world_size)[self.rank]
