@@ -286,6 +286,13 @@ class Trainer:
             row['closed_loop_success'] = summary['success_rate']
             row['closed_loop_per_task'] = {t: r['success_rate']
                                            for t, r in summary['per_task'].items()}
+            unsolved = unsolved_tasks(row['closed_loop_per_task'], summary['success_rate'])
+            if unsolved:
+                log.warning('epoch %d: the closed-loop check solves %.0f%% of the suite but no '
+                            'episode of %s: the run may not be learning %s (see why with '
+                            'contrastive-vla eval-sim --policy %s --tasks %s --trace --probe)',
+                            self.epoch, 100 * summary['success_rate'], ', '.join(unsolved),
+                            'it' if len(unsolved) == 1 else 'them', last, ','.join(unsolved))
             if config.keep_checks:
                 self._copy(last, f'epoch_{self.epoch:03d}', ignore=('training_state.pt',))
             # ties go to the later epoch: same success on a short check, more training
@@ -416,6 +423,15 @@ def load_training_state(path):
         raise ValueError(f'{path}: not a training state of contrastive-vla train (it needs '
                          'optimizer, epoch, step and best_success).')
     return state
+
+
+def unsolved_tasks(per_task: dict, overall: float, floor: float = 0.5) -> list[str]:
+    """The tasks a closed-loop check solved no episode of while it solved at least ``floor``
+    of the suite: a task the run is not learning (a run that stopped reading the zone's colour
+    placed nothing at every check while the rest climbed to 81%)."""
+    if overall < floor:
+        return []
+    return sorted(task for task, success in per_task.items() if success == 0)
 
 
 def _schedule(step, warmup, total):

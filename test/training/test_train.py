@@ -283,3 +283,13 @@ def test_sigterm_stops_the_command_after_saving_where_it_was(bags, tmp_path):
     assert 'SIGTERM: stopped in epoch' in err and '--resume continues from there' in err
     saved = load_training_state(state)
     assert saved['epoch'] < 50 and saved['step'] > 0
+
+
+def test_a_task_the_check_never_solves_is_named_once_the_rest_are_learned():
+    from contrastive_vla.training.train import unsolved_tasks
+
+    check = {'reach_block': 1.0, 'place_in_zone': 0.0, 'stack_blocks': 0.75, 'lift_block': 0.0}
+    assert unsolved_tasks(check, 0.8) == ['lift_block', 'place_in_zone']
+    assert unsolved_tasks(check, 0.3) == []  # early: nothing is learned yet
+    assert unsolved_tasks({'reach_block': 1.0}, 1.0) == []
+
