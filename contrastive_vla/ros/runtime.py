@@ -356,7 +356,15 @@ def warn_by_reason(node, message, period=5.0, level='warning'):
     if held is None:
         return False
     suffix = f' ({held} more like it since the last such line)' if held else ''
-    getattr(node.get_logger(), level)(message + suffix)
+    # one call site per severity: rclpy raises ValueError when a call site's severity changes
+    # ("Logger severity cannot be changed between calls"), which killed the bridge once
+    logger = node.get_logger()
+    if level == 'error':
+        logger.error(message + suffix)
+    elif level == 'warning':
+        logger.warning(message + suffix)
+    else:
+        raise ValueError(f"level must be 'error' or 'warning', not {level!r}")
     return True
 
 

@@ -67,3 +67,26 @@ def test_warn_by_reason_says_how_many_were_held_back(monkeypatch):
                                  'frame rejected: encoding yuv422',
                                  'frame 4 rejected: step 13 < 96 (2 more like it since the '
                                  'last such line)']
+
+
+def test_guarded_handler_faults_log_at_both_severities_on_a_real_rclpy_logger(monkeypatch):
+    """A topic's first fault is an error, later ones warnings: on rclpy's own logger, whose
+    call sites refuse a change of severity (this ValueError escaped the guard and killed the
+    arm bridge in the live fuzz test)."""
+    pytest.importorskip('rclpy')
+    from contrastive_vla.ros import runtime
+
+    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    spun = runtime.SpunNode('fault_probe')
+    try:
+        handler = runtime.guarded(spun.node, 'joint_states', lambda msg: [][msg])
+        other = runtime.guarded(spun.node, 'image', lambda msg: 1 / msg)
+        for msg in (0, 1, 2):
+            assert handler(msg) is None and other(0) is None
+        runtime.warn_by_reason(spun.node, 'a refused message')
+        runtime.warn_by_reason(spun.node, 'another refused message', level='error')
+        assert spun.node.message_faults == {'joint_states': 3, 'image': 3}
+        with pytest.raises(ValueError, match='level'):
+            runtime.warn_by_reason(spun.node, 'a third refused message', level='info')
+    finally:
+        spun.close()

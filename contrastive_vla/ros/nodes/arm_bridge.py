@@ -276,21 +276,32 @@ class ArmBridge(LifecycleNode):
                                                   now_ns / NS_PER_S):
             if self.holders.raise_('joint_states', trust.reason):  # once per distrust
                 self.jump_expected = self.expected_jump(now_ns / NS_PER_S, trust)
-                # held all the same: only the tone differs
-                log = self.get_logger().info if self.jump_expected else self.get_logger().error
-                log(f'{trust.reason}: not planning, the arm held until the joint states are '
-                    f'consistent again (a single publisher for {trust.settle:g} s, no jumps)')
+                # held all the same: only the tone differs (one call site per severity:
+                # rclpy raises ValueError when a call site's severity changes)
+                text = (f'{trust.reason}: not planning, the arm held until the joint states '
+                        f'are consistent again (a single publisher for {trust.settle:g} s, no '
+                        'jumps)')
+                if self.jump_expected:
+                    self.get_logger().info(text)
+                else:
+                    self.get_logger().error(text)
                 if self.active is not None:
                     self.halt(trust.reason)
             # its arm joints are not used; the rest (a gripper's) is
             keep = [i for i, n in enumerate(names) if n not in trust.arm]
             if not keep:
                 return
-            names, positions = [names[i] for i in keep], [positions[i] for i in keep]
-            velocities = [velocities[i] for i in keep] if velocities else []
+            # lists of another length than the names are kept whole: the update below refuses
+            # the message saying so (indexing them raised IndexError)
+            if len(velocities) == len(names):
+                velocities = [velocities[i] for i in keep]
+            if len(positions) == len(names):
+                names, positions = [names[i] for i in keep], [positions[i] for i in keep]
         elif trust is not None and self.holders.release('joint_states'):
-            log = self.get_logger().info if self.jump_expected else self.get_logger().warning
-            log('joint_states consistent again: planning resumes')
+            if self.jump_expected:
+                self.get_logger().info('joint_states consistent again: planning resumes')
+            else:
+                self.get_logger().warning('joint_states consistent again: planning resumes')
         try:  # stamped on receipt: joint_state_timeout is measured on this node's clock
             self.joint_states.update(names, positions, velocities, now_ns)
         except JointStateError as exc:
