@@ -125,14 +125,13 @@ class SentenceEncoderText(nn.Module):
                 first.setdefault(key, i)
         fresh = {}
         if first:
-            # float32 even under a bfloat16 autocast (train --precision bfloat16): the memo is
-            # shared with validation and inference, which read float32 features
-            autocast = torch.autocast(tokens.device.type, enabled=False)
             batch = tokens[list(first.values())]
             mask = (batch != 0).long()
             lengths = mask.sum(1).tolist()
             used = max(1, *lengths)  # the longest sentence, not the context
-            with autocast:
+            # float32 even under a bfloat16 autocast (train --precision bfloat16): the memo is
+            # shared with validation and inference, which read float32 features
+            with torch.autocast(tokens.device.type, enabled=False):
                 hidden = self.encoder(input_ids=batch[:, :used],
                                       attention_mask=mask[:, :used]).last_hidden_state
             keep = mask[:, :used, None]

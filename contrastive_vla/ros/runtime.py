@@ -346,25 +346,35 @@ class ReasonThrottle:
         return entry[1] if entry is not None else 0
 
 
+def log_at(node, level, text):
+    """Log ``text`` on ``node`` at ``level`` ('info', 'warning' or 'error'), one call site per
+    severity: rclpy raises ValueError ("Logger severity cannot be changed between calls") when
+    one line logs at two severities, which once escaped a handler guard and killed the bridge.
+    Use it wherever the severity is chosen at run time."""
+    logger = node.get_logger()
+    if level == 'error':
+        logger.error(text)
+    elif level == 'warning':
+        logger.warning(text)
+    elif level == 'info':
+        logger.info(text)
+    else:
+        raise ValueError(f"level must be 'info', 'warning' or 'error', not {level!r}")
+
+
 def warn_by_reason(node, message, period=5.0, level='warning'):
     """Log ``message`` on ``node`` unless one with the same reason was logged in the last
     ``period`` s (:class:`ReasonThrottle`); a line says how many like it were held back.
     Use it for refused input, where two faults in a row must both be heard."""
+    if level not in ('error', 'warning'):
+        raise ValueError(f"level must be 'error' or 'warning', not {level!r}")
     throttles = node.__dict__.setdefault('_reason_throttles', {})
     throttle = throttles.setdefault(period, ReasonThrottle(period))
     held = throttle.admit(message, time.monotonic())
     if held is None:
         return False
     suffix = f' ({held} more like it since the last such line)' if held else ''
-    # one call site per severity: rclpy raises ValueError when a call site's severity changes
-    # ("Logger severity cannot be changed between calls"), which killed the bridge once
-    logger = node.get_logger()
-    if level == 'error':
-        logger.error(message + suffix)
-    elif level == 'warning':
-        logger.warning(message + suffix)
-    else:
-        raise ValueError(f"level must be 'error' or 'warning', not {level!r}")
+    log_at(node, level, message + suffix)
     return True
 
 

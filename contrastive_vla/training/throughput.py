@@ -9,7 +9,6 @@ the first epochs of a run do), so the figure is the rate once they are remembere
 that took are reported too.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 import tempfile
 import time
@@ -128,16 +127,9 @@ def _encode_variants(trainer: Trainer, dataset: DemoDataset, chunk: int = 256) -
 
 
 def _run_steps(trainer: Trainer, order: np.ndarray, first: int, n: int, lr: float) -> float:
-    """Seconds for steps ``first`` .. ``first + n`` of ``order``, the next batch made in a
-    second thread as in ``Trainer.fit``."""
-    if n == 0:
-        return 0.0
+    """Seconds for steps ``first`` .. ``first + n`` of ``order``, the batches made ahead as in
+    ``Trainer.fit``."""
     start = time.perf_counter()
-    with ThreadPoolExecutor(1, thread_name_prefix='batches') as pool:
-        pending = pool.submit(trainer.epoch_batch, order, first)
-        for b in range(first, first + n):
-            batch = pending.result()
-            if b + 1 < first + n:
-                pending = pool.submit(trainer.epoch_batch, order, b + 1)
-            trainer.train_step(batch, lr)
+    for _, batch in trainer.batches_ahead(order, first, first + n):
+        trainer.train_step(batch, lr)
     return time.perf_counter() - start

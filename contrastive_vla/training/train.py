@@ -116,10 +116,9 @@ class Trainer:
         """(loss, logits over the vocabulary or None) of a Batch: under torchrun, of this
         process's share, weighted so that the processes' gradients, averaged, are the whole
         batch's; the logits with the ``ce`` loss."""
-        texts = batch.texts if self.cfg.head != 'regress' else None
-        with self._autocast():
-            context, text = self.net(batch.images, batch.instructions, batch.inverse, texts,
-                                     batch.state)
+        with self._autocast():  # batch.texts is None for the regression head
+            context, text = self.net(batch.images, batch.instructions, batch.inverse,
+                                     batch.texts, batch.state)
         # the head in float32: logits up to 100 keep their resolution
         context = context.float()
         if self.cfg.head == 'regress':
@@ -235,37 +234,31 @@ class Trainer:
         # short runs (fine-tuning on a few episodes) warm up for a fifth of them
         warmup = min(config.warmup_steps, max(1, total // 5))
         lr = self.base_lr * _schedule(max(0, self.step - 1), warmup, total)
-        bar = tqdm(range(first, steps_per_epoch), desc=f'epoch {epoch + 1}/{config.epochs}',
-                   initial=first, total=steps_per_epoch,
-                   disable=not config.progress or self.rank != 0, dynamic_ncols=True)
-        # the next batch is made (read, augmented, tokenised) while this step computes
-        with ThreadPoolExecutor(1, thread_name_prefix='batches') as pool:
-            pending = pool.submit(self.epoch_batch, order, first) if first < steps_per_epoch \
-                else None
-            for b in bar:
-                batch = pending.result()
-                if b + 1 < steps_per_epoch:
-                    pending = pool.submit(self.epoch_batch, order, b + 1)
-                lr = self.base_lr * _schedule(self.step, warmup, total)
-                losses.append(self.train_step(batch, lr))
-                bar.set_postfix(loss=f'{np.mean(losses[-20:]):.3f}')
-                now = time.perf_counter()
-                stopping = self._agreed(stop.requested)
-                if self.rank == 0 and (stopping or config.checkpoint_minutes and
-                                       now - saved >= 60 * config.checkpoint_minutes and
-                                       b + 1 < steps_per_epoch):
-                    self.progress = {'batch': b + 1, 'seconds': now - start,
-                                     'losses': losses, 'rng': batch.rng_after}
-                    self.save('last', meta)
-                    self.progress = None
-                    saved = time.perf_counter()
-                if stopping:
-                    bar.close()
-                    log.warning('%s: stopped in epoch %d after batch %d of %d (step %d); '
-                                'saved %s, and --resume continues from there', stop.requested,
-                                epoch + 1, b + 1, steps_per_epoch, self.step,
-                                self.out_dir / 'last')
-                    raise KeyboardInterrupt(stop.requested)
+        bar = tqdm(self.batches_ahead(order, first, steps_per_epoch),
+                   desc=f'epoch {epoch + 1}/{config.epochs}', initial=first,
+                   total=steps_per_epoch, disable=not config.progress or self.rank != 0,
+                   dynamic_ncols=True)
+        for b, batch in bar:
+            lr = self.base_lr * _schedule(self.step, warmup, total)
+            losses.append(self.train_step(batch, lr))
+            bar.set_postfix(loss=f'{np.mean(losses[-20:]):.3f}')
+            now = time.perf_counter()
+            stopping = self._agreed(stop.requested)
+            if self.rank == 0 and (stopping or config.checkpoint_minutes and
+                                   now - saved >= 60 * config.checkpoint_minutes and
+                                   b + 1 < steps_per_epoch):
+                self.progress = {'batch': b + 1, 'seconds': now - start,
+                                 'losses': losses, 'rng': batch.rng_after}
+                self.save('last', meta)
+                self.progress = None
+                saved = time.perf_counter()
+            if stopping:
+                bar.close()
+                log.warning('%s: stopped in epoch %d after batch %d of %d (step %d); '
+                            'saved %s, and --resume continues from there', stop.requested,
+                            epoch + 1, b + 1, steps_per_epoch, self.step,
+                            self.out_dir / 'last')
+                raise KeyboardInterrupt(stop.requested)
         return losses, lr, time.perf_counter() - start
 
     def _end_epoch(self, losses, lr, epoch_s, meta, eval_tasks, metrics_path):
@@ -312,6 +305,21 @@ class Trainer:
         flag = torch.tensor([1.0 if requested else 0.0], device=self.device)
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
         return bool(flag.item())
+
+    def batches_ahead(self, order, first, stop):
+        """(b, batch b) for b in ``first`` .. ``stop - 1`` of an epoch whose samples come in
+        ``order``, each batch made (read, augmented, tokenised) in a second thread while the
+        step before it computes. The batches draw from the run's one generator in batch order
+        either way."""
+        if first >= stop:
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix='batches') as pool:
+            pending = pool.submit(self.epoch_batch, order, first)
+            for b in range(first, stop):
+                batch = pending.result()
+                if b + 1 < stop:
+                    pending = pool.submit(self.epoch_batch, order, b + 1)
+                yield b, batch
 
     def epoch_batch(self, order, b):
         """Batch ``b`` of an epoch whose samples come in ``order``: this process's share."""

@@ -70,6 +70,7 @@ from contrastive_vla.ros.runtime import (
     GraphSenders,
     diagnostics,
     guarded,
+    log_at,
     resolved_node,
     run_node,
     start_managed,
@@ -276,15 +277,11 @@ class ArmBridge(LifecycleNode):
                                                   now_ns / NS_PER_S):
             if self.holders.raise_('joint_states', trust.reason):  # once per distrust
                 self.jump_expected = self.expected_jump(now_ns / NS_PER_S, trust)
-                # held all the same: only the tone differs (one call site per severity:
-                # rclpy raises ValueError when a call site's severity changes)
-                text = (f'{trust.reason}: not planning, the arm held until the joint states '
-                        f'are consistent again (a single publisher for {trust.settle:g} s, no '
-                        'jumps)')
-                if self.jump_expected:
-                    self.get_logger().info(text)
-                else:
-                    self.get_logger().error(text)
+                # held all the same: only the tone differs
+                log_at(self, 'info' if self.jump_expected else 'error',
+                       f'{trust.reason}: not planning, the arm held until the joint states '
+                       f'are consistent again (a single publisher for {trust.settle:g} s, no '
+                       'jumps)')
                 if self.active is not None:
                     self.halt(trust.reason)
             # its arm joints are not used; the rest (a gripper's) is
@@ -298,10 +295,8 @@ class ArmBridge(LifecycleNode):
             if len(positions) == len(names):
                 names, positions = [names[i] for i in keep], [positions[i] for i in keep]
         elif trust is not None and self.holders.release('joint_states'):
-            if self.jump_expected:
-                self.get_logger().info('joint_states consistent again: planning resumes')
-            else:
-                self.get_logger().warning('joint_states consistent again: planning resumes')
+            log_at(self, 'info' if self.jump_expected else 'warning',
+                   'joint_states consistent again: planning resumes')
         try:  # stamped on receipt: joint_state_timeout is measured on this node's clock
             self.joint_states.update(names, positions, velocities, now_ns)
         except JointStateError as exc:
