@@ -356,13 +356,30 @@ def find_bags(paths: Iterable[str | Path]) -> list[Path]:
         if (path / 'metadata.yaml').is_file() or path.suffix in ('.mcap', '.db3'):
             bags.append(path)
             continue
-        found = sorted(p.parent for p in path.rglob('metadata.yaml')
-                       if '.cache' not in p.parts and not p.parent.name.startswith('.'))
-        bags.extend(found)
+        bags.extend(_bags_under(path))
     if not bags:
         raise FileNotFoundError(f'no rosbag2 bags (directories with metadata.yaml) under '
                                 f'{[str(p) for p in paths]}')
     return bags
+
+
+def _bags_under(root: Path) -> list[Path]:
+    """Bag directories below ``root``, sorted; symbolic links to directories are followed
+    (a subset of a dataset is often a folder of links to its bags), each real directory once,
+    so a link back up the tree ends nothing. Hidden directories and caches are skipped."""
+    found, seen = [], set()
+    for here, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        if 'metadata.yaml' in files:
+            found.append(Path(here))
+            dirs[:] = []   # a bag's own folder holds no further bags
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+    return sorted(found)
 
 
 def open_bag(path: str | os.PathLike) -> BagReader:

@@ -347,3 +347,35 @@ def test_reader_misuse_is_a_bag_error(fixtures):
             bag.messages('/nope')
     with pytest.raises(BagError, match='closed'):
         bag.messages()
+
+
+def _small_bag(path):
+    with BagWriter(path) as bag:
+        bag.add_topic('/instruction', 'std_msgs/msg/String')
+        bag.write('/instruction', 1, string_msg('close the gripper'))
+    return path
+
+
+def test_find_bags_follows_links_once_and_skips_hidden(tmp_path):
+    """A subset of a dataset as a folder of links to its bags is found (os.walk does not follow
+    links by default, nor did Path.rglob before Python 3.13); a link back up the tree ends
+    nothing; hidden folders (caches) are not searched."""
+    from contrastive_vla.bag import find_bags
+
+    data = tmp_path / 'data'
+    a, b = _small_bag(data / 'place_s1'), _small_bag(data / 'stack_s1')
+    _small_bag(data / '.cache' / 'copy')
+    subset = tmp_path / 'subset'
+    subset.mkdir()
+    (subset / 'place_s1').symlink_to(a, target_is_directory=True)
+    (subset / 'loop').symlink_to(tmp_path, target_is_directory=True)
+    found = find_bags([subset])
+    assert [p.name for p in found if p.resolve() == a.resolve()] == ['place_s1']
+    # the loop reaches data/ once: each real bag at most once, never the hidden copy
+    assert sorted(p.resolve() for p in found) == sorted({a.resolve(), b.resolve()})
+    with open_bag(found[0]) as bag:
+        assert bag.message_count == 1
+    assert find_bags([data]) == [a, b]
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(FileNotFoundError, match='no rosbag2 bags'):
+        find_bags([tmp_path / 'empty'])
