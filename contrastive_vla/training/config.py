@@ -75,7 +75,7 @@ class TrainingConfig:
 
     data: list[str] = option(
         default_factory=list, required=True,
-        help='bag directories, or directories holding bags')
+        help='bag directories, or directories holding bags (or links to them)')
     recipe: str | None = option(
         None, metavar='NAME',
         help='start from the settings of a recipe: config/recipes/NAME.yaml (e.g. "fast": '
