@@ -21,6 +21,7 @@ from pathlib import Path
 
 from contrastive_vla.commands.common import check_episodes_and_seed, instruction_wordings
 from contrastive_vla.evaluation.sim_eval import (
+    LOOP_MODES,
     STUCK_MODES,
     evaluate_in_sim,
     format_comparison,
@@ -70,6 +71,10 @@ def add_arguments(parser):
                              'when it fires, run on, report the success rate had it stopped '
                              'there), stop (end the episode, as the node stops deciding) or '
                              'off (default: %(default)s)')
+    parser.add_argument('--loops', choices=LOOP_MODES, default='off',
+                        help="the VLA node's loop breaker on a model's decisions: on (a "
+                             'primitive already executed from the same arm state is passed '
+                             'over for the next best) or off (default: %(default)s)')
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
     parser.add_argument('--no-progress', action='store_true')
 
@@ -120,7 +125,7 @@ def _evaluate(args, policy, task_ids, instructions):
                               instructions=instructions, workers=args.workers,
                               video_dir=args.video, video_episodes=args.video_episodes,
                               progress=not args.no_progress, probe=args.probe,
-                              stuck=args.stuck, trace=args.trace)
+                              stuck=args.stuck, trace=args.trace, loops=args.loops)
     print(format_table(summary))
     if args.probe:
         # deferred: a command imports its rooms when it runs, so --help stays fast
@@ -134,6 +139,10 @@ def _evaluate(args, policy, task_ids, instructions):
         print(format_traces(summary['failure_trace']))
     if 'stuck' in summary:
         print(format_stuck(summary['stuck']))
+    if 'loops' in summary:
+        loops = summary['loops']
+        print(f'loop breaker: changed {loops["decisions_changed"]} decisions in '
+              f'{loops["episodes_changed"]} of {loops["episodes"]} episodes')
     print(f'decision latency p50 {summary["decision_ms"]["p50"]:.2f} ms, '
           f'p99 {summary["decision_ms"]["p99"]:.2f} ms; {summary["wall_s"]:.1f} s')
     return summary

@@ -66,6 +66,15 @@ class LanguageProbe:
         self.env = None
         self.stats = None
 
+    @property
+    def last_scores(self):
+        """The wrapped policy's scores of its last decision (for a loop breaker), if any."""
+        return getattr(self.policy, 'last_scores', None)
+
+    @property
+    def vocab(self):
+        return getattr(self.policy, 'vocab', None)
+
     def attach(self, env):
         self.env = env
         self.expert.attach(env)

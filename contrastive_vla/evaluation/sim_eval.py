@@ -9,6 +9,9 @@ limits): ``stuck='observe'`` (default) records when it would have fired and lets
 run on, so one run gives both the success rate and the success rate had the episode stopped
 there (``stuck.success_rate_if_stopped``); ``'stop'`` ends the episode when it fires, as the
 node stops deciding; ``'off'`` runs without it.
+
+``loops='on'`` runs the VLA node's loop breaker (``control.loops``) on a model's decisions: a
+primitive already executed from the same arm state is passed over for the next best.
 """
 
 import math
@@ -18,6 +21,7 @@ import time
 
 import numpy as np
 
+from contrastive_vla.control.loops import LoopBreaker
 from contrastive_vla.control.stuck import StuckDetector, StuckLimits
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.core.workers import map_episodes
@@ -69,10 +73,11 @@ def make_policy(spec):
 # ---- worker processes ------------------------------------------------------------------------
 _WORKER = {}
 STUCK_MODES = ('observe', 'stop', 'off')
+LOOP_MODES = ('on', 'off')
 
 
 def _init_worker(policy_spec, image_size, video_dir, threads, probe=False, stuck='observe',
-                 trace=False):
+                 trace=False, loops='off'):
     if threads:
         try:
             # deferred: torch takes seconds to import; only this path needs it
@@ -97,6 +102,7 @@ def _init_worker(policy_spec, image_size, video_dir, threads, probe=False, stuck
     _WORKER['video_dir'] = video_dir
     _WORKER['stuck'] = None if stuck == 'off' else StuckDetector(StuckLimits())
     _WORKER['stop_when_stuck'] = stuck == 'stop'
+    _WORKER['loops'] = LoopBreaker() if loops == 'on' else None
 
 
 def _run_one(job):
@@ -113,13 +119,16 @@ def _run_one(job):
     try:
         result = run_episode(env, policy, task_id, seed, instruction=instruction,
                              render=getattr(policy, 'needs_images', True),
-                             stuck=_WORKER['stuck'], stop_when_stuck=_WORKER['stop_when_stuck'])
+                             stuck=_WORKER['stuck'], stop_when_stuck=_WORKER['stop_when_stuck'],
+                             loops=_WORKER['loops'])
     finally:
         env.frame_callback = None
         if writer is not None:
             writer.close(result is not None and result.success)
     row = result.to_dict() | {'decision_ms': result.decision_ms,
                               'blocks': list(env.spec.block_colours)}
+    if _WORKER['loops'] is not None:
+        row['loops_broken'] = _WORKER['loops'].broken
     if getattr(policy, 'stats', None) is not None:
         row['probe'] = policy.stats
     if getattr(policy, 'trace', None) is not None:
@@ -129,11 +138,14 @@ def _run_one(job):
 
 def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, workers=1,
                     video_dir=None, video_episodes=1, image_size=None, progress=True,
-                    probe=False, stuck='observe', trace=False):
+                    probe=False, stuck='observe', trace=False, loops='off'):
     """Run ``episodes`` per task; returns the summary dict (see module docstring).
 
     ``stuck``: 'observe', 'stop' or 'off' (see the module docstring); the summary gains
     ``stuck`` (how often the detector fired on successful and on failed episodes).
+
+    ``loops``: 'on' or 'off', the loop breaker (see the module docstring); with 'on' the
+    summary gains ``loops`` (decisions it changed, episodes where it did).
 
     ``probe``: also measure whether the policy reads the instruction
     (evaluation.language_probe); the summary gains ``language_probe``.
@@ -144,6 +156,8 @@ def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, 
     """
     if stuck not in STUCK_MODES:
         raise ValueError(f'stuck must be one of {", ".join(STUCK_MODES)}, got {stuck!r}')
+    if loops not in LOOP_MODES:
+        raise ValueError(f'loops must be one of {", ".join(LOOP_MODES)}, got {loops!r}')
     jobs = []
     for task_id in task_ids:
         wording = (instructions or {}).get(task_id)
@@ -157,11 +171,17 @@ def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, 
     # in worker processes, share the cores between them; in this process, leave torch alone
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
     results = map_episodes(_run_one, jobs, workers, _init_worker,
-                           (policy_spec, image_size, video_dir, threads, probe, stuck, trace),
+                           (policy_spec, image_size, video_dir, threads, probe, stuck, trace,
+                            loops),
                            'eval-sim', progress)
     summary = summarise(results, policy_spec, task_ids, seed, time.perf_counter() - start)
     if stuck != 'off':
         summary['stuck'] = summarise_stuck(results, stuck)
+    if loops == 'on':
+        changed = [r.get('loops_broken', 0) for r in results]
+        summary['loops'] = {'decisions_changed': int(sum(changed)),
+                            'episodes_changed': sum(1 for c in changed if c),
+                            'episodes': len(results)}
     if probe:
         # deferred: only --probe runs use the probe
         from contrastive_vla.evaluation.language_probe import summarise_probe

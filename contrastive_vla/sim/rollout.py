@@ -13,6 +13,11 @@ import ``control``) is fed every executed decision with its outcome and message,
 node feeds it from ``primitive_status``; the result says when it fired and why, and with
 ``stop_when_stuck`` the episode ends there (a failure unless it was the step that succeeded),
 as the node stops deciding.
+
+An optional loop breaker (``control.loops.LoopBreaker``, passed in the same way) picks the
+primitive to execute from the policy's scores of the decision (``policy.last_scores``, which a
+scoring policy keeps after ``act``): the policy's choice unless that was already executed from
+the same arm state; it is fed every executed decision like the stuck detector.
 """
 
 from dataclasses import dataclass, field
@@ -54,13 +59,15 @@ class EpisodeResult:
 
 
 def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on_step=None,
-                render=True, perturb=None, stuck=None, stop_when_stuck=False):
+                render=True, perturb=None, stuck=None, stop_when_stuck=False, loops=None):
     """Roll out ``policy`` on (task_id, seed); returns an EpisodeResult.
 
     ``stuck``: a stuck detector (``reset()``,
     ``observe(delta, name, outcome, message) -> reason or None``), reset here and fed each
     step with its outcome and message; ``stop_when_stuck`` ends the
-    episode when it fires.
+    episode when it fires. ``loops``: a loop breaker (``reset()``, ``choose(scores) -> index``,
+    ``observe(index, delta, outcome, message)``), used with a policy that keeps
+    ``last_scores`` and ``vocab``; others run as they are.
 
     ``perturb(env) -> bool``, called before each decision, may move the arm off course (the
     CLIP-RT recovery-pair augmentation at collection time); when it returns True the scene is
@@ -75,6 +82,8 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
     result = EpisodeResult(task_id, seed, env.spec.instruction, env.success(), 0)
     if stuck is not None:
         stuck.reset()
+    if loops is not None:
+        loops.reset()
     while not result.success and result.steps < budget:
         if perturb is not None and result.steps > 0 and perturb(env):
             result.success = env.success()
@@ -83,6 +92,11 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
             observation = env.observe(render=render)
         t0 = time.perf_counter()
         primitive = policy.act(observation)
+        chosen = None
+        scores = getattr(policy, 'last_scores', None)
+        if loops is not None and primitive is not None and scores is not None:
+            chosen = loops.choose(scores)
+            primitive = policy.vocab[chosen]
         decision_ms = (time.perf_counter() - t0) * 1e3
         result.decision_ms.append(decision_ms)
         if primitive is None:
@@ -98,6 +112,8 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
             on_step(StepRecord(observation, step.primitive, step.status, step.message,
                                decision_ms))
         result.success = step.success
+        if chosen is not None and step.primitive is not None:
+            loops.observe(chosen, step.primitive.delta_array(), step.status, step.message)
         if stuck is not None and step.primitive is not None and result.stuck_at is None:
             reason = stuck.observe(step.primitive.delta_array(), step.primitive.name,
                                    step.status, step.message)
