@@ -37,6 +37,9 @@ def add_arguments(parser):
     parser.add_argument('--plot', default=None, help='PNG to write (default: RUN/curve.png)')
     parser.add_argument('--json', dest='json_out', default=None, help='write the curve here')
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
+    parser.add_argument('--loops', choices=('on', 'off'), default='on',
+                        help="the VLA node's loop breaker, as eval-sim --loops (default: "
+                             '%(default)s)')
     parser.add_argument('--no-progress', action='store_true')
 
 
@@ -70,7 +73,7 @@ def run(args):
 
     curve = learning_curve(args.run, task_ids, args.episodes, args.seed, wordings,
                            workers=args.workers, progress=not args.no_progress,
-                           target=args.target, on_point=report)
+                           target=args.target, on_point=report, loops=args.loops)
     print(format_curve(curve))
     plot = Path(args.plot) if args.plot else Path(args.run) / 'curve.png'
     plot_curve(curve, plot)

@@ -71,10 +71,11 @@ def add_arguments(parser):
                              'when it fires, run on, report the success rate had it stopped '
                              'there), stop (end the episode, as the node stops deciding) or '
                              'off (default: %(default)s)')
-    parser.add_argument('--loops', choices=LOOP_MODES, default='off',
-                        help="the VLA node's loop breaker on a model's decisions: on (a "
-                             'primitive already executed from the same arm state is passed '
-                             'over for the next best) or off (default: %(default)s)')
+    parser.add_argument('--loops', choices=LOOP_MODES, default='on',
+                        help="the VLA node's loop breaker on a model's decisions, as the node "
+                             'runs it by default: on (a primitive already executed from the '
+                             'same arm state is passed over for the next best) or off (the '
+                             "policy's own choices) (default: %(default)s)")
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
     parser.add_argument('--no-progress', action='store_true')
 

@@ -10,8 +10,9 @@ run on, so one run gives both the success rate and the success rate had the epis
 there (``stuck.success_rate_if_stopped``); ``'stop'`` ends the episode when it fires, as the
 node stops deciding; ``'off'`` runs without it.
 
-``loops='on'`` runs the VLA node's loop breaker (``control.loops``) on a model's decisions: a
-primitive already executed from the same arm state is passed over for the next best.
+Every model's decisions also go through the VLA node's loop breaker (``control.loops``, on by
+default in the node as here): a primitive already executed from the same arm state is passed
+over for the next best. ``loops='off'`` gives the policy's own choices.
 """
 
 import math
@@ -138,13 +139,13 @@ def _run_one(job):
 
 def evaluate_in_sim(policy_spec, task_ids, episodes, seed=0, instructions=None, workers=1,
                     video_dir=None, video_episodes=1, image_size=None, progress=True,
-                    probe=False, stuck='observe', trace=False, loops='off'):
+                    probe=False, stuck='observe', trace=False, loops='on'):
     """Run ``episodes`` per task; returns the summary dict (see module docstring).
 
     ``stuck``: 'observe', 'stop' or 'off' (see the module docstring); the summary gains
     ``stuck`` (how often the detector fired on successful and on failed episodes).
 
-    ``loops``: 'on' or 'off', the loop breaker (see the module docstring); with 'on' the
+    ``loops``: 'on' (default) or 'off', the loop breaker (see the module docstring); with 'on' the
     summary gains ``loops`` (decisions it changed, episodes where it did).
 
     ``probe``: also measure whether the policy reads the instruction

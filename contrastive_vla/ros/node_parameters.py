@@ -98,6 +98,10 @@ VLA = (
     Param('autostart', True, 'activate at start-up (the node configures itself, loading the '
                              'model, either way); false: no decisions until `ros2 lifecycle set '
                              '/vla activate`'),
+    Param('loop_breaking', True, 'never execute a primitive twice from the same arm state (the '
+                                 'sum of the executed motions and the gripper command since the '
+                                 'instruction): pass over the already tried ones for the next '
+                                 'best', dynamic=True),
     Param('stuck_detection', True, 'stop deciding when the executed decisions make no progress '
                                    '(state stuck, diagnostics ERROR) until a new instruction'),
     Param('stuck_window', _STUCK.window, 'executed decisions the stuck detector looks at',

@@ -49,7 +49,7 @@ def epoch_rows(run_dir: str | Path) -> dict[int, dict]:
 
 
 def learning_curve(run_dir, task_ids, episodes, seed, wordings, workers=1, progress=True,
-                   target=0.9, on_point=None):
+                   target=0.9, on_point=None, loops='on'):
     """Evaluate every kept checkpoint of ``run_dir`` on ``episodes`` per task from ``seed``.
 
     ``wordings``: (name, task id -> templates or None for the task templates) pairs, each
@@ -59,7 +59,7 @@ def learning_curve(run_dir, task_ids, episodes, seed, wordings, workers=1, progr
     ``val_accuracy``, ``val_top3_accuracy``, ``check`` (the run's own closed-loop check or
     None) and per wording ``success``, ``ci95``, ``per_task``) and ``minutes_to_target``
     (wording -> training minutes of the first checkpoint at or above ``target``, None if
-    none reached it)."""
+    none reached it). ``loops``: the loop breaker, 'on' or 'off' (``evaluate_in_sim``)."""
     rows = epoch_rows(run_dir)
     points = []
     for epoch, path in kept_checkpoints(run_dir):
@@ -73,7 +73,7 @@ def learning_curve(run_dir, task_ids, episodes, seed, wordings, workers=1, progr
         for name, instructions in wordings:
             summary = evaluate_in_sim(str(path), task_ids, episodes, seed=seed,
                                       instructions=instructions, workers=workers,
-                                      progress=progress)
+                                      progress=progress, loops=loops)
             point['success'][name] = summary['success_rate']
             point['ci95'][name] = summary['ci95']
             point['per_task'][name] = {t: r['success_rate']

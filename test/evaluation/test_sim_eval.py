@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import yaml
 
@@ -127,12 +128,23 @@ class Pressing(Thrashing):
         return self.vocab['down_5cm']
 
 
+class ScoringThrasher(Thrashing):
+    """The thrashing policy as a model is one: it keeps the scores of its decision."""
+
+    name = 'scoring-thrasher'
+
+    def act(self, observation):
+        primitive = super().act(observation)
+        self.last_scores = np.eye(len(self.vocab))[primitive.index]
+        return primitive
+
+
 @pytest.fixture
 def thrashing(monkeypatch):
     from contrastive_vla.evaluation import sim_eval
 
     real = sim_eval.make_policy
-    fakes = {'thrashing': Thrashing, 'pressing': Pressing}
+    fakes = {'thrashing': Thrashing, 'pressing': Pressing, 'scoring': ScoringThrasher}
     monkeypatch.setattr(sim_eval, 'make_policy',
                         lambda spec: fakes[spec]() if spec in fakes else real(spec))
 
@@ -179,3 +191,30 @@ def test_eval_sim_cli_reports_the_stuck_detector_and_says_a_fixed_instruction(tm
     assert data['stuck']['fired'] == 0
     assert data['episode_results'][0]['instruction'] == 'reach the {blue} block'
     assert data['episode_results'][0]['blocks']
+
+
+@pytest.mark.parametrize('trace', [False, True])
+def test_the_loop_breaker_ends_a_scoring_policys_cycle(thrashing, trace):
+    summary = evaluate_in_sim('scoring', ['reach_block'], 1, progress=False, loops='on',
+                              trace=trace)
+    row = summary['episode_results'][0]
+    # up, down, then not up again from where it began; every return is passed over
+    assert row['primitives'][:2] == ['up_10cm', 'down_10cm'] and row['primitives'][2] != 'up_10cm'
+    assert not any(row['primitives'][i:i + 3] == ['up_10cm', 'down_10cm', 'up_10cm']
+                   for i in range(len(row['primitives'])))
+    assert summary['loops']['decisions_changed'] == row['loops_broken'] > 0
+    assert summary['loops']['episodes_changed'] == 1
+    assert not (row['stuck_reason'] or '').startswith('cycling')
+    off = evaluate_in_sim('scoring', ['reach_block'], 1, progress=False, loops='off')
+    assert 'loops' not in off and off['episode_results'][0]['stuck_reason'].startswith('cycling')
+    # a policy without scores (the scripted ones) runs as it is
+    plain = evaluate_in_sim('thrashing', ['reach_block'], 1, progress=False, loops='on')
+    assert plain['loops']['decisions_changed'] == 0
+
+
+def test_eval_sim_cli_loops(tmp_path, capsys):
+    out = tmp_path / 'eval.json'
+    assert main(['eval-sim', '--policy', 'expert', '--tasks', 'reach_block', '--episodes', '1',
+                 '--loops', 'on', '--json', str(out), '--no-progress']) == 0
+    assert 'loop breaker: changed 0 decisions in 0 of 1 episodes' in capsys.readouterr().out
+    assert json.loads(out.read_text())['loops']['episodes'] == 1

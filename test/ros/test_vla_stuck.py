@@ -22,11 +22,13 @@ INSTRUCTION = 'reach the blue block'
 
 @pytest.fixture
 def thrashing_vla(start_node, tiny_model):
-    """start(*params): the VLA node, deciding up 10 cm, down 10 cm, up, ..."""
+    """start(*params): the VLA node, deciding up 10 cm, down 10 cm, up, ... (loop breaking
+    off unless a parameter turns it on: it would end the cycle, test_vla_loops.py)"""
     from contrastive_vla.ros.nodes.vla import VLANode
 
     def start(*params):
-        node = start_node(VLANode, '-p', f'model:={tiny_model}', '-p', 'threads:=1', *params)
+        node = start_node(VLANode, '-p', f'model:={tiny_model}', '-p', 'threads:=1',
+                          '-p', 'loop_breaking:=false', *params)
         vocab = node.policy.vocab
         turn = iter(range(10 ** 6))
 
@@ -146,3 +148,27 @@ def test_inconsistent_stuck_limits_fail_in_one_line(start_node, tiny_model):
     with pytest.raises(NodeStartupError, match='min_progress < min_path'):
         start_node(VLANode, '-p', f'model:={tiny_model}', '-p', 'stuck_min_progress:=0.5',
                    '-p', 'stuck_min_path:=0.4')
+
+
+def test_loop_breaking_passes_over_a_primitive_already_tried_from_the_same_state(thrashing_vla):
+    from rclpy.parameter import Parameter
+
+    node = thrashing_vla('-p', 'loop_breaking:=true')
+    topk = []
+    node.topk_pub.publish = topk.append
+    vocab = node.policy.vocab
+    taken = []
+    for _ in range(3):
+        assert step(node)
+        taken.append(json.loads(topk[-1].data))
+    # up, down: back where it began, so up 10 cm again is passed over for the next best
+    assert [t['avoided'] for t in taken] == [[], [], [vocab['up_10cm'].phrase]]
+    assert node.motion is None and node.last['primitive'] != vocab['up_10cm'].phrase
+    # a new instruction starts afresh: the policy's own choices again
+    node.on_instruction(String(data=INSTRUCTION))
+    assert step(node) and json.loads(topk[-1].data)['avoided'] == []
+    # switched off at run time (ros2 param set): the policy's choice stands
+    assert node.set_parameters([Parameter('loop_breaking', value=False)])[0].successful
+    assert all(step(node) for _ in range(3))
+    assert json.loads(topk[-1].data)['avoided'] == []
+    assert node.last['primitive'] in (vocab['up_10cm'].phrase, vocab['down_10cm'].phrase)

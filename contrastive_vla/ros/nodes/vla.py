@@ -19,6 +19,12 @@ against the workspace boundary or unreachable targets again and again) the node 
 deciding and reports ``stuck`` on ``vla_status`` and an ERROR on ``/diagnostics`` with the
 reason, until the next message on ``active_instruction`` (any new instruction, the same words
 said again too) resets it. The bridge holds the arm while ``vla_status`` says ``stuck``.
+
+Loop breaking (``control.loops``, parameter ``loop_breaking``): the same reported outcomes keep
+the arm state the decisions made (their summed motion and the gripper command since the
+instruction); a primitive already executed from the current state is passed over for the next
+best (``primitive_topk`` lists the ones passed over in ``avoided``). The policy has no memory,
+so without it a decision that returns the arm where it was repeats for ever.
 """
 
 from dataclasses import dataclass
@@ -39,6 +45,7 @@ from contrastive_vla.control.decision import (
     DecisionGate,
     state_freshness,
 )
+from contrastive_vla.control.loops import LoopBreaker
 from contrastive_vla.control.stuck import STUCK, StuckDetector, StuckLimits
 from contrastive_vla.core.images import ImageError, image_to_rgb
 from contrastive_vla.core.joints import JointStateError, JointStateMerger, MissingJointsError
@@ -116,7 +123,9 @@ class VLANode(LifecycleNode):
                                  max_future_stamp=self.p['max_future_stamp'])
         self.skew = ClockSkew()  # the camera's clock against this node's
         self.stuck = self._stuck_detector()  # None: stuck_detection off
-        self.motion = None  # (decision id, delta, name) of the decision the arm executes
+        self.loops = LoopBreaker()  # used while loop_breaking is on
+        # (decision id, delta, name, vocabulary index) of the decision the arm executes
+        self.motion = None
 
         self.frame = None            # newest Image message
         self.frame_dropped = False   # that frame already counted as dropped
@@ -307,6 +316,7 @@ class VLANode(LifecycleNode):
             self.decide_soon.trigger()
 
     def on_instruction(self, msg):
+        self.loops.reset()  # a new instruction (or the same one again): every state is new
         if self.stuck is not None:  # a new instruction (or the same one again): start afresh
             was_stuck = self.stuck.stuck
             self.stuck.reset()
@@ -364,9 +374,10 @@ class VLANode(LifecycleNode):
         message (the detector ignores refused, rejected, dry-run primitives; it counts
         unreachable ones and pushes against the workspace boundary as not moving the arm)."""
         motion, self.motion = self.motion, None
-        if self.stuck is None or motion is None or motion[0] != decision_id:
+        if motion is None or motion[0] != decision_id or not isinstance(outcome, str):
             return
-        if not isinstance(outcome, str):
+        self.loops.observe(motion[3], motion[1], outcome, message)
+        if self.stuck is None:
             return
         reason = self.stuck.observe(motion[1], motion[2], outcome, message)
         if reason is not None:
@@ -449,8 +460,11 @@ class VLANode(LifecycleNode):
     def _publish_decision(self, scores, stamp, stamp_ns, started):
         probabilities = softmax(scores)
         order = np.argsort(-scores, kind='stable')
-        best = self.policy.vocab[int(order[0])]
-        confidence = float(probabilities[order[0]])
+        # the policy's choice, unless it was already executed from this arm state
+        chosen = self.loops.choose(scores) if self.p['loop_breaking'] else int(order[0])
+        avoided = [self.policy.vocab[int(i)].phrase for i in order[:list(order).index(chosen)]]
+        best = self.policy.vocab[chosen]
+        confidence = float(probabilities[chosen])
         latency_ms = (time.perf_counter() - started) * 1e3
         self.latencies = (self.latencies + [latency_ms])[-500:]
         self.last.update(primitive=best.phrase, confidence=round(confidence, 4),
@@ -470,12 +484,14 @@ class VLANode(LifecycleNode):
         self.topk_pub.publish(messages.json_string({
             'acted': True, 'decision': self.decision_id, 'decision_ms': round(latency_ms, 3),
             'frame_age_ms': round(self.frame_age_ms, 3), 'image_stamp_ns': stamp_ns,
-            'top': topk}))
+            'top': topk, 'avoided': avoided}))
         self.gate.decided(self.decision_id, self.now(), stamp)
-        self.motion = (self.decision_id, best.delta_array(), best.name)
+        self.motion = (self.decision_id, best.delta_array(), best.name, chosen)
         self.meter.tick()
         self.get_logger().info(f'#{self.decision_id} {best.phrase!r} (p={confidence:.2f}, '
-                               f'{latency_ms:.1f} ms)')
+                               f'{latency_ms:.1f} ms)' + (
+                                   f'; passed over, already tried from here: {avoided}'
+                                   if avoided else ''))
 
     def _bad_frame(self, message):
         self.bad_frames += 1
