@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from contrastive_vla.control.stuck import OUTCOMES, blocked_kind
 from contrastive_vla.core.delta import GRIPPER_INDEX, as_delta
 from contrastive_vla.core.status import Outcome
-from contrastive_vla.control.stuck import OUTCOMES, blocked_kind
 
 KEY_DECIMALS = 4  # the state is the commanded motion rounded to 0.1 mm / 0.1 mrad
 
