@@ -160,6 +160,31 @@ def check_vla_min_confidence(node):
     assert decide(node)
 
 
+def check_vla_loop_breaking(node):
+    """The same frame and arm state twice (the bridge reports the first decision at the
+    workspace boundary it was at): loop breaking on, the second decision differs."""
+    def at_the_boundary():
+        node.on_status(messages.json_string({
+            'decision': node.decision_id, 'status': 'clamped',
+            'message': 'already at the workspace boundary: target outside; stopping'}))
+
+    def twice():
+        assert decide(node)
+        first = node.last['primitive']
+        at_the_boundary()
+        frame(node)
+        node.tick()
+        at_the_boundary()
+        return first, node.last['primitive']
+
+    first, second = twice()
+    assert first != second
+    assert_set(node, 'loop_breaking', False)
+    first, second = twice()
+    assert first == second
+    assert_set(node, 'loop_breaking', True)
+
+
 VLA_CASES = {
     # name: (a valid new value, how it takes effect or None = read-only, an invalid value)
     'model': ('clip_rt_default', None, 5),
@@ -178,6 +203,7 @@ VLA_CASES = {
     'wait_for_outcome': (False, None, 'no'),
     'status_period': (1.0, None, 0.0),
     'autostart': (False, None, 'yes'),
+    'loop_breaking': (False, check_vla_loop_breaking, 'yes'),
     'stuck_detection': (False, None, 'yes'),
     'stuck_window': (12, None, 1),
     'stuck_min_progress': (0.05, None, -0.1),
