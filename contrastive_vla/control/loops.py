@@ -45,6 +45,7 @@ class LoopBreaker:
         self._grip = 0.0
         self._tried: dict[tuple, set[int]] = {}
         self.broken = 0  # decisions that differed from the policy's first choice
+        self.passed_over = False  # the last choice was not the policy's
 
     def _key(self) -> tuple:
         return (*np.round(self._motion, KEY_DECIMALS).tolist(), self._grip)
@@ -66,8 +67,8 @@ class LoopBreaker:
         the current state (the best one when all were)."""
         order = np.argsort(-np.asarray(scores, dtype=np.float64), kind='stable')
         skipped = len(self.avoided(scores))
-        if skipped:
-            self.broken += 1
+        self.passed_over = skipped > 0
+        self.broken += self.passed_over
         return int(order[skipped])
 
     def observe(self, index: int, delta: ArrayLike, outcome: str | None = None,

@@ -24,6 +24,10 @@ dropped first):
    message), ``unreachable`` (IK) or ``obstructed`` (contact held it back). Any decision that
    moved the arm (``done``, ``clamped`` with motion, or a gripper action) starts the count
    again; outcomes where nothing was tried (refused, rejected, halted, dry run) are ignored.
+5. **Loops broken again and again**: the loop breaker (``control.loops``) passed over the
+   policy's own choice in ``loop_breaks`` or more of the window's decisions: the policy keeps
+   steering back to where it was, and only the breaker moves it on (rule 2 cannot see those
+   loops: the breaker ends them before they repeat).
 
 Motion is measured from the commanded deltas, the only motion the VLA node knows (it has no
 tool pose): translations in metres, rotations (roll, pitch, yaw, wrist) counted as
@@ -62,6 +66,7 @@ class StuckLimits:
     cycles: int = 4             # repeats of a cancelling cycle of 2-4 primitives (rule 2); 0: off
     # (a cycle of 5-8 repeats until it covers cycles x 4 decisions, at least 3 times)
     gripper_toggles: int = 4    # gripper state changes within the window (rule 3); 0 = off
+    loop_breaks: int = 4        # decisions the loop breaker changed within the window (rule 5)
     rotation_m_per_rad: float = ROTATION_M_PER_RAD
 
     def __post_init__(self):
@@ -70,8 +75,9 @@ class StuckLimits:
         if not self.min_progress >= 0 or not self.min_path > self.min_progress:
             raise ValueError('stuck limits need 0 <= min_progress < min_path, got '
                              f'{self.min_progress} and {self.min_path}')
-        if self.cycles < 0 or self.gripper_toggles < 0:
-            raise ValueError('stuck cycles and gripper_toggles must not be negative')
+        if self.cycles < 0 or self.gripper_toggles < 0 or self.loop_breaks < 0:
+            raise ValueError('stuck cycles, gripper_toggles and loop_breaks must not be '
+                             'negative')
 
     def repeats(self, period: int) -> int:
         """How many times in a row a cancelling cycle of ``period`` primitives must repeat
@@ -95,6 +101,7 @@ class StuckDetector:
             [self.limits.window] + [p * self.limits.repeats(p)
                                     for p in range(2, MAX_CYCLE + 1)]))
         self.gripper: deque = deque(maxlen=self.limits.window)  # True: changed the gripper
+        self.passed_over: deque = deque(maxlen=self.limits.window)  # True: the breaker's pick
         self._grip_state: float | None = None
         self.blocked: list[tuple[str, str | None]] = []  # (kind, name): the run not moving
         self.decisions = 0
@@ -106,10 +113,11 @@ class StuckDetector:
         return self.reason is not None
 
     def observe(self, delta: ArrayLike, name: str | None = None, outcome: str | None = None,
-                message: object = '') -> str | None:
+                message: object = '', passed_over: bool = False) -> str | None:
         """One decision (``delta``: the 8-D primitive delta; ``name`` for the reason) and what
         became of it (``outcome``, a ``core.status.Outcome`` or its string, and its
-        ``message``; None: it moved the arm). Decisions that tried nothing (refused, rejected,
+        ``message``; None: it moved the arm); ``passed_over``: the loop breaker chose it
+        instead of the policy's own choice. Decisions that tried nothing (refused, rejected,
         halted, dry run) or an unknown outcome are ignored. Returns the reason when this
         decision makes the detector fire, else None."""
         if self.stuck:
@@ -121,6 +129,7 @@ class StuckDetector:
             return None
         d = as_delta(delta)
         self.decisions += 1
+        self.passed_over.append(bool(passed_over))
         if kind is None:
             self.blocked.clear()
         else:
@@ -157,6 +166,10 @@ class StuckDetector:
         if lim.gripper_toggles and toggles >= lim.gripper_toggles:
             return (f'gripper cycling: opened/closed {toggles} times in the last '
                     f'{len(self.gripper)} decisions')
+        broken = sum(self.passed_over)
+        if lim.loop_breaks and broken >= lim.loop_breaks:
+            return (f'going in circles: the loop breaker passed over the policy\'s choice '
+                    f'{broken} times in the last {len(self.passed_over)} decisions')
         return None
 
     def _cycling(self, period: int) -> str | None:

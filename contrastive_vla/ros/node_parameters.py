@@ -122,6 +122,9 @@ VLA = (
     Param('stuck_gripper_toggles', _STUCK.gripper_toggles, 'stuck after this many gripper '
                                                            'open/close changes within the '
                                                            'window; 0 = off', range=(0, 1000)),
+    Param('stuck_loop_breaks', _STUCK.loop_breaks, 'stuck when loop_breaking passed over the '
+                                                   "policy's choice this many times within the "
+                                                   'window; 0 = off', range=(0, 1000)),
     LISTENER_NODE,
 )
 

@@ -66,7 +66,8 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
     ``observe(delta, name, outcome, message) -> reason or None``), reset here and fed each
     step with its outcome and message; ``stop_when_stuck`` ends the
     episode when it fires. ``loops``: a loop breaker (``reset()``, ``choose(scores) -> index``,
-    ``observe(index, delta, outcome, message)``), used with a policy that keeps
+    ``observe(index, delta, outcome, message)``, ``passed_over``: its last choice was not the
+    policy's; the stuck detector is told so), used with a policy that keeps
     ``last_scores`` and ``vocab``; others run as they are.
 
     ``perturb(env) -> bool``, called before each decision, may move the arm off course (the
@@ -92,10 +93,11 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
             observation = env.observe(render=render)
         t0 = time.perf_counter()
         primitive = policy.act(observation)
-        chosen = None
+        chosen, passed_over = None, False
         scores = getattr(policy, 'last_scores', None)
         if loops is not None and primitive is not None and scores is not None:
             chosen = loops.choose(scores)
+            passed_over = loops.passed_over
             primitive = policy.vocab[chosen]
         decision_ms = (time.perf_counter() - t0) * 1e3
         result.decision_ms.append(decision_ms)
@@ -116,7 +118,7 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
             loops.observe(chosen, step.primitive.delta_array(), step.status, step.message)
         if stuck is not None and step.primitive is not None and result.stuck_at is None:
             reason = stuck.observe(step.primitive.delta_array(), step.primitive.name,
-                                   step.status, step.message)
+                                   step.status, step.message, passed_over=passed_over)
             if reason is not None:
                 result.stuck_at, result.stuck_reason = result.steps, reason
         observation = env.observe(render=render)

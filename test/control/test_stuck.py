@@ -107,7 +107,8 @@ def test_rules_can_be_switched_off(vocab):
 
 
 @pytest.mark.parametrize('kwargs', [dict(window=1), dict(min_progress=0.5, min_path=0.4),
-                                    dict(min_progress=-0.1), dict(cycles=-1)])
+                                    dict(min_progress=-0.1), dict(cycles=-1),
+                                    dict(loop_breaks=-1)])
 def test_bad_limits_are_refused(kwargs):
     with pytest.raises(ValueError):
         StuckLimits(**kwargs)
@@ -177,3 +178,24 @@ def test_decisions_that_tried_nothing_are_ignored(vocab):
     detector.reset()
     assert detector.observe(vocab['up_1cm'].delta_array(), 'up_1cm', ['x'], {'y': 1}) is None
     assert detector.decisions == 0
+
+
+def test_loops_broken_again_and_again_fire(vocab):
+    # the breaker picked 4 of the last 8 decisions (rule 5); 3 of 8, or 4 spread wider, do not
+    names = ['left_5cm', 'forward_5cm', 'right_1cm', 'up_1cm'] * 6
+
+    def fired(passed_over_every):
+        detector = StuckDetector(StuckLimits(cycles=0, min_path=10.0))
+        for i, name in enumerate(names):
+            if detector.observe(vocab[name].delta_array(), name,
+                                passed_over=i % passed_over_every == 0) is not None:
+                return detector
+        return None
+
+    assert fired(3) is None  # at most 3 of any 8
+    detector = fired(2)
+    assert detector.decisions == 7 and detector.reason.startswith(
+        "going in circles: the loop breaker passed over the policy's choice 4 times in the "
+        'last 7 decisions')
+    off = StuckDetector(StuckLimits(cycles=0, min_path=10.0, loop_breaks=0))
+    assert all(off.observe(vocab[n].delta_array(), n, passed_over=True) is None for n in names)

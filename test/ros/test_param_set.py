@@ -210,6 +210,7 @@ VLA_CASES = {
     'stuck_min_path': (0.6, None, 0.0),
     'stuck_cycles': (0, None, -1),
     'stuck_gripper_toggles': (0, None, -1),
+    'stuck_loop_breaks': (0, None, -1),
     'listener_node': ('/other/instruction_listener', None, 3),
 }
 

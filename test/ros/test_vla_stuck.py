@@ -172,3 +172,16 @@ def test_loop_breaking_passes_over_a_primitive_already_tried_from_the_same_state
     assert all(step(node) for _ in range(3))
     assert json.loads(topk[-1].data)['avoided'] == []
     assert node.last['primitive'] in (vocab['up_10cm'].phrase, vocab['down_10cm'].phrase)
+
+
+def test_loops_broken_again_and_again_make_the_node_stuck(thrashing_vla):
+    # the arm never moves (at the workspace boundary): every state is the same one, so from the
+    # third decision on the breaker passes over the policy's choice; the fourth time it has
+    # (decision 6 of 6), the node is stuck (rule 5, before the blocked rule's 8)
+    node = thrashing_vla('-p', 'loop_breaking:=true')
+    boundary = 'already at the workspace boundary: target outside the workspace box'
+    assert all(step(node, 'clamped', boundary) for _ in range(6))
+    status, diag = reported(node)
+    assert status['state'] == 'stuck' and status['stuck'].startswith(
+        "going in circles: the loop breaker passed over the policy's choice 4 times"), status
+    assert not step(node)

@@ -124,7 +124,8 @@ class VLANode(LifecycleNode):
         self.skew = ClockSkew()  # the camera's clock against this node's
         self.stuck = self._stuck_detector()  # None: stuck_detection off
         self.loops = LoopBreaker()  # used while loop_breaking is on
-        # (decision id, delta, name, vocabulary index) of the decision the arm executes
+        # (decision id, delta, name, vocabulary index, passed over the policy's choice) of the
+        # decision the arm executes
         self.motion = None
 
         self.frame = None            # newest Image message
@@ -244,7 +245,8 @@ class VLANode(LifecycleNode):
             return StuckDetector(StuckLimits(
                 window=self.p['stuck_window'], min_progress=self.p['stuck_min_progress'],
                 min_path=self.p['stuck_min_path'], cycles=self.p['stuck_cycles'],
-                gripper_toggles=self.p['stuck_gripper_toggles']))
+                gripper_toggles=self.p['stuck_gripper_toggles'],
+                loop_breaks=self.p['stuck_loop_breaks']))
         except ValueError as exc:
             raise NodeStartupError(f'vla: {exc}') from None
 
@@ -379,7 +381,8 @@ class VLANode(LifecycleNode):
         self.loops.observe(motion[3], motion[1], outcome, message)
         if self.stuck is None:
             return
-        reason = self.stuck.observe(motion[1], motion[2], outcome, message)
+        reason = self.stuck.observe(motion[1], motion[2], outcome, message,
+                                    passed_over=motion[4])
         if reason is not None:
             self.reason = STUCK
             self.get_logger().error(f'stuck after {self.stuck.decisions} decisions: {reason}; '
@@ -462,6 +465,7 @@ class VLANode(LifecycleNode):
         order = np.argsort(-scores, kind='stable')
         # the policy's choice, unless it was already executed from this arm state
         chosen = self.loops.choose(scores) if self.p['loop_breaking'] else int(order[0])
+        passed_over = chosen != int(order[0])
         avoided = [self.policy.vocab[int(i)].phrase for i in order[:list(order).index(chosen)]]
         best = self.policy.vocab[chosen]
         confidence = float(probabilities[chosen])
@@ -486,7 +490,7 @@ class VLANode(LifecycleNode):
             'frame_age_ms': round(self.frame_age_ms, 3), 'image_stamp_ns': stamp_ns,
             'top': topk, 'avoided': avoided}))
         self.gate.decided(self.decision_id, self.now(), stamp)
-        self.motion = (self.decision_id, best.delta_array(), best.name, chosen)
+        self.motion = (self.decision_id, best.delta_array(), best.name, chosen, passed_over)
         self.meter.tick()
         self.get_logger().info(f'#{self.decision_id} {best.phrase!r} (p={confidence:.2f}, '
                                f'{latency_ms:.1f} ms)' + (
