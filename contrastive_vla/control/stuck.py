@@ -168,7 +168,7 @@ class StuckDetector:
                     f'{len(self.gripper)} decisions')
         broken = sum(self.passed_over)
         if lim.loop_breaks and broken >= lim.loop_breaks:
-            return (f'going in circles: the loop breaker passed over the policy\'s choice '
+            return (f"going in circles: the loop breaker passed over the policy's choice "
                     f'{broken} times in the last {len(self.passed_over)} decisions')
         return None
 
