@@ -21,7 +21,7 @@ says what the policy had never learnt.
 
 import numpy as np
 
-from contrastive_vla.sim.expert import ScriptedExpert
+from contrastive_vla.evaluation.beside_expert import BesideExpert
 
 GRIPPER_STATES = ('open', 'holding', 'closed_empty')
 
@@ -33,36 +33,17 @@ def gripper_state(state, colour):
     return 'holding' if state.grasped(colour) else 'closed_empty'
 
 
-class EpisodeTracer:
+class EpisodeTracer(BesideExpert):
     """Wraps a policy for the episode runner; ``trace`` is the current episode's decisions."""
 
     def __init__(self, policy, expert=None):
-        self.policy = policy
-        self.expert = expert or ScriptedExpert.greedy()
-        self.name = getattr(policy, 'name', 'policy')
-        self.needs_images = getattr(policy, 'needs_images', True)
-        self.env = None
+        super().__init__(policy, expert)
         self.trace = None
 
     @property
     def stats(self):
         """The wrapped policy's own episode statistics (the language probe's), if any."""
         return getattr(self.policy, 'stats', None)
-
-    @property
-    def last_scores(self):
-        """The wrapped policy's scores of its last decision (for a loop breaker), if any."""
-        return getattr(self.policy, 'last_scores', None)
-
-    @property
-    def vocab(self):
-        return getattr(self.policy, 'vocab', None)
-
-    def attach(self, env):
-        self.env = env
-        self.expert.attach(env)
-        if callable(getattr(self.policy, 'attach', None)):
-            self.policy.attach(env)
 
     def reset(self, task=None, seed=None):
         self.policy.reset(task, seed=seed)

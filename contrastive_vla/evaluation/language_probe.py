@@ -21,7 +21,7 @@ colour word does not appear exactly once.
 
 import numpy as np
 
-from contrastive_vla.sim.expert import ScriptedExpert
+from contrastive_vla.evaluation.beside_expert import BesideExpert
 from contrastive_vla.sim.tasks import rename_referent
 
 PHASES = ('fetch', 'carry')
@@ -49,7 +49,7 @@ def _add(total, counts):
             total[key] += value
 
 
-class LanguageProbe:
+class LanguageProbe(BesideExpert):
     """Wraps a policy with ``scores(image, instruction, state)`` for the episode runner."""
 
     def __init__(self, policy, expert=None):
@@ -57,27 +57,9 @@ class LanguageProbe:
             raise ProbeError('the language probe needs a trained model (it re-scores the '
                              'primitives for renamed instructions); "expert" and "random" '
                              'do not read the instruction')
-        if expert is None:
-            expert = ScriptedExpert.greedy()
-        self.policy = policy
-        self.expert = expert
-        self.name = getattr(policy, 'name', 'policy')
+        super().__init__(policy, expert)
         self.needs_images = True
-        self.env = None
         self.stats = None
-
-    @property
-    def last_scores(self):
-        """The wrapped policy's scores of its last decision (for a loop breaker), if any."""
-        return getattr(self.policy, 'last_scores', None)
-
-    @property
-    def vocab(self):
-        return getattr(self.policy, 'vocab', None)
-
-    def attach(self, env):
-        self.env = env
-        self.expert.attach(env)
 
     def reset(self, task=None, seed=None):
         self.policy.reset(task, seed=seed)
