@@ -189,7 +189,8 @@ def _trainers(bags, vocab):
 
 
 def test_ctrl_c_saves_the_batch_reached_and_resume_continues_bit_for_bit(bags, vocab,
-                                                                          tmp_path, caplog):
+                                                                          tmp_path, caplog,
+                                                                          request):
     import os
     import signal
 
@@ -198,6 +199,10 @@ def test_ctrl_c_saves_the_batch_reached_and_resume_continues_bit_for_bit(bags, v
 
     from contrastive_vla.training.train import load_training_state
 
+    # started as a background job (`cmd &` in a script) a process inherits Ctrl-C ignored,
+    # and training leaves an ignored signal ignored: give this test Python's own handler
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, inherited))
     trainer, steps = _trainers(bags, vocab)
     assert steps >= 4
     whole = trainer(tmp_path / 'whole')
