@@ -106,17 +106,29 @@ def test_bridge_halts_when_the_vla_node_dies_mid_motion(ros_graph, tiny_model, t
     probe.wait_for(lambda: probe.messages('vla_status'), 30, graph, 'the VLA heartbeat')
     left = np.zeros(8)
     left[1] = 0.1                              # 10 cm at 2 cm/s: a 5 s motion
-    command.publish(messages.delta_command(left, decision=999))
-    time.sleep(1.0)
-    moving = [np.max(np.abs(v)) for t, v in probe.stamped('joint_states')][-5:]
-    assert max(moving) > 0.01, 'the arm should be moving'
+
+    def moving():
+        recent = [np.max(np.abs(v)) for t, v in probe.stamped('joint_states')][-5:]
+        return bool(recent) and max(recent) > 0.01
+
+    # once in CI the first command did not move the arm (what became of it went unrecorded;
+    # the simulator's start may still have been settling): send again, as a driver would,
+    # and say what became of them if none moves it
+    for decision in range(999, 1002):
+        command.publish(messages.delta_command(left, decision=decision))
+        probe.wait_for(lambda d=decision: moving() or any(
+            m['decision'] == d for m in probe.messages('primitive_status')),
+            5, graph, 'the arm moving or an outcome')
+        if moving():
+            break
+    assert moving(), f'the arm should be moving: {probe.messages("primitive_status")}'
     graph.kill('vla')
     killed = time.monotonic()
     probe.wait_for(lambda: any(m['status'] == 'halted' for m in
                                probe.messages('primitive_status')), 5, None, 'a halt')
     halted_at, halt = next((t, m) for t, m in probe.stamped('primitive_status')
                            if m['status'] == 'halted')
-    assert 'no word from the VLA node' in halt['message'] and halt['decision'] == 999
+    assert 'no word from the VLA node' in halt['message'] and halt['decision'] == decision
     assert halted_at - killed < 0.5 + 0.4, f'halted {halted_at - killed:.2f} s after the kill'
     time.sleep(1.0)
     speeds = [np.max(np.abs(v)) for t, v in probe.stamped('joint_states')][-5:]
