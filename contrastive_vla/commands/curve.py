@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from contrastive_vla.commands.common import check_episodes_and_seed, instruction_wordings
+from contrastive_vla.control.loops import LOOP_MODES
 
 
 def add_arguments(parser):
@@ -37,7 +38,7 @@ def add_arguments(parser):
     parser.add_argument('--plot', default=None, help='PNG to write (default: RUN/curve.png)')
     parser.add_argument('--json', dest='json_out', default=None, help='write the curve here')
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
-    parser.add_argument('--loops', choices=('on', 'off'), default='on',
+    parser.add_argument('--loops', choices=LOOP_MODES, default='on',
                         help="the VLA node's loop breaker, as eval-sim --loops (default: "
                              '%(default)s)')
     parser.add_argument('--no-progress', action='store_true')

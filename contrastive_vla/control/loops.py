@@ -26,11 +26,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from contrastive_vla.control.stuck import OUTCOMES, blocked_kind
+from contrastive_vla.control.stuck import blocked_kind, moved_arm
 from contrastive_vla.core.delta import GRIPPER_INDEX, as_delta
-from contrastive_vla.core.status import Outcome
 
 KEY_DECIMALS = 4  # the state is the commanded motion rounded to 0.1 mm / 0.1 mrad
+LOOP_MODES = ('on', 'off')  # eval-sim --loops, curve --loops
 
 
 class LoopBreaker:
@@ -45,31 +45,34 @@ class LoopBreaker:
         self._grip = 0.0
         self._tried: dict[tuple, set[int]] = {}
         self.broken = 0  # decisions that differed from the policy's first choice
-        self.passed_over = False  # the last choice was not the policy's
+        # the primitives (vocabulary indices, best first) the last choice passed over: empty
+        # when it was the policy's own
+        self.passed_over: list[int] = []
 
     def _key(self) -> tuple:
         return (*np.round(self._motion, KEY_DECIMALS).tolist(), self._grip)
 
+    def _ranked(self, scores: ArrayLike) -> tuple[list[int], int]:
+        """The vocabulary indices best first, and how many lead them that were already
+        executed from the current state (0 when every one was: the policy's choice stands)."""
+        order = np.argsort(-np.asarray(scores, dtype=np.float64), kind='stable').tolist()
+        tried = self._tried.get(self._key(), set())
+        return order, next((k for k, index in enumerate(order) if index not in tried), 0)
+
     def avoided(self, scores: ArrayLike) -> list[int]:
         """The primitives (vocabulary indices, best first) the policy preferred to the one
         :meth:`choose` returns: those already executed from the current state."""
-        order = np.argsort(-np.asarray(scores, dtype=np.float64), kind='stable')
-        tried = self._tried.get(self._key(), set())
-        skipped = []
-        for index in order.tolist():
-            if index not in tried:
-                return skipped
-            skipped.append(index)
-        return []  # every primitive was tried from here: the policy's choice stands
+        order, skipped = self._ranked(scores)
+        return order[:skipped]
 
     def choose(self, scores: ArrayLike) -> int:
         """The vocabulary index to execute: the best-scoring primitive not yet executed from
-        the current state (the best one when all were)."""
-        order = np.argsort(-np.asarray(scores, dtype=np.float64), kind='stable')
-        skipped = len(self.avoided(scores))
-        self.passed_over = skipped > 0
-        self.broken += self.passed_over
-        return int(order[skipped])
+        the current state (the best one when all were); :attr:`passed_over` says which it
+        passed over."""
+        order, skipped = self._ranked(scores)
+        self.passed_over = order[:skipped]
+        self.broken += bool(skipped)
+        return order[skipped]
 
     def observe(self, index: int, delta: ArrayLike, outcome: str | None = None,
                 message: object = '') -> None:
@@ -78,9 +81,7 @@ class LoopBreaker:
         that tried nothing (refused, rejected, halted, dry run) or an unknown one change
         nothing."""
         kind = blocked_kind(outcome, message)
-        moved = outcome is None or (isinstance(outcome, str) and outcome in OUTCOMES
-                                    and Outcome(outcome).moved)
-        if kind is None and not moved:
+        if kind is None and not moved_arm(outcome):
             return
         d = as_delta(delta)
         self._tried.setdefault(self._key(), set()).add(int(index))

@@ -123,9 +123,7 @@ class StuckDetector:
         if self.stuck:
             return None
         kind = blocked_kind(outcome, message)
-        if kind is None and outcome is not None and (
-                not isinstance(outcome, str) or outcome not in OUTCOMES
-                or not Outcome(outcome).moved):
+        if kind is None and not moved_arm(outcome):
             return None
         d = as_delta(delta)
         self.decisions += 1
@@ -134,7 +132,7 @@ class StuckDetector:
             self.blocked.clear()
         else:
             self.blocked.append((kind, name))
-        if outcome is None or Outcome(outcome).moved:  # rules 1-3: the commanded motion
+        if moved_arm(outcome):  # rules 1-3: the commanded motion
             motion = np.concatenate([d[:3], d[3:GRIPPER_INDEX] * self.limits.rotation_m_per_rad])
             self.motions.append((motion, name))
             grip = float(np.sign(d[GRIPPER_INDEX]))
@@ -201,6 +199,14 @@ class StuckDetector:
 
 BLOCKED_RULES = {'boundary': 'pushing against the workspace boundary',
                  'unreachable': 'unreachable', 'obstructed': 'obstructed'}
+
+
+def moved_arm(outcome: object) -> bool:
+    """The decision moved the arm: ``outcome`` None (as commanded) or a known outcome that
+    moves it (done, clamped, obstructed); False for those that tried nothing and unknown
+    ones."""
+    return outcome is None or (isinstance(outcome, str) and outcome in OUTCOMES
+                               and Outcome(outcome).moved)
 
 
 def blocked_kind(outcome: str | None, message: object = '') -> str | None:

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from contrastive_vla.control.loops import LoopBreaker
+from contrastive_vla.control.loops import LOOP_MODES, LoopBreaker
 from contrastive_vla.control.stuck import StuckDetector, StuckLimits
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.core.workers import map_episodes
@@ -74,11 +74,10 @@ def make_policy(spec):
 # ---- worker processes ------------------------------------------------------------------------
 _WORKER = {}
 STUCK_MODES = ('observe', 'stop', 'off')
-LOOP_MODES = ('on', 'off')
 
 
 def _init_worker(policy_spec, image_size, video_dir, threads, probe=False, stuck='observe',
-                 trace=False, loops='off'):
+                 trace=False, loops='on'):
     if threads:
         try:
             # deferred: torch takes seconds to import; only this path needs it

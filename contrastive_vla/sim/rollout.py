@@ -66,9 +66,9 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
     ``observe(delta, name, outcome, message) -> reason or None``), reset here and fed each
     step with its outcome and message; ``stop_when_stuck`` ends the
     episode when it fires. ``loops``: a loop breaker (``reset()``, ``choose(scores) -> index``,
-    ``observe(index, delta, outcome, message)``, ``passed_over``: its last choice was not the
-    policy's; the stuck detector is told so), used with a policy that keeps
-    ``last_scores`` and ``vocab``; others run as they are.
+    ``observe(index, delta, outcome, message)``, ``passed_over``: what its last choice passed
+    over, empty when it was the policy's; the stuck detector is told whether it did), used
+    with a policy that keeps ``last_scores`` and ``vocab``; others run as they are.
 
     ``perturb(env) -> bool``, called before each decision, may move the arm off course (the
     CLIP-RT recovery-pair augmentation at collection time); when it returns True the scene is
@@ -97,7 +97,7 @@ def run_episode(env, policy, task_id, seed, instruction=None, max_steps=None, on
         scores = getattr(policy, 'last_scores', None)
         if loops is not None and primitive is not None and scores is not None:
             chosen = loops.choose(scores)
-            passed_over = loops.passed_over
+            passed_over = bool(loops.passed_over)
             primitive = policy.vocab[chosen]
         decision_ms = (time.perf_counter() - t0) * 1e3
         result.decision_ms.append(decision_ms)

@@ -464,9 +464,11 @@ class VLANode(LifecycleNode):
         probabilities = softmax(scores)
         order = np.argsort(-scores, kind='stable')
         # the policy's choice, unless it was already executed from this arm state
-        chosen = self.loops.choose(scores) if self.p['loop_breaking'] else int(order[0])
-        passed_over = chosen != int(order[0])
-        avoided = [self.policy.vocab[int(i)].phrase for i in order[:list(order).index(chosen)]]
+        if self.p['loop_breaking']:
+            chosen, passed_over = self.loops.choose(scores), self.loops.passed_over
+        else:
+            chosen, passed_over = int(order[0]), []
+        avoided = [self.policy.vocab[i].phrase for i in passed_over]
         best = self.policy.vocab[chosen]
         confidence = float(probabilities[chosen])
         latency_ms = (time.perf_counter() - started) * 1e3
@@ -490,7 +492,8 @@ class VLANode(LifecycleNode):
             'frame_age_ms': round(self.frame_age_ms, 3), 'image_stamp_ns': stamp_ns,
             'top': topk, 'avoided': avoided}))
         self.gate.decided(self.decision_id, self.now(), stamp)
-        self.motion = (self.decision_id, best.delta_array(), best.name, chosen, passed_over)
+        self.motion = (self.decision_id, best.delta_array(), best.name, chosen,
+                       bool(passed_over))
         self.meter.tick()
         self.get_logger().info(f'#{self.decision_id} {best.phrase!r} (p={confidence:.2f}, '
                                f'{latency_ms:.1f} ms)' + (
