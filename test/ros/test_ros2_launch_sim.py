@@ -8,6 +8,7 @@ what the nodes publish.
 
 import json
 import re
+import subprocess
 import time
 
 import pytest
@@ -98,8 +99,22 @@ def test_an_instruction_from_ros2_topic_pub_makes_the_vla_decide(sim):
     assert _statuses(probe, since)[0]['decision'] >= 1
     sim.wait_for(lambda: (_last(probe, 'vla_status', since) or {}).get('instruction')
                  == INSTRUCTION, 10, 'the instruction in vla_status')
-    # the same from the command line: the graph keeps deciding, so a new outcome comes
-    echoed = sim.run('topic', 'echo', '--once', '/primitive_status', timeout=60).stdout
+    # the same from the command line: a new outcome comes. The instruction is said again
+    # once the echo listens (the untrained model may have gone in circles by then, and a stuck
+    # VLA node decides nothing more until a new instruction: seen in CI)
+    echo = subprocess.Popen(sim.argv('topic', 'echo', '--once', '/primitive_status'),
+                            env=sim.env, cwd=sim.tmp, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(3.0)  # the CLI starting and subscribing
+        _say(sim, INSTRUCTION)
+        echoed, _ = echo.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f'ros2 topic echo --once /primitive_status: nothing in 60 s\n'
+                    f'{sim.launch_logs()}')
+    finally:
+        echo.kill()
+        echo.wait()
     assert '"decision"' in echoed and '"status"' in echoed, echoed
 
 
@@ -139,6 +154,10 @@ def test_ros2_param_set_min_confidence_is_refused_or_takes_effect(sim):
     result = sim.on_node('param', 'set', '/vla', 'min_confidence', '0.99', check=False)
     said = result.stdout + result.stderr
     value = float(sim.on_node('param', 'get', '/vla', 'min_confidence').stdout.split()[-1])
+    # the untrained model may have gone in circles by now, and a stuck VLA node decides nothing
+    # more until a new instruction (seen in CI): give it one, as a user would
+    settled = time.monotonic() + 1.0  # what was decided before the set may still be on its way
+    _say(sim, INSTRUCTION)
     if 'Set parameter successful' not in said:
         assert re.search(r'read-only|failed', said, re.IGNORECASE), said
         assert value == 0.0
@@ -147,8 +166,6 @@ def test_ros2_param_set_min_confidence_is_refused_or_takes_effect(sim):
         return
     try:
         assert value == 0.99
-        # what was decided before the set may still be on its way
-        settled = time.monotonic() + 1.0
         sim.wait_for(lambda: [m for t, m in probe.stamped('primitive_topk') if t > settled],
                      30, 'primitive_topk after the set took effect')
         time.sleep(2.0)
