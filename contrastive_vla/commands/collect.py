@@ -39,6 +39,11 @@ def add_arguments(parser):
                         help='probability that a lift/place/stack episode has one deliberate '
                              'missed grasp (the gripper closed 3.3-5 cm beside the block) that '
                              'the expert then corrects: open, align, grasp (default 0)')
+    parser.add_argument('--off-centre', type=float, default=0.0,
+                        help='probability that a stack episode has one deliberate release '
+                             "1.5-3.5 cm off the base's centre (the block slides off or "
+                             'tilts) that the expert then corrects: pick it up again, stack '
+                             'it (default 0)')
     parser.add_argument('--relabel', action='store_true',
                         help='for tasks that name a second object (place: the zone, stack: the '
                              'base block), also write a relabelled twin of each episode '
@@ -56,8 +61,8 @@ def run(args):
                       workers=args.workers, storage=args.storage, image_size=size,
                       progress=not args.no_progress,
                       augment='none' if args.no_augment else args.augment,
-                      misplace=args.misplace, relabel=args.relabel,
-                      miss_grasp=args.miss_grasp)
+                      relabel=args.relabel, misplace=args.misplace,
+                      miss_grasp=args.miss_grasp, off_centre=args.off_centre)
     print(json.dumps(summary, indent=2))
     if summary['episodes_written'] and summary['successes'] < summary['episodes_written']:
         print(f'note: {summary["episodes_written"] - summary["successes"]} episode(s) failed; '

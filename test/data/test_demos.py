@@ -186,7 +186,48 @@ def test_a_missed_grasp_is_opened_and_grasped_again_and_only_the_correction_is_r
     assert width[opened] < width[grasped] < width[0], width
 
 
-@pytest.mark.parametrize('option', ['misplace', 'miss_grasp'])
+def test_an_off_centre_release_slides_off_and_is_picked_up_again(tmp_path, vocab):
+    from contrastive_vla.data.dataset import read_episode
+    from contrastive_vla.data.demos import OffCentreRelease, record_episode
+    from contrastive_vla.sim.env import TabletopEnv
+    from contrastive_vla.sim.expert import ScriptedExpert
+    from contrastive_vla.sim.rollout import run_episode
+
+    expert = ScriptedExpert.greedy()
+    with TabletopEnv(image_size=(48, 48)) as env:
+        # where the block lies right after the release: off the base, on the table
+        release = OffCentreRelease(1.0, np.random.default_rng([0, 47]))
+        lying = {}
+
+        def once(env_):
+            if not release(env_):
+                return False
+            state = env_.scene_state()
+            block = state.blocks[env_.spec.binding['block']].position
+            base = state.blocks[env_.spec.binding['base']].position
+            lying.update(apart=float(np.linalg.norm(block[:2] - base[:2])),
+                         height=float(block[2] - base[2]), grasped=state.grasped_colours)
+            return True
+
+        run_episode(env, expert, 'stack_blocks', 0, perturb=once)
+        plain = record_episode(env, expert, 'stack_blocks', 0, tmp_path / 'plain')
+        slid = record_episode(env, expert, 'stack_blocks', 0, tmp_path / 'slid',
+                              off_centre=1.0)
+        lift = record_episode(env, expert, 'lift_block', 0, tmp_path / 'lift', off_centre=1.0)
+    assert release.count == 1 and not lying['grasped'], lying
+    assert lying['apart'] > 0.04 and abs(lying['height']) < 0.01, lying  # beside the base
+    assert plain['off_centre_releases'] == 0 and slid['off_centre_releases'] == 1
+    assert lift['off_centre_releases'] == 0  # only a stack has a base to miss
+    assert plain['success'] and slid['success']
+    names = [vocab[i].name for i in read_episode(
+        tmp_path / 'slid' / slid['bag'], vocab, 32)[0]['labels']]
+    # the release off the centre is not recorded: the expert's grasp, then (after it) the
+    # grasp again and the one release that stacks
+    assert names.count('close_gripper') == 2 and names.count('open_gripper') == 1
+    assert names[-1] == 'open_gripper' and len(names) == slid['steps'] > plain['steps']
+
+
+@pytest.mark.parametrize('option', ['misplace', 'miss_grasp', 'off_centre'])
 def test_a_perturbation_probability_outside_0_1_is_refused_before_anything_is_written(
         tmp_path, option):
     with pytest.raises(ValueError, match=f'{option} is a probability in \\[0, 1\\], got 1.5'):

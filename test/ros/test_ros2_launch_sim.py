@@ -156,12 +156,12 @@ def test_ros2_param_set_min_confidence_is_refused_or_takes_effect(sim):
     value = float(sim.on_node('param', 'get', '/vla', 'min_confidence').stdout.split()[-1])
     # the untrained model may have gone in circles by now, and a stuck VLA node decides nothing
     # more until a new instruction (seen in CI): give it one, as a user would
-    settled = time.monotonic() + 1.0  # what was decided before the set may still be on its way
+    since = time.monotonic()
+    settled = since + 1.0  # what was decided before the set may still be on its way
     _say(sim, INSTRUCTION)
     if 'Set parameter successful' not in said:
         assert re.search(r'read-only|failed', said, re.IGNORECASE), said
         assert value == 0.0
-        since = time.monotonic()
         sim.wait_for(lambda: _acted(probe, since), 30, 'decisions going on after a refused set')
         return
     try:
