@@ -96,6 +96,10 @@ class Trainer:
         self.step = 0
         self.best_success = -1.0
         self.train_seconds = 0.0  # the epochs' wall-clock, validation and evaluation excluded
+        # the run's whole wall-clock (validation and checks too) up to the last checkpoint of
+        # earlier invocations (--resume), and when this invocation started
+        self.earlier_wall_seconds = 0.0
+        self.started = time.perf_counter()
         # within an epoch (a checkpoint every config.checkpoint_minutes): the next batch, the
         # epoch's seconds and losses so far, the generator's state
         self.progress = None
@@ -359,9 +363,14 @@ class Trainer:
         torch.save({'optimizer': self.optimizer.state_dict(), 'epoch': self.epoch,
                     'step': self.step, 'best_success': self.best_success,
                     'train_seconds': self.train_seconds, 'rng': rng,
-                    'progress': self.progress},
+                    'wall_seconds': self.wall_seconds(), 'progress': self.progress},
                    directory / 'training_state.pt')
         return directory
+
+    def wall_seconds(self):
+        """The run's wall-clock so far, over every invocation (--resume): what earlier ones
+        had done by the checkpoint this one resumed from, plus this one's."""
+        return self.earlier_wall_seconds + time.perf_counter() - self.started
 
     def _copy(self, source, name, ignore=()):
         target = self.out_dir / name
@@ -379,6 +388,7 @@ class Trainer:
         self.best_success = float(state['best_success'])
         # older states: no wall-clock, generator or position within an epoch
         self.train_seconds = float(state.get('train_seconds', 0.0))
+        self.earlier_wall_seconds = float(state.get('wall_seconds', 0.0))
         if state.get('rng'):
             self.batches.set_rng_state(state['rng'])
         self.progress = state.get('progress')
@@ -562,10 +572,12 @@ def train(config: TrainingConfig, topics=None):
                 val_samples=len(val_set),
                 # what the policy reads other colour names as (core/colours.py)
                 colour_words=colour_words_in(set(dataset.instructions)))
-    start = time.perf_counter()
     best = trainer.fit(meta=meta)
     if rank == 0:
-        summary = dict(meta, train_seconds=round(time.perf_counter() - start, 1),
+        # train_seconds: the run's wall-clock, validation and closed-loop checks included, over
+        # every invocation (--resume); epoch_seconds: the epochs' alone
+        summary = dict(meta, train_seconds=round(trainer.wall_seconds(), 1),
+                       epoch_seconds=round(trainer.train_seconds, 1),
                        best_closed_loop_success=trainer.best_success,
                        final_val=trainer.offline_accuracy(val_set))
         (out / 'summary.json').write_text(json.dumps(summary, indent=2))

@@ -9,6 +9,7 @@ import pytest
 from contrastive_vla.cli import main
 from contrastive_vla.model.policy import load_model
 from contrastive_vla.training.config import TrainingConfig
+from contrastive_vla.training.train import load_training_state
 
 
 def _train(bags, out, *extra):
@@ -52,6 +53,7 @@ def test_train_writes_checkpoints_metrics_and_resumes(bags, tmp_path):
     for name in held_out:  # a twin is held out with its original (same images)
         twin = name[:-len('_relabel')] if name.endswith('_relabel') else name + '_relabel'
         assert twin in held_out or not (bags / twin).exists()
+    first = load_training_state(run / 'last' / 'training_state.pt')['wall_seconds']
     assert _train(bags, run, '--config', 'clip_rt_tiny', '--epochs', '3', '--resume') == 0
     assert _epochs(run) == [1, 2, 3]
     # the training wall-clock (evaluation excluded) adds up over the epochs and the resume
@@ -59,6 +61,11 @@ def test_train_writes_checkpoints_metrics_and_resumes(bags, tmp_path):
     minutes = [r['train_minutes'] for r in rows]
     assert rows[0]['epoch_s'] > 0 and minutes == sorted(minutes)
     assert minutes[2] == pytest.approx(minutes[1] + rows[2]['epoch_s'] / 60, abs=0.01)
+    # and so does the whole run's (the summary of the resumed invocation counts the first's)
+    state = load_training_state(run / 'last' / 'training_state.pt')
+    resumed = json.loads((run / 'summary.json').read_text())
+    assert resumed['epoch_seconds'] == pytest.approx(minutes[2] * 60, abs=1.0)
+    assert resumed['train_seconds'] >= state['wall_seconds'] > first > 0
 
 
 def test_a_fine_tune_keeps_the_held_out_episodes_it_is_given(bags, tmp_path):
@@ -196,8 +203,6 @@ def test_ctrl_c_saves_the_batch_reached_and_resume_continues_bit_for_bit(bags, v
 
     from safetensors.torch import load_file
     import torch
-
-    from contrastive_vla.training.train import load_training_state
 
     # started as a background job (`cmd &` in a script) a process inherits Ctrl-C ignored,
     # and training leaves an ignored signal ignored: give this test Python's own handler
