@@ -324,6 +324,9 @@ def test_the_vla_nodes_stuck_status_holds_the_arm_and_nobody_elses_does(ros_grap
         # another publisher's non-stuck status does not release it; nor does garbage from it
         assert held_by(other, json.dumps({'state': 'ready'}))['held_by'] == 'stuck'
         assert held_by(status, '[' * 5000)['held_by'] == 'stuck'
+        # a stop said to the stuck node: its state says 'stopped', its reason still 'stuck'
+        assert held_by(status, json.dumps({'state': 'stopped', 'stopped': True,
+                                           'stuck': 'cycling'}))['held_by'] == 'stuck'
         # the VLA node's own status no longer stuck (a new instruction): released
         assert held_by(status, json.dumps({'state': 'new instruction',
                                            'stuck': None}))['held_by'] == 'none'

@@ -133,6 +133,19 @@ def test_a_new_instruction_says_at_once_that_it_is_no_longer_stuck(thrashing_vla
     assert json.loads(node.published['status'][-1].data)['state'] != 'stuck'
 
 
+def test_a_stop_said_to_a_stuck_node_is_what_it_reports(thrashing_vla):
+    node = thrashing_vla()
+    assert all(step(node) for _ in range(8))
+    node.on_estop(True)
+    assert not step(node)
+    status, _ = reported(node)
+    assert status['state'] == 'stopped' and status['stopped'] is True
+    assert 'up_10cm/down_10cm' in status['stuck']  # still stuck, still said
+    node.on_estop(False)  # released without a new instruction: still stuck
+    assert not step(node)
+    assert reported(node)[0]['state'] == 'stuck'
+
+
 def test_detection_can_be_switched_off(thrashing_vla):
     node = thrashing_vla('-p', 'stuck_detection:=false')
     assert all(step(node) for _ in range(12))

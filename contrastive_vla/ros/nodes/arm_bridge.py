@@ -356,12 +356,13 @@ class ArmBridge(LifecycleNode):
                                       'command watchdog')
 
     def follow_stuck(self, status):
-        """The VLA node's status (parsed; None: not a JSON object, ignored) says 'stuck': hold
-        the arm, halting a motion in progress, until a status of it says otherwise."""
+        """The VLA node's status (parsed; None: not a JSON object, ignored) says 'stuck' (its
+        state, or its 'stuck' reason while its state says a stop said since): hold the arm,
+        halting a motion in progress, until a status of it says otherwise."""
         if status is None:
             return
-        if status.get('state') == STUCK:
-            why = status.get('stuck')
+        why = status.get('stuck')
+        if status.get('state') == STUCK or (isinstance(why, str) and why):
             reason = 'the VLA node is stuck' + (f': {why[:300]}' if isinstance(why, str) else '')
             if self.holders.raise_('stuck', reason):
                 self.get_logger().error(f'{reason}; the arm held until a new instruction')

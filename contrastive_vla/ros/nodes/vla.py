@@ -41,6 +41,7 @@ from contrastive_vla.control.decision import (
     STALE_IMAGE,
     STATE_STALE,
     STATE_WAIT,
+    STOPPED,
     ClockSkew,
     DecisionGate,
     state_freshness,
@@ -393,7 +394,9 @@ class VLANode(LifecycleNode):
         """Decide if the gate is open (called by the decide_soon guard condition right after a
         callback that may have opened it, and by the fallback timer)."""
         if self.stuck is not None and self.stuck.stuck:
-            self.reason = STUCK
+            # a stop said meanwhile is what the user did last: say that (stuck stays in
+            # vla_status' 'stuck' until a new instruction)
+            self.reason = STOPPED if self.gate.stopped else STUCK
             return
         frame = self.frame
         stamp_ns = stamp_to_ns(frame.header.stamp) if frame is not None else None
