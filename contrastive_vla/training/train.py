@@ -96,9 +96,7 @@ class Trainer:
         self.step = 0
         self.best_success = -1.0
         self.train_seconds = 0.0  # the epochs' wall-clock, validation and evaluation excluded
-        # the run's whole wall-clock (validation and checks too) up to the last checkpoint of
-        # earlier invocations (--resume), and when this invocation started
-        self.earlier_wall_seconds = 0.0
+        self.earlier_wall_seconds = 0.0  # see wall_seconds()
         self.started = time.perf_counter()
         # within an epoch (a checkpoint every config.checkpoint_minutes): the next batch, the
         # epoch's seconds and losses so far, the generator's state
@@ -368,8 +366,8 @@ class Trainer:
         return directory
 
     def wall_seconds(self):
-        """The run's wall-clock so far, over every invocation (--resume): what earlier ones
-        had done by the checkpoint this one resumed from, plus this one's."""
+        """The run's wall-clock so far (validation and checks too), over every invocation:
+        earlier ones' by the checkpoint this one resumed from, plus this one's."""
         return self.earlier_wall_seconds + time.perf_counter() - self.started
 
     def _copy(self, source, name, ignore=()):
@@ -574,10 +572,8 @@ def train(config: TrainingConfig, topics=None):
                 colour_words=colour_words_in(set(dataset.instructions)))
     best = trainer.fit(meta=meta)
     if rank == 0:
-        # train_seconds: the run's wall-clock, validation and closed-loop checks included, over
-        # every invocation (--resume); epoch_seconds: the epochs' alone
-        summary = dict(meta, train_seconds=round(trainer.wall_seconds(), 1),
-                       epoch_seconds=round(trainer.train_seconds, 1),
+        summary = dict(meta, train_seconds=round(trainer.wall_seconds(), 1),  # the whole run
+                       epoch_seconds=round(trainer.train_seconds, 1),  # its steps alone
                        best_closed_loop_success=trainer.best_success,
                        final_val=trainer.offline_accuracy(val_set))
         (out / 'summary.json').write_text(json.dumps(summary, indent=2))
