@@ -28,7 +28,7 @@ from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.topics import load_topics
 from contrastive_vla.core.workers import map_episodes
 from contrastive_vla.sim.env import TabletopEnv
-from contrastive_vla.sim.expert import ScriptedExpert
+from contrastive_vla.sim.expert import PLACE_RELEASE, ScriptedExpert, stack_release_height
 from contrastive_vla.sim.rollout import StepRecord, run_episode
 from contrastive_vla.sim.tasks import rename_referent
 
@@ -172,6 +172,25 @@ class _OncePerEpisode:
     def _make(self, env):
         raise NotImplementedError
 
+    @staticmethod
+    def _move(env, delta):
+        """A raw translation in legs of at most 0.2 m (the largest step a primitive makes)."""
+        delta = np.asarray(delta, dtype=np.float64)
+        legs = max(1, int(np.ceil(np.max(np.abs(delta)) / 0.2)))
+        for _ in range(legs):
+            action = np.zeros(8)
+            action[:3] = delta / legs
+            env.step(action)
+
+    def _release_at(self, env, xy, height):
+        """Raw motion: across to ``xy`` at the current height, down to ``height``, let go,
+        back off 5 cm."""
+        tcp = env.tcp_pose()[0]
+        self._move(env, [xy[0] - tcp[0], xy[1] - tcp[1], 0.0])
+        self._move(env, [0.0, 0.0, height - env.tcp_pose()[0][2]])
+        env.step(np.array([0, 0, 0, 0, 0, 0, 0, 1.0]))  # let go
+        self._move(env, [0.0, 0.0, 0.05])
+
 
 class Misplacement(_OncePerEpisode):
     """A deliberate wrong release in a carry task (place, stack), once per episode: the held
@@ -197,11 +216,7 @@ class Misplacement(_OncePerEpisode):
         decoy, release = self._decoy(env, state, binding, family)
         if decoy is None:
             return False
-        tcp = state.tcp_position
-        self._move(env, [decoy[0] - tcp[0], decoy[1] - tcp[1], 0.0])
-        self._move(env, [0.0, 0.0, release - env.tcp_pose()[0][2]])
-        env.step(np.array([0, 0, 0, 0, 0, 0, 0, 1.0]))  # let go
-        self._move(env, [0.0, 0.0, 0.05])
+        self._release_at(env, decoy, release)
         return True
 
     def _decoy(self, env, state, binding, family):
@@ -214,8 +229,8 @@ class Misplacement(_OncePerEpisode):
                           if c not in (binding['block'], binding['base'])]
             if others:
                 spot = np.asarray(others[int(self.rng.integers(len(others)))], np.float64)
-                release = 0.04 if family == 'place' else \
-                    spot[2] + 2 * state.block_half_size + 0.022
+                release = PLACE_RELEASE if family == 'place' else \
+                    stack_release_height(state, spot)
                 return spot[:2], release
         lo, hi = np.asarray(scene['spawn_lower']), np.asarray(scene['spawn_upper'])
         target = (state.zones[binding['zone']].position if family == 'place'
@@ -223,18 +238,8 @@ class Misplacement(_OncePerEpisode):
         for _ in range(20):  # a table spot clear of the target
             xy = self.rng.uniform(lo[:2], hi[:2])
             if np.linalg.norm(xy - target) > 0.1:
-                return xy, 0.04
+                return xy, PLACE_RELEASE  # let go just above the table, as in a zone
         return None, None
-
-    @staticmethod
-    def _move(env, delta):
-        """A raw translation in legs of at most 0.2 m (the largest step a primitive makes)."""
-        delta = np.asarray(delta, dtype=np.float64)
-        legs = max(1, int(np.ceil(np.max(np.abs(delta)) / 0.2)))
-        for _ in range(legs):
-            action = np.zeros(8)
-            action[:3] = delta / legs
-            env.step(action)
 
 
 class MissedGrasp(_OncePerEpisode):
@@ -281,7 +286,6 @@ class MissedGrasp(_OncePerEpisode):
         return True
 
 
-
 class OffCentreRelease(_OncePerEpisode):
     """A deliberate off-centre release in a stack episode, once per episode: as the held block
     arrives over the base, the arm is shifted 1.5-3.5 cm off the base's centre, lowered to the
@@ -306,17 +310,14 @@ class OffCentreRelease(_OncePerEpisode):
         binding = env.spec.binding
         base = state.blocks[binding['base']].position
         tcp = state.tcp_position
-        release = base[2] + 2 * state.block_half_size + 0.022  # the expert's (sim.expert)
+        release = stack_release_height(state, base)
         if not state.grasped(binding['block']) or tcp[2] < release + 0.03 or \
                 np.linalg.norm(tcp[:2] - base[:2]) > self.ARRIVING:
             return False  # not carrying it over the base yet
         angle = self.rng.uniform(0.0, 2.0 * np.pi)
         spot = base[:2] + self.rng.uniform(*self.OFFSET) * np.array([np.cos(angle),
                                                                       np.sin(angle)])
-        Misplacement._move(env, [spot[0] - tcp[0], spot[1] - tcp[1], 0.0])
-        Misplacement._move(env, [0.0, 0.0, release - env.tcp_pose()[0][2]])
-        env.step(np.array([0, 0, 0, 0, 0, 0, 0, 1.0]))  # let go
-        Misplacement._move(env, [0.0, 0.0, 0.05])
+        self._release_at(env, spot, release)
         return True
 
 # The deliberate mistakes an episode may have, each made at most once and corrected by the

@@ -27,6 +27,12 @@ PLACE_TOLERANCE = 0.02   # zones are 11 cm squares
 Z_TOLERANCE = 0.007
 
 
+def stack_release_height(state, base):
+    """The TCP height at which the held block is let go onto the block at ``base`` (its
+    position): the base's centre plus one block and 2.2 cm."""
+    return base[2] + 2 * state.block_half_size + 0.022
+
+
 class ScriptedExpert:
     """Policy with privileged access to the simulator. ``act`` returns a Primitive or None."""
 
@@ -71,8 +77,8 @@ class ScriptedExpert:
                                            PLACE_TOLERANCE)
         if family == 'stack':
             base = state.blocks[binding['base']].position
-            release = base[2] + 2 * state.block_half_size + 0.022
-            return self._carry_and_release(state, binding, base[:2], release)
+            return self._carry_and_release(state, binding, base[:2],
+                                           stack_release_height(state, base))
         raise ValueError(f'the expert has no strategy for family {family!r}')
 
     # ---- strategies ------------------------------------------------------------------------
