@@ -53,8 +53,9 @@ def test_step_wise_decisions_and_stop_halts(ros_graph, tiny_model):
     from std_msgs.msg import String
 
     graph, probe = ros_graph
-    # no stuck detection: the untrained model may go in circles, and a stuck VLA node reports
-    # 'stuck', not 'stopped', and decides nothing, stop or not (test_vla_stuck.py covers it)
+    # no stuck detection: the untrained model may go in circles, and a stuck VLA node decides
+    # nothing, stop or not, so "no decisions after the stop" would pass without the stop doing
+    # it (a stop said to a stuck node: test_vla_stuck.py)
     start_sim_stack(graph, tiny_model, vla_params={'stuck_detection': 'false'})
     record_common(probe)
     say = probe.publisher('instruction', String, qos.command())
