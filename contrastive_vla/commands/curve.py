@@ -9,10 +9,12 @@ Examples::
 
     contrastive-vla train --recipe fast --data data/fast --out runs/fast --keep-checks
     contrastive-vla curve runs/fast --episodes 50 --seed 10000 --workers 2
+    contrastive-vla curve runs/fast --epochs 8,10,12   # only these kept checkpoints
     contrastive-vla curve runs/fast --instructions templates \
         --instructions config/instructions_unseen.yaml --json curve.json
 """
 
+import argparse
 import json
 from pathlib import Path
 
@@ -32,6 +34,9 @@ def add_arguments(parser):
     parser.add_argument('--instructions', action='append', default=None,
                         help='"templates" (the default) or a YAML task id -> instruction '
                              'templates; repeat it for one curve per wording')
+    parser.add_argument('--epochs', type=_epoch_list, default=None,
+                        help='comma-separated epochs of the kept checkpoints to evaluate, '
+                             'e.g. "8,10,12" (default: every kept checkpoint)')
     parser.add_argument('--target', type=float, default=0.9,
                         help='success to report the training minutes to (default: '
                              '%(default)s)')
@@ -42,6 +47,18 @@ def add_arguments(parser):
                         help="the VLA node's loop breaker, as eval-sim --loops (default: "
                              '%(default)s)')
     parser.add_argument('--no-progress', action='store_true')
+
+
+def _epoch_list(text):
+    try:
+        epochs = sorted({int(part) for part in text.split(',') if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'--epochs takes comma-separated epoch numbers, e.g. "8,10,12", got {text!r}'
+        ) from None
+    if not epochs or epochs[0] < 1:
+        raise argparse.ArgumentTypeError(f'--epochs takes epochs from 1, got {text!r}')
+    return epochs
 
 
 def run(args):
@@ -61,7 +78,7 @@ def run(args):
     task_ids = resolve_task_ids(args.tasks, tasks)
     wordings = [(column, overrides) for _, column, overrides
                 in instruction_wordings(args.instructions, tasks)]
-    checkpoints = kept_checkpoints(args.run)  # fails before any episode runs
+    checkpoints = kept_checkpoints(args.run, args.epochs)  # fails before any episode runs
     print(f'{args.run}: {len(checkpoints)} checkpoints (epochs '
           f'{", ".join(str(e) for e, _ in checkpoints)}), {args.episodes} episodes per task '
           f'from seed {args.seed}')
@@ -74,7 +91,8 @@ def run(args):
 
     curve = learning_curve(args.run, task_ids, args.episodes, args.seed, wordings,
                            workers=args.workers, progress=not args.no_progress,
-                           target=args.target, on_point=report, loops=args.loops)
+                           target=args.target, on_point=report, loops=args.loops,
+                           epochs=args.epochs)
     print(format_curve(curve))
     plot = Path(args.plot) if args.plot else Path(args.run) / 'curve.png'
     plot_curve(curve, plot)

@@ -19,9 +19,11 @@ from contrastive_vla.evaluation.sim_eval import evaluate_in_sim
 CHECKPOINT = re.compile(r'epoch_(\d+)$')
 
 
-def kept_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+def kept_checkpoints(run_dir: str | Path, epochs=None) -> list[tuple[int, Path]]:
     """(epoch, directory) of the run's kept checkpoints in epoch order, ``last/`` added when
-    its epoch was not kept. Raises FileNotFoundError naming what is missing."""
+    its epoch was not kept; only those of ``epochs`` when given (an iterable of ints).
+    Raises FileNotFoundError naming what is missing (the run, its checkpoints, or an epoch
+    asked for that was not kept)."""
     run = Path(run_dir)
     if not (run / 'metrics.jsonl').is_file():
         raise FileNotFoundError(f'{run}: no metrics.jsonl (not a training run directory)')
@@ -35,6 +37,14 @@ def kept_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     if not found:
         raise FileNotFoundError(f'{run}: no kept checkpoints (train with --keep-checks) and '
                                 'no last/')
+    if epochs is not None:
+        wanted = set(epochs)
+        missing = sorted(wanted - {e for e, _ in found})
+        if missing:
+            raise FileNotFoundError(
+                f'{run}: no checkpoint kept for epoch(s) {", ".join(map(str, missing))} '
+                f'(kept: {", ".join(str(e) for e, _ in sorted(found))})')
+        found = [(e, p) for e, p in found if e in wanted]
     return sorted(found)
 
 
@@ -49,8 +59,9 @@ def epoch_rows(run_dir: str | Path) -> dict[int, dict]:
 
 
 def learning_curve(run_dir, task_ids, episodes, seed, wordings, workers=1, progress=True,
-                   target=0.9, on_point=None, loops='on'):
-    """Evaluate every kept checkpoint of ``run_dir`` on ``episodes`` per task from ``seed``.
+                   target=0.9, on_point=None, loops='on', epochs=None):
+    """Evaluate every kept checkpoint of ``run_dir`` (those of ``epochs`` when given) on
+    ``episodes`` per task from ``seed``.
 
     ``wordings``: (name, task id -> templates or None for the task templates) pairs, each
     evaluated on the same episodes. ``on_point(point)`` is called after each checkpoint (to
@@ -59,10 +70,11 @@ def learning_curve(run_dir, task_ids, episodes, seed, wordings, workers=1, progr
     ``val_accuracy``, ``val_top3_accuracy``, ``check`` (the run's own closed-loop check or
     None) and per wording ``success``, ``ci95``, ``per_task``) and ``minutes_to_target``
     (wording -> training minutes of the first checkpoint at or above ``target``, None if
-    none reached it). ``loops``: the loop breaker, 'on' or 'off' (``evaluate_in_sim``)."""
+    none reached it: of the checkpoints evaluated, so with ``epochs`` an upper bound).
+    ``loops``: the loop breaker, 'on' or 'off' (``evaluate_in_sim``)."""
     rows = epoch_rows(run_dir)
     points = []
-    for epoch, path in kept_checkpoints(run_dir):
+    for epoch, path in kept_checkpoints(run_dir, epochs):
         row = rows.get(epoch, {})
         point = {'epoch': epoch, 'checkpoint': str(path),
                  'train_minutes': row.get('train_minutes'),

@@ -40,6 +40,32 @@ def test_kept_checkpoints_says_what_is_missing(tmp_path):
         (2, 'epoch_002'), (10, 'epoch_010'), (11, 'last')]
 
 
+def test_kept_checkpoints_of_chosen_epochs_and_an_epoch_not_kept(tmp_path):
+    (tmp_path / 'metrics.jsonl').write_text('')
+    for name in ('epoch_002', 'epoch_004', 'epoch_006'):
+        (tmp_path / name).mkdir()
+    (tmp_path / 'last').mkdir()
+    (tmp_path / 'last' / 'meta.json').write_text(json.dumps({'epoch': 7}))
+    assert [e for e, _ in kept_checkpoints(tmp_path, [7, 4])] == [4, 7]
+    with pytest.raises(FileNotFoundError, match=r'epoch\(s\) 3, 5 .*kept: 2, 4, 6, 7'):
+        kept_checkpoints(tmp_path, [3, 4, 5])
+
+
+@pytest.mark.parametrize('epochs', ['8,x', '0,2', ','])
+def test_curve_refuses_epochs_it_cannot_read(epochs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['curve', str(tmp_path), '--epochs', epochs])
+    assert exit_info.value.code == 2
+    assert '--epochs takes' in capsys.readouterr().err
+
+
+def test_curve_names_an_epoch_it_did_not_keep_before_any_episode(tmp_path, capsys):
+    (tmp_path / 'metrics.jsonl').write_text('')
+    (tmp_path / 'epoch_004').mkdir()
+    assert main(['curve', str(tmp_path), '--epochs', '4,10', '--episodes', '1']) == 2
+    assert 'no checkpoint kept for epoch(s) 10' in capsys.readouterr().err
+
+
 def test_keep_checks_then_curve_evaluates_each_check_on_fresh_seeds(bags, tmp_path, capsys):
     run = tmp_path / 'run'
     assert main(['train', '--data', str(bags), '--out', str(run), '--batch-size', '8',
