@@ -15,7 +15,7 @@ Examples::
 ``--recipe``'s model on ``--train-data`` for each of ``--train-settings``
 (:mod:`contrastive_vla.training.throughput`) and prints ``{"train": {"recipe", "config",
 "samples", "instructions", "settings": [{"setting", "samples_per_s", "warmup_s",
-"variants_encoded_s", "remembered_sentences"}, ...]}}``.
+"variants_encoded", "variants_encoded_s", "remembered_sentences"}, ...]}}``.
 
 ``--only graph`` prints ``{"machine": ..., "load_avg": [1, 5, 15 min], "graph_offline":
 {"WxH": {"p50_ms", "p99_ms", ...}}, "graph": [{"image", "transport", "command_latency_ms":

@@ -66,8 +66,10 @@ def parse_settings(text: str) -> list[StepSetting]:
 def step_rates(data: list[str], recipe: str = 'fast', settings: str = DEFAULT_SETTINGS,
                steps: int = 100, warmup: int = 30, progress: bool = True) -> dict:
     """{'recipe', 'config', 'batch_size', 'samples', 'instructions', 'steps', 'warmup',
-    'settings': [{'setting', 'samples_per_s', 'warmup_s', 'variants_encoded_s',
-    'remembered_sentences'}, ...]} of the recipe's model on the bags under ``data``."""
+    'settings': [{'setting', 'samples_per_s', 'warmup_s', 'variants_encoded',
+    'variants_encoded_s', 'remembered_sentences'}, ...]} of the recipe's model on the bags under
+    ``data``: ``variants_encoded`` rewordings encoded before the timing, in
+    ``variants_encoded_s`` seconds."""
     if steps < 1 or warmup < 0:
         raise ValueError('steps must be positive and warmup non-negative')
     chosen = parse_settings(settings)
@@ -97,7 +99,8 @@ def _time_setting(config: TrainingConfig, cfg: ModelConfig, vocab: PrimitiveVoca
     torch.manual_seed(config.seed)
     model = ClipRT(cfg)
     trainer = Trainer(model, vocab, train_set, val_set, config)
-    encoded_s = _encode_variants(trainer, train_set) if config.instruction_variants else 0.0
+    encoded, encoded_s = (_encode_variants(trainer, train_set) if config.instruction_variants
+                          else (0, 0.0))
     order = trainer.epoch_order(0)
     needed = (warmup + steps) * config.batch_size
     if needed > len(order):  # small data: later steps go round again
@@ -107,13 +110,15 @@ def _time_setting(config: TrainingConfig, cfg: ModelConfig, vocab: PrimitiveVoca
     memo = getattr(model.text, '_memo', None)
     return {'setting': setting.label(),
             'samples_per_s': round(steps * config.batch_size / timed_s, 1),
-            'warmup_s': round(warm_s, 1), 'variants_encoded_s': round(encoded_s, 1),
+            'warmup_s': round(warm_s, 1), 'variants_encoded': encoded,
+            'variants_encoded_s': round(encoded_s, 3),
             'remembered_sentences': None if memo is None else len(memo)}
 
 
-def _encode_variants(trainer: Trainer, dataset: DemoDataset, chunk: int = 256) -> float:
+def _encode_variants(trainer: Trainer, dataset: DemoDataset,
+                     chunk: int = 256) -> tuple[int, float]:
     """Encode every rewording of every instruction once (a frozen tower remembers them);
-    the seconds it took."""
+    how many distinct prompts that was and the seconds it took."""
     noise = trainer.batches.instruction_noise
     model = trainer.model
     start = time.perf_counter()
@@ -123,7 +128,7 @@ def _encode_variants(trainer: Trainer, dataset: DemoDataset, chunk: int = 256) -
     with torch.no_grad():
         for i in range(0, len(prompts), chunk):
             model.encode_instruction(model.tokenize(prompts[i:i + chunk]))
-    return time.perf_counter() - start
+    return len(prompts), time.perf_counter() - start
 
 
 def _run_steps(trainer: Trainer, order: np.ndarray, first: int, n: int, lr: float) -> float:

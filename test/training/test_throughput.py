@@ -44,7 +44,11 @@ def test_bench_times_each_setting_on_the_bags(bags, tmp_path, capsys):
     assert [row['setting'] for row in train['settings']] == ['float32:0', 'bfloat16:3']
     assert all(row['samples_per_s'] > 0 for row in train['settings'])
     fresh, banked = train['settings']
-    assert fresh['variants_encoded_s'] == 0 and banked['variants_encoded_s'] > 0
+    # the fixed rewordings are encoded before the timing (how long that takes is the
+    # machine's business, reported, not asserted)
+    assert fresh['variants_encoded'] == 0 and fresh['variants_encoded_s'] == 0
+    assert banked['variants_encoded'] > train['instructions']
+    assert banked['variants_encoded_s'] >= 0
     # the rewordings of every instruction (each differs from it), and the primitives' texts
     assert banked['remembered_sentences'] > train['instructions']
     assert '"samples_per_s"' in capsys.readouterr().out
