@@ -92,7 +92,7 @@ def run(args):
     curve = learning_curve(args.run, task_ids, args.episodes, args.seed, wordings,
                            workers=args.workers, progress=not args.no_progress,
                            target=args.target, on_point=report, loops=args.loops,
-                           epochs=args.epochs)
+                           checkpoints=checkpoints)
     print(format_curve(curve))
     plot = Path(args.plot) if args.plot else Path(args.run) / 'curve.png'
     plot_curve(curve, plot)

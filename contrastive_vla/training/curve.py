@@ -59,9 +59,10 @@ def epoch_rows(run_dir: str | Path) -> dict[int, dict]:
 
 
 def learning_curve(run_dir, task_ids, episodes, seed, wordings, workers=1, progress=True,
-                   target=0.9, on_point=None, loops='on', epochs=None):
-    """Evaluate every kept checkpoint of ``run_dir`` (those of ``epochs`` when given) on
-    ``episodes`` per task from ``seed``.
+                   target=0.9, on_point=None, loops='on', checkpoints=None):
+    """Evaluate ``checkpoints`` ((epoch, directory) pairs, as :func:`kept_checkpoints`
+    lists them; default: every kept checkpoint of ``run_dir``) on ``episodes`` per task from
+    ``seed``.
 
     ``wordings``: (name, task id -> templates or None for the task templates) pairs, each
     evaluated on the same episodes. ``on_point(point)`` is called after each checkpoint (to
@@ -70,11 +71,11 @@ def learning_curve(run_dir, task_ids, episodes, seed, wordings, workers=1, progr
     ``val_accuracy``, ``val_top3_accuracy``, ``check`` (the run's own closed-loop check or
     None) and per wording ``success``, ``ci95``, ``per_task``) and ``minutes_to_target``
     (wording -> training minutes of the first checkpoint at or above ``target``, None if
-    none reached it: of the checkpoints evaluated, so with ``epochs`` an upper bound).
+    none reached it: of the checkpoints evaluated, so with some left out an upper bound).
     ``loops``: the loop breaker, 'on' or 'off' (``evaluate_in_sim``)."""
     rows = epoch_rows(run_dir)
     points = []
-    for epoch, path in kept_checkpoints(run_dir, epochs):
+    for epoch, path in checkpoints if checkpoints is not None else kept_checkpoints(run_dir):
         row = rows.get(epoch, {})
         point = {'epoch': epoch, 'checkpoint': str(path),
                  'train_minutes': row.get('train_minutes'),
