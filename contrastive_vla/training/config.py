@@ -21,7 +21,7 @@ import types
 import typing
 
 from contrastive_vla.core.resources import config_path
-from contrastive_vla.sim.tasks import load_tasks, resolve_task_ids
+from contrastive_vla.sim.tasks import TaskError, load_tasks, resolve_task_ids
 
 LOSSES = ('ce', 'bce')
 PRECISIONS = ('float32', 'bfloat16')
@@ -101,6 +101,15 @@ class TrainingConfig:
         100, bounds=NON_NEGATIVE,
         help='linear learning-rate warm-up, in steps (at most a fifth of the run), then '
              'cosine decay to a twentieth of --lr')
+    curriculum_tasks: str | None = option(
+        None, metavar='TASKS',
+        help="train the first --curriculum-steps steps on these tasks' episodes alone "
+             '(comma-separated task ids, e.g. reach_block; the bags are told apart by the '
+             'names collect gives them), then the epochs on all the data, on one '
+             'learning-rate schedule over both')
+    curriculum_steps: int = option(
+        0, bounds=NON_NEGATIVE,
+        help='steps of the --curriculum-tasks phase before the epochs (0: no curriculum)')
     loss: str = option(
         'ce', choices=LOSSES,
         help='ce: softmax over the vocabulary (learns faster); bce: CLIP-RT '
@@ -178,6 +187,19 @@ class TrainingConfig:
             raise ValueError(f'--val-episodes: no file {self.val_episodes!r}; it should name '
                              'the bags to hold out, one per line.')
         self.eval_task_ids()  # unknown task ids fail now, not after the first epoch
+        if self.curriculum_steps and not self.curriculum_tasks:
+            raise ValueError('--curriculum-steps needs --curriculum-tasks: the tasks whose '
+                             'episodes the first steps train on (e.g. reach_block).')
+        self.curriculum_task_ids()
+
+    def curriculum_task_ids(self):
+        """The task ids of the curriculum phase, or None when the run has none."""
+        if not (self.curriculum_steps and self.curriculum_tasks):
+            return None
+        try:
+            return resolve_task_ids(self.curriculum_tasks, load_tasks())
+        except TaskError as exc:
+            raise ValueError(f'--curriculum-tasks: {exc}') from None
 
     @staticmethod
     def _check(f, value):

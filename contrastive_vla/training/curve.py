@@ -8,6 +8,7 @@ seeds the run never saw, and joins the result with what ``metrics.jsonl`` says o
 training minutes to a target success: the first checkpoint that reached it.
 
 Entry point: :func:`learning_curve`; :func:`format_curve` and :func:`plot_curve` show it.
+:func:`plot_metrics` draws a run's own ``metrics.jsonl`` (``RUN_DIR/training.png``).
 """
 
 import json
@@ -162,5 +163,40 @@ def plot_curve(curve: dict, out_png: str | Path) -> None:
     ax.legend(fontsize=8, loc='lower right')
     fig.tight_layout()
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+
+
+def plot_metrics(metrics_path, out_png):
+    """Loss, validation accuracy and closed-loop success per epoch, as a PNG."""
+    # deferred: matplotlib loads only when a plot is written
+    import matplotlib
+
+    matplotlib.use('Agg')
+    # deferred: matplotlib loads only when a plot is written
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in Path(metrics_path).read_text().splitlines() if line]
+    if not rows:
+        return
+    # against the training wall-clock when every row has it (success vs minutes), else epochs
+    by_minutes = all('train_minutes' in r for r in rows)
+    x_key, x_label = ('train_minutes', 'training minutes') if by_minutes else ('epoch', 'epoch')
+    xs = [r[x_key] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    axes[0].plot(xs, [r['loss'] for r in rows], label='train loss')
+    axes[0].set_xlabel(x_label)
+    axes[0].set_ylabel('loss')
+    axes[0].legend()
+    for key, label in (('val_accuracy', 'val accuracy'), ('val_top3_accuracy', 'val top-3')):
+        axes[1].plot(xs, [r.get(key) if r.get(key) is not None else float('nan')
+                          for r in rows], label=label)
+    cl = [(r[x_key], r['closed_loop_success']) for r in rows if 'closed_loop_success' in r]
+    if cl:
+        axes[1].plot(*zip(*cl), 'o-', label='closed-loop success')
+    axes[1].set_ylim(0, 1)
+    axes[1].set_xlabel(x_label)
+    axes[1].legend()
+    fig.tight_layout()
     fig.savefig(out_png, dpi=100)
     plt.close(fig)

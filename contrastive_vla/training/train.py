@@ -49,7 +49,6 @@ from tqdm import tqdm
 from contrastive_vla.core.colours import colour_words_in
 from contrastive_vla.core.vocabulary import PrimitiveVocabulary
 from contrastive_vla.data.dataset import load_demonstrations
-from contrastive_vla.data.demos import episode_task
 from contrastive_vla.evaluation.sim_eval import evaluate_in_sim
 from contrastive_vla.model.clip_rt import DELTA_SCALE, ClipRT
 from contrastive_vla.model.config import ModelConfig
@@ -57,6 +56,8 @@ from contrastive_vla.model.policy import ClipRTPolicy, load_model, save_checkpoi
 from contrastive_vla.model.preprocess import images_to_tensor
 from contrastive_vla.training.batches import BatchMaker
 from contrastive_vla.training.config import TrainingConfig
+from contrastive_vla.training.curriculum import curriculum_order, sample_tasks
+from contrastive_vla.training.curve import plot_metrics
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +186,7 @@ class Trainer:
         correct = int(hits.sum())
         result = {'accuracy': correct / len(dataset), 'top3_accuracy': top3 / len(dataset),
                   'samples': len(dataset)}
-        tasks = np.array([episode_task(name) or '' for name in dataset.episodes],
-                         dtype=object)[dataset.episode_index]
+        tasks = sample_tasks(dataset)
         if any(tasks):
             result['per_task'] = {task: round(float(hits[tasks == task].mean()), 4)
                                   for task in sorted(set(tasks)) if task}
@@ -199,35 +199,52 @@ class Trainer:
         return np.random.default_rng((self.config.seed, epoch)).permutation(len(self.train_set))
 
     def fit(self, meta=None):
-        """Train the epochs left (all, or those after a resume); returns the best
-        checkpoint's directory. Ctrl-C or SIGTERM saves RUN_DIR/last at the batch reached and
-        raises KeyboardInterrupt (StopRequest)."""
-        epochs = self.config.epochs
-        eval_tasks = self.config.eval_task_ids()
+        """Train what is left (the curriculum phase, if any, then the epochs; all, or what
+        follows a resume); returns the best checkpoint's directory. Ctrl-C or SIGTERM saves
+        RUN_DIR/last at the batch reached and raises KeyboardInterrupt (StopRequest)."""
+        config = self.config
+        eval_tasks = config.eval_task_ids()
         # batch_size is the whole batch, split over the processes
         steps_per_epoch = max(1, len(self.train_set) // self.batch_size)
-        total = steps_per_epoch * epochs
+        curriculum = config.curriculum_steps if config.curriculum_task_ids() else 0
+        total = curriculum + steps_per_epoch * config.epochs  # one schedule over both
         metrics_path = self.out_dir / 'metrics.jsonl'
         self.model.train()
         with StopRequest() as stop:
-            for epoch in range(self.epoch, epochs):
-                losses, lr, epoch_s = self._train_epoch(epoch, steps_per_epoch, total, meta,
-                                                        stop)
-                self.epoch = epoch + 1
-                self.train_seconds += epoch_s
-                self._end_epoch(losses, lr, epoch_s, meta, eval_tasks, metrics_path)
+            if self.step < curriculum:  # the phase comes first: its steps are the first ones
+                tasks = config.curriculum_task_ids()
+                order = curriculum_order(self.train_set, tasks, curriculum, self.batch_size,
+                                         config.seed)
+                self._phase(order, curriculum, 'the curriculum',
+                            f'curriculum ({",".join(tasks)})', total, meta, stop, eval_tasks,
+                            metrics_path, curriculum=True)
+            for epoch in range(self.epoch, config.epochs):
+                self._phase(self.epoch_order(epoch), steps_per_epoch, f'epoch {epoch + 1}',
+                            f'epoch {epoch + 1}/{config.epochs}', total, meta, stop,
+                            eval_tasks, metrics_path)
         if self.rank == 0:
             if not (self.out_dir / 'best').exists():
                 self._copy(self.out_dir / 'last', 'best')
             plot_metrics(metrics_path, self.out_dir / 'training.png')
         return self.out_dir / 'best'
 
-    def _train_epoch(self, epoch, steps_per_epoch, total, meta, stop):
-        """The steps of ``epoch`` from where it stands; (losses, last lr, seconds)."""
+    def _phase(self, order, steps, name, desc, total, meta, stop, eval_tasks, metrics_path,
+               curriculum=False):
+        """An epoch, or the curriculum (which counts as no epoch), from where it stands,
+        then its end: validation, checkpoints, the metrics row."""
+        losses, lr, seconds = self._train_steps(order, steps, name, desc, total, meta, stop)
+        if not curriculum:
+            self.epoch += 1
+        self.train_seconds += seconds
+        self._end_epoch(losses, lr, seconds, meta, None if curriculum else eval_tasks,
+                        metrics_path, phase='curriculum' if curriculum else None)
+
+    def _train_steps(self, order, steps, name, desc, total, meta, stop):
+        """The ``steps`` batches of a phase whose samples come in ``order``, from where it
+        stands; (losses, last lr, seconds)."""
         config = self.config
-        order = self.epoch_order(epoch)
         first, seconds, losses = 0, 0.0, []
-        if self.progress is not None:  # resumed within this epoch
+        if self.progress is not None:  # resumed within this phase
             first, seconds = int(self.progress['batch']), float(self.progress['seconds'])
             losses = [float(x) for x in self.progress['losses']]
             self.progress = None
@@ -236,9 +253,8 @@ class Trainer:
         # short runs (fine-tuning on a few episodes) warm up for a fifth of them
         warmup = min(config.warmup_steps, max(1, total // 5))
         lr = self.base_lr * _schedule(max(0, self.step - 1), warmup, total)
-        bar = tqdm(self.batches_ahead(order, first, steps_per_epoch),
-                   desc=f'epoch {epoch + 1}/{config.epochs}', initial=first,
-                   total=steps_per_epoch, disable=not config.progress or self.rank != 0,
+        bar = tqdm(self.batches_ahead(order, first, steps), desc=desc, initial=first,
+                   total=steps, disable=not config.progress or self.rank != 0,
                    dynamic_ncols=True)
         for b, batch in bar:
             lr = self.base_lr * _schedule(self.step, warmup, total)
@@ -248,7 +264,7 @@ class Trainer:
             stopping = self._agreed(stop.requested)
             if self.rank == 0 and (stopping or config.checkpoint_minutes and
                                    now - saved >= 60 * config.checkpoint_minutes and
-                                   b + 1 < steps_per_epoch):
+                                   b + 1 < steps):
                 self.progress = {'batch': b + 1, 'seconds': now - start,
                                  'losses': losses, 'rng': batch.rng_after}
                 self.save('last', meta)
@@ -256,15 +272,15 @@ class Trainer:
                 saved = time.perf_counter()
             if stopping:
                 bar.close()
-                log.warning('%s: stopped in epoch %d after batch %d of %d (step %d); '
-                            'saved %s, and --resume continues from there', stop.requested,
-                            epoch + 1, b + 1, steps_per_epoch, self.step,
-                            self.out_dir / 'last')
+                log.warning('%s: stopped in %s after batch %d of %d (step %d); saved %s, '
+                            'and --resume continues from there', stop.requested, name, b + 1,
+                            steps, self.step, self.out_dir / 'last')
                 raise KeyboardInterrupt(stop.requested)
         return losses, lr, time.perf_counter() - start
 
-    def _end_epoch(self, losses, lr, epoch_s, meta, eval_tasks, metrics_path):
-        """Validation, the checkpoints and the metrics row of the epoch just trained."""
+    def _end_epoch(self, losses, lr, epoch_s, meta, eval_tasks, metrics_path, phase=None):
+        """Validation, the checkpoints and the metrics row of the epoch just trained (or of
+        the ``phase`` named, e.g. the curriculum: its row has epoch 0 and no check)."""
         config = self.config
         epoch_loss = self._mean_over_processes(losses)
         if self.rank != 0:
@@ -272,7 +288,8 @@ class Trainer:
         row = {'epoch': self.epoch, 'step': self.step, 'loss': epoch_loss,
                'lr': lr, 'epoch_s': round(epoch_s, 1),
                'train_minutes': round(self.train_seconds / 60, 2),
-               'samples_per_s': round(len(losses) * self.batch_size / epoch_s, 1)}
+               'samples_per_s': round(len(losses) * self.batch_size / epoch_s, 1),
+               **({'phase': phase} if phase else {})}
         row.update({f'val_{k}': v for k, v in self.offline_accuracy(self.val_set).items()})
         last = self.save('last', meta)
         if eval_tasks and (self.epoch % config.eval_every == 0 or self.epoch == config.epochs):
@@ -294,8 +311,8 @@ class Trainer:
             if summary['success_rate'] >= self.best_success:
                 self.best_success = summary['success_rate']
                 self._copy(last, 'best')
-        log.info('epoch %d: %s', self.epoch, {k: v for k, v in row.items()
-                                               if not k.endswith('per_task')})
+        log.info('%s: %s', phase or f'epoch {self.epoch}',
+                 {k: v for k, v in row.items() if not k.endswith('per_task')})
         with metrics_path.open('a', encoding='utf-8') as f:
             f.write(json.dumps(row) + '\n')
 
@@ -456,41 +473,6 @@ def _schedule(step, warmup, total):
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def plot_metrics(metrics_path, out_png):
-    """Loss, validation accuracy and closed-loop success per epoch, as a PNG."""
-    # deferred: matplotlib loads only when a plot is written
-    import matplotlib
-
-    matplotlib.use('Agg')
-    # deferred: matplotlib loads only when a plot is written
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in Path(metrics_path).read_text().splitlines() if line]
-    if not rows:
-        return
-    # against the training wall-clock when every row has it (success vs minutes), else epochs
-    by_minutes = all('train_minutes' in r for r in rows)
-    x_key, x_label = ('train_minutes', 'training minutes') if by_minutes else ('epoch', 'epoch')
-    xs = [r[x_key] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    axes[0].plot(xs, [r['loss'] for r in rows], label='train loss')
-    axes[0].set_xlabel(x_label)
-    axes[0].set_ylabel('loss')
-    axes[0].legend()
-    for key, label in (('val_accuracy', 'val accuracy'), ('val_top3_accuracy', 'val top-3')):
-        axes[1].plot(xs, [r.get(key) if r.get(key) is not None else float('nan')
-                          for r in rows], label=label)
-    cl = [(r[x_key], r['closed_loop_success']) for r in rows if 'closed_loop_success' in r]
-    if cl:
-        axes[1].plot(*zip(*cl), 'o-', label='closed-loop success')
-    axes[1].set_ylim(0, 1)
-    axes[1].set_xlabel(x_label)
-    axes[1].legend()
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
 
 
 def train(config: TrainingConfig, topics=None):

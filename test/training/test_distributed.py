@@ -27,7 +27,9 @@ TORCHRUN = Path(sys.executable).parent / 'torchrun'
 NULL_GRADIENT = {'text.transformer.resblocks.0.attn.in_proj_bias', 'visual.convs.0.bias'}
 ARGS = ['train', '--config', 'clip_rt_tiny', '--epochs', '2', '--batch-size', '12',
         '--lr', '3e-3', '--warmup-steps', '2', '--instruction-noise', '0.5',
-        '--eval-tasks', 'none', '--threads', '1', '--no-progress']
+        '--eval-tasks', 'none', '--threads', '1', '--no-progress',
+        # a curriculum phase first: its batches too are the same on both processes
+        '--curriculum-tasks', 'reach_block', '--curriculum-steps', '2']
 
 
 def _scores(checkpoint, bags):

@@ -101,6 +101,9 @@ def test_warm_start_into_token_attention(bags, tmp_path, capsys):
     (['--new-lr-scale', '0'], '--new-lr-scale must be positive'),
     (['--instruction-noise', '1.5'], '--instruction-noise must be in [0, 1]'),
     (['--val-episodes', '/nonexistent/val.txt'], '--val-episodes: no file'),
+    (['--curriculum-steps', '3'], '--curriculum-steps needs --curriculum-tasks'),
+    (['--curriculum-tasks', 'reach', '--curriculum-steps', '3'],
+     '--curriculum-tasks: unknown task id'),
 ])
 def test_bad_training_arguments(bags, tmp_path, capsys, args, message):
     assert _train(bags, tmp_path / 'run', *args) == 2
