@@ -48,7 +48,7 @@ def test_bench_times_each_setting_on_the_bags(bags, tmp_path, capsys):
     # machine's business, reported, not asserted)
     assert fresh['variants_encoded'] == 0 and fresh['variants_encoded_s'] == 0
     assert banked['variants_encoded'] > train['instructions']
-    assert banked['variants_encoded_s'] >= 0
+    assert banked['variants_encoded_s'] > 0  # a MiniLM pass over them is not free
     # the rewordings of every instruction (each differs from it), and the primitives' texts
     assert banked['remembered_sentences'] > train['instructions']
     assert '"samples_per_s"' in capsys.readouterr().out
