@@ -96,9 +96,9 @@ def test_the_phase_trains_first_on_the_tasks_then_the_epochs_on_one_schedule(dat
         trainer.base_lr * _schedule(total - 1, min(2, max(1, total // 5)), per_epoch))
 
 
-def test_a_run_stopped_within_the_phase_resumes_bit_for_bit(data, vocab, tmp_path, request):
+def test_a_run_stopped_within_the_phase_resumes_bit_for_bit(data, vocab, tmp_path, request,
+                                                            assert_resumed_as_whole):
     from safetensors.torch import load_file
-    import torch
 
     from contrastive_vla.training.train import load_training_state
 
@@ -127,10 +127,4 @@ def test_a_run_stopped_within_the_phase_resumes_bit_for_bit(data, vocab, tmp_pat
     resumed.model.load_state_dict(load_file(str(tmp_path / 'stopped' / 'last' /
                                                  'model.safetensors')))
     resumed.fit()
-    assert resumed.step == whole.step
-    expected = whole.model.state_dict()
-    for name, value in resumed.model.state_dict().items():
-        assert torch.equal(value, expected[name]), name
-    rows = [[json.loads(line) for line in (tmp_path / run / 'metrics.jsonl').read_text()
-             .splitlines()] for run in ('whole', 'stopped')]
-    assert [r['loss'] for r in rows[1]] == [r['loss'] for r in rows[0]]
+    assert_resumed_as_whole(whole, resumed)
