@@ -51,12 +51,13 @@ def kept_checkpoints(run_dir: str | Path, epochs=None) -> list[tuple[int, Path]]
 
 def epoch_rows(run_dir: str | Path) -> dict[int, dict]:
     """metrics.jsonl of a run, epoch -> its row (a resumed run's later row wins)."""
-    rows = {}
-    for line in (Path(run_dir) / 'metrics.jsonl').read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            rows[row['epoch']] = row
-    return rows
+    return {row['epoch']: row for row in metrics_rows(Path(run_dir) / 'metrics.jsonl')}
+
+
+def metrics_rows(metrics_path: str | Path) -> list[dict]:
+    """The rows of a run's metrics.jsonl, in the order written."""
+    return [json.loads(line) for line in Path(metrics_path).read_text().splitlines()
+            if line.strip()]
 
 
 def learning_curve(run_dir, task_ids, episodes, seed, wordings, workers=1, progress=True,
@@ -135,13 +136,7 @@ def format_curve(curve: dict) -> str:
 def plot_curve(curve: dict, out_png: str | Path) -> None:
     """Success per wording and held-out accuracy against training minutes, the target as a
     line; written as a PNG."""
-    # deferred: matplotlib loads only when a plot is written
-    import matplotlib
-
-    matplotlib.use('Agg')
-    # deferred: matplotlib loads only when a plot is written
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     points = [p for p in curve['points'] if p['train_minutes'] is not None]
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     xs = [p['train_minutes'] for p in points]
@@ -161,22 +156,13 @@ def plot_curve(curve: dict, out_png: str | Path) -> None:
     ax.set_title(f'{curve["run"]}: {curve["episodes"]} episodes per task from seed '
                  f'{curve["seed"]}', fontsize=9)
     ax.legend(fontsize=8, loc='lower right')
-    fig.tight_layout()
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, out_png)
 
 
 def plot_metrics(metrics_path, out_png):
     """Loss, validation accuracy and closed-loop success per epoch, as a PNG."""
-    # deferred: matplotlib loads only when a plot is written
-    import matplotlib
-
-    matplotlib.use('Agg')
-    # deferred: matplotlib loads only when a plot is written
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in Path(metrics_path).read_text().splitlines() if line]
+    plt = _pyplot()
+    rows = metrics_rows(metrics_path)
     if not rows:
         return
     # against the training wall-clock when every row has it (success vs minutes), else epochs
@@ -197,6 +183,24 @@ def plot_metrics(metrics_path, out_png):
     axes[1].set_ylim(0, 1)
     axes[1].set_xlabel(x_label)
     axes[1].legend()
+    _save(plt, fig, out_png)
+
+
+def _pyplot():
+    """matplotlib.pyplot on the file-only Agg backend."""
+    # deferred: matplotlib loads only when a plot is written
+    import matplotlib
+
+    matplotlib.use('Agg')
+    # deferred: matplotlib loads only when a plot is written
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt, fig, out_png):
+    """``fig`` as the PNG ``out_png`` (its directory made), then closed."""
     fig.tight_layout()
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=100)
     plt.close(fig)

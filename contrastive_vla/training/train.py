@@ -206,18 +206,18 @@ class Trainer:
         eval_tasks = config.eval_task_ids()
         # batch_size is the whole batch, split over the processes
         steps_per_epoch = max(1, len(self.train_set) // self.batch_size)
-        curriculum = config.curriculum_steps if config.curriculum_task_ids() else 0
+        tasks = config.curriculum_task_ids()
+        curriculum = config.curriculum_steps if tasks else 0
         total = curriculum + steps_per_epoch * config.epochs  # one schedule over both
         metrics_path = self.out_dir / 'metrics.jsonl'
         self.model.train()
         with StopRequest() as stop:
             if self.step < curriculum:  # the phase comes first: its steps are the first ones
-                tasks = config.curriculum_task_ids()
                 order = curriculum_order(self.train_set, tasks, curriculum, self.batch_size,
                                          config.seed)
                 self._phase(order, curriculum, 'the curriculum',
                             f'curriculum ({",".join(tasks)})', total, meta, stop, eval_tasks,
-                            metrics_path, curriculum=True)
+                            metrics_path, phase='curriculum')
             for epoch in range(self.epoch, config.epochs):
                 self._phase(self.epoch_order(epoch), steps_per_epoch, f'epoch {epoch + 1}',
                             f'epoch {epoch + 1}/{config.epochs}', total, meta, stop,
@@ -229,15 +229,14 @@ class Trainer:
         return self.out_dir / 'best'
 
     def _phase(self, order, steps, name, desc, total, meta, stop, eval_tasks, metrics_path,
-               curriculum=False):
-        """An epoch, or the curriculum (which counts as no epoch), from where it stands,
-        then its end: validation, checkpoints, the metrics row."""
+               phase=None):
+        """An epoch, or the ``phase`` named (the curriculum, which counts as no epoch), from
+        where it stands, then its end: validation, checkpoints, the metrics row."""
         losses, lr, seconds = self._train_steps(order, steps, name, desc, total, meta, stop)
-        if not curriculum:
+        if phase is None:
             self.epoch += 1
         self.train_seconds += seconds
-        self._end_epoch(losses, lr, seconds, meta, None if curriculum else eval_tasks,
-                        metrics_path, phase='curriculum' if curriculum else None)
+        self._end_epoch(losses, lr, seconds, meta, eval_tasks, metrics_path, phase)
 
     def _train_steps(self, order, steps, name, desc, total, meta, stop):
         """The ``steps`` batches of a phase whose samples come in ``order``, from where it
@@ -292,7 +291,8 @@ class Trainer:
                **({'phase': phase} if phase else {})}
         row.update({f'val_{k}': v for k, v in self.offline_accuracy(self.val_set).items()})
         last = self.save('last', meta)
-        if eval_tasks and (self.epoch % config.eval_every == 0 or self.epoch == config.epochs):
+        if eval_tasks and phase is None and (self.epoch % config.eval_every == 0 or
+                                             self.epoch == config.epochs):
             summary = evaluate_in_sim(str(last), eval_tasks, config.eval_episodes,
                                       seed=900_000, progress=False)
             row['closed_loop_success'] = summary['success_rate']
