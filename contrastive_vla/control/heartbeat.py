@@ -10,7 +10,13 @@ only by the watched nodes' messages.
 :class:`SenderRegistry` caches endpoint id -> node; an id the graph does not know yet
 (discovery of a new publisher can lag its first messages) is looked up again at most every
 ``retry_period`` s, so a flood of messages from unknown publishers costs a few graph queries
-a second. :class:`CheckedWatchdog` wraps ``safety.CommandWatchdog``: fed by the VLA node
+a second. The graph can know an endpoint before it knows its node's name: it then names the
+node ``_NODE_NAME_UNKNOWN_`` (rmw's placeholder, until the node's own discovery message
+arrives). Such an entry counts as not known, never cached: cached, a VLA node that sent its
+first heartbeats in that moment would stay a stranger to the bridge for good, and every motion
+it commanded would be halted by the watchdog.
+
+:class:`CheckedWatchdog` wraps ``safety.CommandWatchdog``: fed by the VLA node
 (``vla_node``) and by the node whose primitive is executing (its commander: teleoperation's
 heartbeat, while no VLA node runs), and by the start of a primitive (its sender just spoke).
 """
@@ -23,6 +29,7 @@ from typing import Hashable
 from contrastive_vla.control.safety import CommandWatchdog
 
 UNKNOWN = '(unknown publisher)'
+RMW_UNKNOWN_NAME = '_NODE_NAME_UNKNOWN_'  # rmw's node name for an endpoint not yet placed
 
 
 def sender_gid(info: object) -> bytes | None:
@@ -84,7 +91,8 @@ class SenderRegistry:
                                     or now < self._looked[topic]):
             self._looked[topic] = now
             self.lookups += 1
-            found = dict(self.lookup(topic))
+            found = {gid: node for gid, node in self.lookup(topic).items()
+                     if node is not None and RMW_UNKNOWN_NAME not in node}
             if len(known) + len(found) > self.MAX_CACHED:
                 known.clear()
             known.update(found)

@@ -43,6 +43,18 @@ def test_registry_caches_and_retries_unknown_senders_at_most_every_period():
     assert senders.label('vla_status', b'\x01\x02', 1.0) == 'publisher 0102'
 
 
+def test_an_endpoint_whose_node_the_graph_cannot_name_yet_is_looked_up_again():
+    # what rmw reports for a new publisher before its node's discovery message came in
+    graph = {'vla_status': {b'vla': '/_NODE_NAMESPACE_UNKNOWN_/_NODE_NAME_UNKNOWN_'}}
+    senders = SenderRegistry(lambda topic: dict(graph[topic]), retry_period=0.2)
+    assert senders.node_of('vla_status', b'vla', 0.0) is None
+    assert senders.label('vla_status', b'vla', 0.0) == 'publisher 766c61'
+    graph['vla_status'][b'vla'] = '/vla'
+    assert senders.node_of('vla_status', b'vla', 0.3) == '/vla'   # named once it is known
+    watchdog = CheckedWatchdog(0.5, '/vla')
+    assert watchdog.heard(senders.node_of('vla_status', b'vla', 0.4), 0.4)
+
+
 def test_only_the_vla_node_and_the_commander_feed_the_watchdog():
     dog = CheckedWatchdog(0.5, '/vla')
     assert dog.heard('/vla', 1.0) and not dog.expired(1.4)

@@ -165,7 +165,6 @@ def test_another_vla_status_publisher_does_not_keep_a_dead_vla_node_alive(ros_gr
                                       'autostart': 'true', 'arm_config': slow_arm(tmp_path),
                                       'command_timeout': 0.5})
     probe.record('primitive_status', String, qos.command(), json_of)
-    probe.record('primitive_delta', Float64MultiArray, qos.command())
     probe.record('joint_states', JointState, qos.sensor(), lambda m: np.array(m.velocity[:6]))
     reports = bridge_reports(probe)
     impostor = probe.publisher('vla_status', String, 10)
@@ -185,9 +184,16 @@ def test_another_vla_status_publisher_does_not_keep_a_dead_vla_node_alive(ros_gr
     graph.logs['vla'] = log
     graph.procs['vla'] = subprocess.Popen([sys.executable, str(script)], stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True)
+    # The graph can learn a new node's name after its first messages: until the bridge knows
+    # that /vla sends those heartbeats they are ignored, as a real VLA node's are while it
+    # loads its model. Once the bridge has heard /vla, the test subscribes to primitive_delta,
+    # and that second subscriber is the stand-in's cue to send its primitive.
+    probe.wait_for(lambda: any(v.get('vla_heard', 'never') != 'never' for _, v in reports()),
+                   60, graph, 'the bridge hearing /vla')
+    probe.record('primitive_delta', Float64MultiArray, qos.command())
     probe.wait_for(lambda: probe.messages('primitive_delta'), 60, graph, 'the VLA primitive')
     time.sleep(1.0)
-    assert not outcomes(probe, 7), 'a 5 s motion should still be running'
+    assert not outcomes(probe, 7), f'a 5 s motion should still be running: {outcomes(probe, 7)}'
     moving = [float(np.max(np.abs(v))) for t, v in probe.stamped('joint_states')][-5:]
     assert max(moving) > 0.01, 'the arm should be moving'
     graph.kill('vla', signal.SIGKILL)

@@ -45,7 +45,8 @@ def test_records_latched_instruction_and_camera_without_drops(ros_graph, tmp_pat
     # them) is in the bag
     published = [t for t in probe.messages('image_raw') if stamps[0] <= t <= stamps[-1]]
     missing = sorted(set(published) - set(stamps))
-    assert not missing, f'{len(missing)} of {len(published)} frame(s) dropped'
+    assert not missing, (f'{len(missing)} of {len(published)} frame(s) dropped: at '
+                         f'{[published.index(t) for t in missing]}; {run.stdout}')
 
 
 def test_hard_killed_recorder_loses_at_most_the_last_second(ros_graph, tmp_path):

@@ -103,6 +103,7 @@ class ArmBridge(LifecycleNode):
         self.active = None       # the primitive being executed (ActivePrimitive)
         self.counts = {}
         self.halts = 0
+        self.vla_heard_at = None  # when the VLA node's own vla_status was last heard
         # estop from anyone (default QoS) + estop_state (latched, the listener's relay) +
         # listener_stop (latched): the holders 'outside' and 'listener'. For the node's whole
         # life, not per configuration: a stop heard while unconfigured still holds, and a
@@ -346,6 +347,7 @@ class ArmBridge(LifecycleNode):
         node = self.senders.sender_of('vla_status', info, now)
         if self.watchdog.heard(node, now):
             if node == self.vla_node:
+                self.vla_heard_at = now
                 self.holders.release('watchdog')
                 self.follow_stuck(messages.parse_json(msg))
             return
@@ -549,6 +551,8 @@ class ArmBridge(LifecycleNode):
              'halts': self.halts, 'held_by': messages.held_by_text(held),
              **{f'held_{h}': r for h, r in held.items()},
              'vla_node': self.vla_node,
+             'vla_heard': ('never' if self.vla_heard_at is None
+                           else f'{self.now() - self.vla_heard_at:.1f} s ago'),
              'vla_status_ignored': self.watchdog.ignored_total(),
              'vla_status_ignored_from': self.watchdog.describe_ignored() or 'none',
              'joint_states': 'trusted' if trust is None or trust.trusted else trust.reason,
