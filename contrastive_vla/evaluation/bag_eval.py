@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from contrastive_vla.bag import find_bags
+from contrastive_vla.core.plots import pyplot, save_figure
 from contrastive_vla.data.dataset import TopicMap, read_episode
 
 
@@ -111,13 +112,7 @@ def evaluate_bags(paths, policy, topics=None, progress=True, only=None):
 
 def plot_confusion(confusion, vocab, path):
     """Confusion matrix PNG (rows: recorded primitive, columns: the model's choice)."""
-    # deferred: matplotlib loads only when a plot is written
-    import matplotlib
-
-    matplotlib.use('Agg')
-    # deferred: matplotlib loads only when a plot is written
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     used = np.flatnonzero(confusion.sum(0) + confusion.sum(1))
     m = confusion[np.ix_(used, used)].astype(float)
     rows = m.sum(1, keepdims=True)
@@ -132,9 +127,7 @@ def plot_confusion(confusion, vocab, path):
     ax.set_ylabel('recorded primitive')
     ax.set_title('eval-bag confusion (row-normalised)')
     fig.colorbar(im, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def format_report(result):

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 import re
 
+from contrastive_vla.core.plots import pyplot, save_figure
 from contrastive_vla.evaluation.sim_eval import evaluate_in_sim
 
 CHECKPOINT = re.compile(r'epoch_(\d+)$')
@@ -136,7 +137,7 @@ def format_curve(curve: dict) -> str:
 def plot_curve(curve: dict, out_png: str | Path) -> None:
     """Success per wording and held-out accuracy against training minutes, the target as a
     line; written as a PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     points = [p for p in curve['points'] if p['train_minutes'] is not None]
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     xs = [p['train_minutes'] for p in points]
@@ -156,12 +157,12 @@ def plot_curve(curve: dict, out_png: str | Path) -> None:
     ax.set_title(f'{curve["run"]}: {curve["episodes"]} episodes per task from seed '
                  f'{curve["seed"]}', fontsize=9)
     ax.legend(fontsize=8, loc='lower right')
-    _save(plt, fig, out_png)
+    save_figure(fig, out_png)
 
 
 def plot_metrics(metrics_path, out_png):
     """Loss, validation accuracy and closed-loop success per epoch, as a PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = metrics_rows(metrics_path)
     if not rows:
         return
@@ -183,24 +184,4 @@ def plot_metrics(metrics_path, out_png):
     axes[1].set_ylim(0, 1)
     axes[1].set_xlabel(x_label)
     axes[1].legend()
-    _save(plt, fig, out_png)
-
-
-def _pyplot():
-    """matplotlib.pyplot on the file-only Agg backend."""
-    # deferred: matplotlib loads only when a plot is written
-    import matplotlib
-
-    matplotlib.use('Agg')
-    # deferred: matplotlib loads only when a plot is written
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(plt, fig, out_png):
-    """``fig`` as the PNG ``out_png`` (its directory made), then closed."""
-    fig.tight_layout()
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_png)
