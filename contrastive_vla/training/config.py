@@ -126,8 +126,9 @@ class TrainingConfig:
         5, bounds=POSITIVE, help='closed-loop check in the simulator every N epochs')
     keep_checks: bool = option(
         False, help='keep the model of every closed-loop check as RUN_DIR/epoch_NNN (weights, '
-                    'config, vocabulary), to evaluate the learning curve on fresh seeds '
-                    'afterwards (contrastive-vla curve RUN_DIR)')
+                    'config, vocabulary) and the end of the curriculum as epoch_000, to '
+                    'evaluate the learning curve on fresh seeds afterwards (contrastive-vla '
+                    'curve RUN_DIR)')
     eval_tasks: str = option(
         'all', help='tasks of the closed-loop check ("none" to skip it)')
     eval_episodes: int = option(

@@ -11,6 +11,7 @@ import pytest
 
 from contrastive_vla.training.config import TrainingConfig
 from contrastive_vla.training.curriculum import curriculum_order, sample_tasks
+from contrastive_vla.training.curve import kept_checkpoints
 
 
 @pytest.fixture(scope='module')
@@ -50,7 +51,7 @@ def test_tasks_come_from_the_bag_names_and_unnamed_bags_have_none(data):
     assert set(tasks) == {'reach_block', 'place_in_zone'}
 
 
-def _trainer(data, vocab, out, steps):
+def _trainer(data, vocab, out, steps, **options):
     import torch
 
     from contrastive_vla.model.clip_rt import ClipRT
@@ -62,7 +63,8 @@ def _trainer(data, vocab, out, steps):
     config = TrainingConfig(data=['unused'], out=str(out), epochs=1, batch_size=8,
                             instruction_noise=0.5, eval_tasks='none', threads=1,
                             progress=False, checkpoint_minutes=0.0, warmup_steps=2,
-                            curriculum_tasks='reach_block', curriculum_steps=steps)
+                            curriculum_tasks='reach_block', curriculum_steps=steps,
+                            **options)
     return Trainer(ClipRT(ModelConfig.load('clip_rt_tiny')), vocab, train_set, val_set, config)
 
 
@@ -72,7 +74,7 @@ def test_the_phase_trains_first_on_the_tasks_then_the_epochs_on_one_schedule(dat
 
     train_set, _ = data
     tasks = sample_tasks(train_set)
-    trainer = _trainer(data, vocab, tmp_path / 'run', steps=3)
+    trainer = _trainer(data, vocab, tmp_path / 'run', steps=3, keep_checks=True)
     make = trainer.batches.make
     drawn = []
     trainer.batches.make = lambda idx, dataset, part=None: (drawn.append(tasks[idx]),
@@ -88,6 +90,10 @@ def test_the_phase_trains_first_on_the_tasks_then_the_epochs_on_one_schedule(dat
         (0, 3, 'curriculum'), (1, 3 + per_epoch, None)]
     assert rows[0]['val_accuracy'] is not None
     assert 0 <= rows[0]['train_minutes'] <= rows[1]['train_minutes']  # the phase counts
+    # the phase's end is kept for the curve (no closed-loop check ran, so no epoch is)
+    assert kept_checkpoints(tmp_path / 'run') == [(0, tmp_path / 'run' / 'epoch_000'),
+                                                  (1, tmp_path / 'run' / 'last')]
+    assert json.loads((tmp_path / 'run' / 'epoch_000' / 'meta.json').read_text())['step'] == 3
     # one schedule over both phases: its last step is the last of 3 + per_epoch
     total = 3 + per_epoch
     assert rows[1]['lr'] == pytest.approx(
