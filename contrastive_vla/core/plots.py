@@ -4,9 +4,14 @@ first written (so commands that plot nothing never load it), and one way to save
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """``matplotlib.pyplot`` on the Agg backend (no display needed: robots, CI, ssh)."""
     # deferred: matplotlib loads only when a plot is written
     import matplotlib
@@ -18,7 +23,7 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, out_png: str | Path, dpi: int = 100) -> None:
+def save_figure(fig: Figure, out_png: str | Path, dpi: int = 100) -> None:
     """``fig`` laid out tight, written as the PNG ``out_png`` (its directory made), closed."""
     plt = pyplot()
     fig.tight_layout()
