@@ -162,10 +162,10 @@ def plot_curve(curve: dict, out_png: str | Path) -> None:
 
 def plot_metrics(metrics_path, out_png):
     """Loss, validation accuracy and closed-loop success per epoch, as a PNG."""
-    plt = pyplot()
     rows = metrics_rows(metrics_path)
     if not rows:
         return
+    plt = pyplot()
     # against the training wall-clock when every row has it (success vs minutes), else epochs
     by_minutes = all('train_minutes' in r for r in rows)
     x_key, x_label = ('train_minutes', 'training minutes') if by_minutes else ('epoch', 'epoch')

@@ -291,10 +291,9 @@ class Trainer:
                **({'phase': phase} if phase else {})}
         row.update({f'val_{k}': v for k, v in self.offline_accuracy(self.val_set).items()})
         last = self.save('last', meta)
-        kept = phase is not None  # the curriculum's end is a point of the curve too
-        if eval_tasks and phase is None and (self.epoch % config.eval_every == 0 or
-                                             self.epoch == config.epochs):
-            kept = True
+        checked = bool(eval_tasks) and phase is None and (
+            self.epoch % config.eval_every == 0 or self.epoch == config.epochs)
+        if checked:
             summary = evaluate_in_sim(str(last), eval_tasks, config.eval_episodes,
                                       seed=900_000, progress=False)
             row['closed_loop_success'] = summary['success_rate']
@@ -311,7 +310,7 @@ class Trainer:
             if summary['success_rate'] >= self.best_success:
                 self.best_success = summary['success_rate']
                 self._copy(last, 'best')
-        if config.keep_checks and kept:
+        if config.keep_checks and (checked or phase is not None):  # a phase's end: a point too
             self._copy(last, f'epoch_{self.epoch:03d}', ignore=('training_state.pt',))
         log.info('%s: %s', phase or f'epoch {self.epoch}',
                  {k: v for k, v in row.items() if not k.endswith('per_task')})

@@ -1,8 +1,6 @@
 """Shared by the training tests: a few simulator bags (two tasks, relabelled twins, 48 px), and
 the check that a stopped and resumed run trained what the uninterrupted one did."""
 
-import json
-
 import pytest
 
 from contrastive_vla.data.demos import collect
@@ -22,13 +20,14 @@ def assert_resumed_as_whole():
     ends with the weights, step and per-row losses of ``whole``, the run never stopped."""
     import torch
 
+    from contrastive_vla.training.curve import metrics_rows
+
     def check(whole, resumed):
         assert resumed.step == whole.step
         expected = whole.model.state_dict()
         for name, value in resumed.model.state_dict().items():
             assert torch.equal(value, expected[name]), name
-        losses = [[json.loads(line)['loss'] for line in
-                   (t.out_dir / 'metrics.jsonl').read_text().splitlines()]
+        losses = [[row['loss'] for row in metrics_rows(t.out_dir / 'metrics.jsonl')]
                   for t in (whole, resumed)]
         assert losses[1] == losses[0]
 
