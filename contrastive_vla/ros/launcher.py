@@ -58,7 +58,7 @@ class GraphProcesses:
         for name, cmd in self.commands().items():
             log.info('starting %s', name)
             # own session: the launcher decides when and how each node is signalled; and a
-            # node is told to stop (SIGINT) if the launcher itself dies without cleaning up
+            # node is told to stop (SIGTERM) if the launcher itself dies without cleaning up
             self.procs[name] = subprocess.Popen(cmd, env=self.env, start_new_session=True,
                                                 preexec_fn=_stop_with_parent,
                                                 stdout=self.output, stderr=self.output)
@@ -102,13 +102,19 @@ class GraphProcesses:
 
 
 def _stop_with_parent():
-    """In the child, before exec: SIGINT when the parent process dies (Linux prctl)."""
+    """In the child, before exec: SIGTERM when the parent process dies (Linux prctl).
+
+    SIGTERM, not SIGINT: a launcher started as a background job (``cmd &`` in a script) passes
+    SIGINT on ignored, and a node still importing, before ``run_node`` installs its handler,
+    would lose it and outlive the launcher. SIGTERM is never ignored that way; before the
+    handler it ends the process (no node exists yet), after it the node stops cleanly, as on
+    SIGINT."""
     if not sys.platform.startswith('linux'):
         return
 
     pr_set_pdeathsig = 1
     try:
-        ctypes.CDLL('libc.so.6', use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGINT))
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
     except OSError:
         pass
 
