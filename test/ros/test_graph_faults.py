@@ -271,5 +271,8 @@ def test_nodes_stop_when_the_launcher_dies_hard(ros_graph, tiny_model):
                 break
             time.sleep(0.2)
         assert not alive, f'nodes {alive} outlived the launcher'
-    finally:
+    finally:  # every node, the simulator too (its command line does not name the model)
+        launcher.kill()
+        for pid in children:
+            subprocess.run(['kill', '-9', pid], capture_output=True)
         subprocess.run(['pkill', '-9', '-f', f'model:={tiny_model}'], capture_output=True)
