@@ -249,17 +249,23 @@ def test_embedded_launcher_stops_cleanly_and_fails_when_a_node_dies(ros_graph, t
         assert not leftovers, f'node processes left behind: {leftovers}'
 
 
+def _child_pids(proc):
+    """The pids (strings) of ``proc``'s child processes: a launcher's nodes."""
+    return subprocess.run(['pgrep', '-P', str(proc.pid)], capture_output=True,
+                          text=True).stdout.split()
+
+
 def test_nodes_stop_when_the_launcher_dies_hard(ros_graph, tiny_model):
     """A launcher killed with SIGKILL (no cleanup) must not leave a robot graph running."""
     _graph, probe = ros_graph
     cmd = [sys.executable, '-m', 'contrastive_vla.cli', 'launch', 'sim', f'model:={tiny_model}']
     launcher = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
+    children = []
     try:
         probe.wait_for(lambda: probe.node.count_subscribers('primitive_delta') >= 1, 90, None,
                        'the launched graph')
-        children = subprocess.run(['pgrep', '-P', str(launcher.pid)], capture_output=True,
-                                  text=True).stdout.split()
+        children = _child_pids(launcher)
         assert len(children) == 4
         launcher.kill()
         launcher.wait()
@@ -272,6 +278,7 @@ def test_nodes_stop_when_the_launcher_dies_hard(ros_graph, tiny_model):
             time.sleep(0.2)
         assert not alive, f'nodes {alive} outlived the launcher'
     finally:  # every node, the simulator too (its command line does not name the model)
+        children = children or _child_pids(launcher)  # the graph may never have come up
         launcher.kill()
         for pid in children:
             subprocess.run(['kill', '-9', pid], capture_output=True)
