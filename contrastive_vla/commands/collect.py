@@ -44,6 +44,11 @@ def add_arguments(parser):
                              "1.5-3.5 cm off the base's centre (the block slides off or "
                              'tilts) that the expert then corrects: pick it up again, stack '
                              'it (default 0)')
+    parser.add_argument('--misalign', type=float, default=0.0,
+                        help='probability that a stack episode has one deliberate shift 1.3-2.5 '
+                             "cm off the base's centre while the block is held over it (before "
+                             'the descent or before the release) that the expert then '
+                             'corrects: centre again, then let go (default 0)')
     parser.add_argument('--relabel', action='store_true',
                         help='for tasks that name a second object (place: the zone, stack: the '
                              'base block), also write a relabelled twin of each episode '
@@ -62,7 +67,8 @@ def run(args):
                       progress=not args.no_progress,
                       augment='none' if args.no_augment else args.augment,
                       relabel=args.relabel, misplace=args.misplace,
-                      miss_grasp=args.miss_grasp, off_centre=args.off_centre)
+                      miss_grasp=args.miss_grasp, off_centre=args.off_centre,
+                      misalign=args.misalign)
     print(json.dumps(summary, indent=2))
     if summary['episodes_written'] and summary['successes'] < summary['episodes_written']:
         print(f'note: {summary["episodes_written"] - summary["successes"]} episode(s) failed; '

@@ -28,7 +28,13 @@ from contrastive_vla.core.status import Outcome
 from contrastive_vla.core.topics import load_topics
 from contrastive_vla.core.workers import map_episodes
 from contrastive_vla.sim.env import TabletopEnv
-from contrastive_vla.sim.expert import PLACE_RELEASE, ScriptedExpert, stack_release_height
+from contrastive_vla.sim.expert import (
+    PLACE_RELEASE,
+    XY_TOLERANCE,
+    Z_TOLERANCE,
+    ScriptedExpert,
+    stack_release_height,
+)
 from contrastive_vla.sim.rollout import StepRecord, run_episode
 from contrastive_vla.sim.tasks import rename_referent
 
@@ -320,6 +326,51 @@ class OffCentreRelease(_OncePerEpisode):
         self._release_at(env, spot, release)
         return True
 
+class Misalignment(_OncePerEpisode):
+    """A deliberate misalignment over the base in a stack episode, once per episode: as the
+    held block is centred over the base, either still at carrying height (about to descend) or
+    already lowered to the release height (about to let go; it is first raised to just above
+    it), the arm is shifted 1.3-2.5 cm off the base's centre, still holding the block. The
+    expert's next decisions (recorded) centre it again (from the release height: up first, then
+    across, then down) and only then let go.
+
+    The expert centres to 0.8 cm before it descends, so the demonstrations hold few states a
+    centimetre or two off the centre with the block held over the base, and none where the
+    answer is "not yet": traced on the fast recipe's model, most failed stacks descended and let
+    go 1.7-2 cm off the centre, the block fell beside the base, and the gripper then closed on
+    nothing (docs/model-history.md, "Misalignments over the base"). The shift is raw motion,
+    executed but not recorded.
+    """
+
+    OFFSET = (0.013, 0.025)
+    CLEARANCE = 0.005  # lowered: the TCP this far above the release height for the shift
+    FAMILIES = ('stack',)
+
+    def __init__(self, probability, rng):
+        super().__init__(probability, rng)
+        self.lowered = bool(self.rng.random() < 0.5)  # the moment: at release height or above
+
+    def _make(self, env):
+        state = env.scene_state()
+        binding = env.spec.binding
+        base = state.blocks[binding['base']].position
+        tcp = state.tcp_position
+        release = stack_release_height(state, base)
+        if not state.grasped(binding['block']) or \
+                np.linalg.norm(tcp[:2] - base[:2]) > XY_TOLERANCE:
+            return False  # not carrying it centred over the base
+        if (tcp[2] - release > Z_TOLERANCE) == self.lowered:
+            return False  # not at the moment chosen for this episode
+        angle = self.rng.uniform(0.0, 2.0 * np.pi)
+        spot = base[:2] + self.rng.uniform(*self.OFFSET) * np.array([np.cos(angle),
+                                                                      np.sin(angle)])
+        # lowered, the held block may rest on the base: clear it first, so the shift moves the
+        # arm and not the block in the fingers
+        rise = max(0.0, release + self.CLEARANCE - tcp[2]) if self.lowered else 0.0
+        self._move(env, [spot[0] - tcp[0], spot[1] - tcp[1], rise])
+        return True
+
+
 # The deliberate mistakes an episode may have, each made at most once and corrected by the
 # expert: option name (collect's keyword, the CLI's --option-name) -> (class, rng stream,
 # summary key counting them). They are tried in this order at each decision.
@@ -327,6 +378,7 @@ MISTAKES = {
     'miss_grasp': (MissedGrasp, 43, 'missed_grasps'),
     'misplace': (Misplacement, 31, 'misplacements'),
     'off_centre': (OffCentreRelease, 47, 'off_centre_releases'),
+    'misalign': (Misalignment, 53, 'misalignments'),
 }
 
 
@@ -414,7 +466,7 @@ def record_episode(env, expert, task_id, seed, out_dir, storage='mcap', recovery
     ``recovery``: probability of a wrong step before each decision (RecoveryPerturbation);
     ``mistakes``: option -> probability that the episode has that deliberate mistake
     (MISTAKES: ``miss_grasp`` MissedGrasp, ``misplace`` Misplacement, ``off_centre``
-    OffCentreRelease), which the expert then corrects;
+    OffCentreRelease, ``misalign`` Misalignment), which the expert then corrects;
     ``relabel``: also write the episode's relabelled twin ``<name>_relabel`` where the task
     has a second referent (RelabellingExpert).
     """
@@ -525,7 +577,8 @@ def collect(task_ids, episodes_per_task, out_dir, seed=0, workers=None, storage=
     expert to correct (MISTAKES): ``misplace`` a place or stack episode's wrong release
     (Misplacement), ``off_centre`` a stack episode's release off the base's centre
     (OffCentreRelease), ``miss_grasp`` a lift, place or stack episode's missed grasp
-    (MissedGrasp). ``relabel``: also write each place or stack episode's relabelled twin
+    (MissedGrasp), ``misalign`` a stack episode's shift off the base's centre while carrying
+    (Misalignment). ``relabel``: also write each place or stack episode's relabelled twin
     (RelabellingExpert).
     """
     mistakes = check_mistakes(mistakes)

@@ -227,7 +227,69 @@ def test_an_off_centre_release_slides_off_and_is_picked_up_again(tmp_path, vocab
     assert names[-1] == 'open_gripper' and len(names) == slid['steps'] > plain['steps']
 
 
-@pytest.mark.parametrize('option', ['misplace', 'miss_grasp', 'off_centre'])
+def _first_seed(lowered):
+    """The first stack seed whose armed misalignment picks that moment (its own rng stream)."""
+    from contrastive_vla.data.demos import Misalignment
+
+    return next(seed for seed in range(100)
+                if Misalignment(1.0, np.random.default_rng([seed, 53])).lowered == lowered)
+
+
+@pytest.mark.parametrize('lowered', [False, True], ids=['carrying', 'lowered'])
+def test_a_misalignment_over_the_base_is_centred_again_before_the_release(tmp_path, vocab,
+                                                                           lowered):
+    from contrastive_vla.data.dataset import read_episode
+    from contrastive_vla.data.demos import Misalignment, record_episode
+    from contrastive_vla.sim.env import TabletopEnv
+    from contrastive_vla.sim.expert import ScriptedExpert
+    from contrastive_vla.sim.rollout import run_episode
+
+    seed = _first_seed(lowered)
+    expert = ScriptedExpert.greedy()
+    with TabletopEnv(image_size=(48, 48)) as env:
+        shift = Misalignment(1.0, np.random.default_rng([seed, 53]))
+        after = {}
+
+        def once(env_):
+            if not shift(env_):
+                return False
+            state = env_.scene_state()
+            base = state.blocks[env_.spec.binding['base']].position
+            after.update(off=float(np.linalg.norm(state.tcp_position[:2] - base[:2])),
+                         held=state.grasped(env_.spec.binding['block']))
+            return True
+
+        steps = []
+        run_episode(env, expert, 'stack_blocks', seed, perturb=once,
+                    on_step=lambda record: steps.append((bool(after), record.primitive.name)))
+        plain = record_episode(env, expert, 'stack_blocks', seed, tmp_path / 'plain')
+        shifted = record_episode(env, expert, 'stack_blocks', seed, tmp_path / 'shifted',
+                                 misalign=1.0)
+        place = record_episode(env, expert, 'place_in_zone', seed, tmp_path / 'place',
+                               misalign=1.0)
+    assert shift.count == 1 and after['held'], after
+    assert 0.012 < after['off'] < 0.03, after  # off the centre, the block still in the fingers
+    # the expert's first decision after the shift: rise first (lowered), or a 1 cm step across
+    first = next(name for shifted_yet, name in steps if shifted_yet)
+    if lowered:
+        assert first.startswith('up_'), steps
+    else:
+        assert first.endswith('_1cm') and not first.startswith(('up_', 'down_')), steps
+    assert plain['misalignments'] == 0 and shifted['misalignments'] == 1
+    assert place['misalignments'] == 0  # only a stack has a base to centre over
+    assert plain['success'] and shifted['success']
+    names, plain_names = ([vocab[i].name for i in read_episode(
+        tmp_path / run / summary['bag'], vocab, 32)[0]['labels']]
+        for run, summary in (('shifted', shifted), ('plain', plain)))
+    # the shift is not recorded: the plain episode up to it (held over the base, not yet let
+    # go), then the correction; the release comes after it
+    before = sum(not shifted_yet for shifted_yet, _ in steps)
+    assert names[:before] == plain_names[:before] == [name for _, name in steps[:before]]
+    assert 'open_gripper' not in names[:before + 1] and names[before] == first
+    assert names[-1] == 'open_gripper' and len(names) == shifted['steps'] > plain['steps']
+
+
+@pytest.mark.parametrize('option', ['misplace', 'miss_grasp', 'off_centre', 'misalign'])
 def test_a_perturbation_probability_outside_0_1_is_refused_before_anything_is_written(
         tmp_path, option):
     with pytest.raises(ValueError, match=f'{option} is a probability in \\[0, 1\\], got 1.5'):
