@@ -8,15 +8,19 @@ notes what the scripted expert would do in that state and the gripper's state:
 - ``closed_empty``: closed on nothing (or on something other than the task's block).
 
 Each episode of the summary's ``episode_results`` gains ``trace`` (one entry per decision:
-``expert``, ``gripper``), and the summary gains ``failure_trace``: per task, how the failed
-episodes ended (the gripper's state at their last decision, and whether the expert would then
-have opened the gripper) and at which step the policy first did what the expert would not.
+``expert``, ``gripper``; in the tasks that let go over a target, place and stack, also
+``off_target_cm``: how far the TCP is across from the zone's or base's centre), and the summary
+gains ``failure_trace``: per task, how the failed episodes ended (the gripper's state at their
+last decision, and whether the expert would then have opened the gripper), at which step the
+policy first did what the expert would not, and, where the task has a target, how far off it
+the policy let go of the block in successful and in failed episodes (``releases``).
 
 A trace is how we found what held the fast recipe's stacking back: most failed stacks ended
 with the gripper closed on nothing, the policy saying "close" or moving about and the expert
-saying "open" (docs/model-history.md, "Missed grasps"). Departures from the expert are not
-errors as such (the expert is one of many ways to do a task); how an episode *ends* is what
-says what the policy had never learnt.
+saying "open" (docs/model-history.md, "Missed grasps"), and then that the failed stacks let go
+1.4-3.1 cm off the base's centre, where the block falls beside it ("Misalignments over the
+base"). Departures from the expert are not errors as such (the expert is one of many ways to do
+a task); how an episode *ends* is what says what the policy had never learnt.
 """
 
 import numpy as np
@@ -31,6 +35,18 @@ def gripper_state(state, colour):
     if not state.gripper_closed:
         return 'open'
     return 'holding' if state.grasped(colour) else 'closed_empty'
+
+
+def release_target(env, state):
+    """The xy centre a place or stack episode lets go over (its zone, its base block), or None
+    for a task without one."""
+    family = env.tasks[env.spec.task_id].family
+    binding = env.spec.binding
+    if family == 'place':
+        return state.zones[binding['zone']].position[:2]
+    if family == 'stack':
+        return state.blocks[binding['base']].position[:2]
+    return None
 
 
 class EpisodeTracer(BesideExpert):
@@ -54,9 +70,21 @@ class EpisodeTracer(BesideExpert):
         # what the expert would do and the gripper, both before the policy's step moves anything
         state = self.env.scene_state()
         wanted = self.expert.act()
-        self.trace.append({'expert': wanted.name if wanted is not None else None,
-                           'gripper': gripper_state(state, self.env.spec.binding['block'])})
+        entry = {'expert': wanted.name if wanted is not None else None,
+                 'gripper': gripper_state(state, self.env.spec.binding['block'])}
+        target = release_target(self.env, state)
+        if target is not None:
+            off = np.linalg.norm(state.tcp_position[:2] - target)
+            entry['off_target_cm'] = round(float(off) * 100.0, 2)
+        self.trace.append(entry)
         return self.policy.act(observation)
+
+
+def _spread(values):
+    """{'releases', 'median_cm', 'max_cm'} of release offsets (cm); medians None when empty."""
+    return {'releases': len(values),
+            'median_cm': round(float(np.median(values)), 2) if values else None,
+            'max_cm': round(float(np.max(values)), 2) if values else None}
 
 
 def summarise_traces(episodes):
@@ -69,11 +97,17 @@ def summarise_traces(episodes):
         row = out.setdefault(episode['task'], {
             'failed': 0, 'ended': dict.fromkeys(GRIPPER_STATES, 0),
             'ended_expert_would_open': 0, 'first_departure_steps': [],
-            'agree': 0, 'decisions': 0})
+            'agree': 0, 'decisions': 0, 'releases': None})
         taken = episode['primitives']
         agreed = [t['expert'] == p for t, p in zip(trace, taken)]
         row['agree'] += sum(agreed)
         row['decisions'] += len(agreed)
+        # letting go of the held block (the primitive executed, the loop breaker's included)
+        offsets = [t['off_target_cm'] for t, p in zip(trace, taken)
+                   if p == 'open_gripper' and t['gripper'] == 'holding' and 'off_target_cm' in t]
+        if any('off_target_cm' in t for t in trace):
+            releases = row['releases'] = row['releases'] or {'successful': [], 'failed': []}
+            releases['successful' if episode['success'] else 'failed'].extend(offsets)
         if episode['success'] or not trace:
             continue
         row['failed'] += 1
@@ -86,6 +120,9 @@ def summarise_traces(episodes):
         row['first_departure_step_median'] = float(np.median(steps)) if steps else None
         row['expert_agreement'] = round(row.pop('agree') / row['decisions'], 4) \
             if row['decisions'] else None
+        if row['releases'] is not None:
+            row['releases'] = {outcome: _spread(values)
+                               for outcome, values in row['releases'].items()}
     return out
 
 
@@ -104,4 +141,15 @@ def format_traces(summary):
             f'{row["ended_expert_would_open"]:>13} '
             f'{"-" if departure is None else f"step {departure:g}":>14} '
             f'{"-" if agreement is None else f"{agreement:.0%}":>7}')
+    released = {task_id: row['releases'] for task_id, row in summary.items()
+                if row.get('releases')}
+    if released:
+        lines.append("where the block was let go (the TCP's distance across from the zone's or "
+                     "base's centre)")
+        for task_id, releases in released.items():
+            parts = [f'{outcome} episodes {spread["releases"]} releases'
+                     + (f', median {spread["median_cm"]:.1f} cm, max {spread["max_cm"]:.1f} cm'
+                        if spread['releases'] else '')
+                     for outcome, spread in releases.items()]
+            lines.append(f'{task_id:<22} ' + '; '.join(parts))
     return '\n'.join(lines)

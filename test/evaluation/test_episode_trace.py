@@ -77,6 +77,42 @@ def test_a_failure_with_the_gripper_closed_on_nothing_is_named_with_the_experts_
     assert 'closed empty' in table and 'lift_block' in table and 'step 0' in table
 
 
+def test_the_expert_lets_go_of_a_stacked_block_within_its_tolerance_of_the_bases_centre(env):
+    from contrastive_vla.sim.expert import XY_TOLERANCE
+
+    tracer = EpisodeTracer(ScriptedExpert.greedy())
+    row = _row(env, tracer, 'stack_blocks', 0)
+    assert row['success'] and all('off_target_cm' in t for t in row['trace'])
+    releases = summarise_traces([row])['stack_blocks']['releases']
+    assert releases['failed'] == {'releases': 0, 'median_cm': None, 'max_cm': None}
+    assert releases['successful']['releases'] == row['primitives'].count('open_gripper') >= 1
+    assert 0.0 <= releases['successful']['max_cm'] <= XY_TOLERANCE * 100
+    # a task that lets go over nothing has no offsets and no releases
+    lift = _row(env, EpisodeTracer(ScriptedExpert.greedy()), 'lift_block', 0)
+    assert 'off_target_cm' not in lift['trace'][0]
+    assert summarise_traces([lift])['lift_block']['releases'] is None
+
+
+def test_releases_are_split_by_outcome_and_only_count_letting_go_of_the_held_block():
+    def step(primitive, gripper, off):
+        return primitive, {'expert': 'down_5cm', 'gripper': gripper, 'off_target_cm': off}
+
+    def row(success, steps):
+        return {'task': 'stack_blocks', 'success': success,
+                'primitives': [p for p, _ in steps], 'trace': [t for _, t in steps]}
+
+    rows = [row(True, [step('down_5cm', 'holding', 0.4), step('open_gripper', 'holding', 0.6)]),
+            row(False, [step('open_gripper', 'holding', 2.0), step('open_gripper', 'open', 9.0),
+                        step('close_gripper', 'open', 4.0), step('open_gripper', 'holding',
+                                                                 3.0)])]
+    summary = summarise_traces(rows)['stack_blocks']
+    assert summary['releases'] == {
+        'successful': {'releases': 1, 'median_cm': 0.6, 'max_cm': 0.6},
+        'failed': {'releases': 2, 'median_cm': 2.5, 'max_cm': 3.0}}
+    table = format_traces({'stack_blocks': summary})
+    assert 'failed episodes 2 releases, median 2.5 cm, max 3.0 cm' in table
+
+
 def test_eval_sim_trace_prints_the_endings_and_writes_each_episodes_trace(tmp_path, capsys):
     out = tmp_path / 'eval.json'
     assert main(['eval-sim', '--policy', 'random', '--tasks', 'lift_block', '--episodes', '2',
