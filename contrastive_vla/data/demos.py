@@ -292,7 +292,31 @@ class MissedGrasp(_OncePerEpisode):
         return True
 
 
-class OffCentreRelease(_OncePerEpisode):
+class _OverTheBase(_OncePerEpisode):
+    """A mistake of a stack episode's arm carrying the block over its base."""
+
+    FAMILIES = ('stack',)
+    OFFSET = (0.0, 0.0)  # how far off the base's centre (m) the arm is taken, from and to
+
+    @staticmethod
+    def _carrying(env):
+        """(TCP position, base position, the expert's release height) while the task's block
+        is held; None otherwise."""
+        state = env.scene_state()
+        binding = env.spec.binding
+        if not state.grasped(binding['block']):
+            return None
+        base = state.blocks[binding['base']].position
+        return state.tcp_position, base, stack_release_height(state, base)
+
+    def _off_centre(self, base):
+        """A random spot OFFSET away from the base's centre (xy), in a random direction."""
+        angle = self.rng.uniform(0.0, 2.0 * np.pi)
+        return base[:2] + self.rng.uniform(*self.OFFSET) * np.array([np.cos(angle),
+                                                                      np.sin(angle)])
+
+
+class OffCentreRelease(_OverTheBase):
     """A deliberate off-centre release in a stack episode, once per episode: as the held block
     arrives over the base, the arm is shifted 1.5-3.5 cm off the base's centre, lowered to the
     expert's release height and lets go, so the block slides off the base or lands tilted
@@ -309,24 +333,18 @@ class OffCentreRelease(_OncePerEpisode):
 
     ARRIVING = 0.03  # the TCP is this close (xy) to the base's centre: over the base
     OFFSET = (0.015, 0.035)
-    FAMILIES = ('stack',)
 
     def _make(self, env):
-        state = env.scene_state()
-        binding = env.spec.binding
-        base = state.blocks[binding['base']].position
-        tcp = state.tcp_position
-        release = stack_release_height(state, base)
-        if not state.grasped(binding['block']) or tcp[2] < release + 0.03 or \
-                np.linalg.norm(tcp[:2] - base[:2]) > self.ARRIVING:
-            return False  # not carrying it over the base yet
-        angle = self.rng.uniform(0.0, 2.0 * np.pi)
-        spot = base[:2] + self.rng.uniform(*self.OFFSET) * np.array([np.cos(angle),
-                                                                      np.sin(angle)])
-        self._release_at(env, spot, release)
+        carrying = self._carrying(env)
+        if carrying is None:
+            return False
+        tcp, base, release = carrying
+        if tcp[2] < release + 0.03 or np.linalg.norm(tcp[:2] - base[:2]) > self.ARRIVING:
+            return False  # not over the base yet
+        self._release_at(env, self._off_centre(base), release)
         return True
 
-class Misalignment(_OncePerEpisode):
+class Misalignment(_OverTheBase):
     """A deliberate misalignment over the base in a stack episode, once per episode: as the
     held block is centred over the base, either still at carrying height (about to descend) or
     already lowered to the release height (about to let go; it is first raised to just above
@@ -344,26 +362,21 @@ class Misalignment(_OncePerEpisode):
 
     OFFSET = (0.013, 0.025)
     CLEARANCE = 0.005  # lowered: the TCP this far above the release height for the shift
-    FAMILIES = ('stack',)
 
     def __init__(self, probability, rng):
         super().__init__(probability, rng)
         self.lowered = bool(self.rng.random() < 0.5)  # the moment: at release height or above
 
     def _make(self, env):
-        state = env.scene_state()
-        binding = env.spec.binding
-        base = state.blocks[binding['base']].position
-        tcp = state.tcp_position
-        release = stack_release_height(state, base)
-        if not state.grasped(binding['block']) or \
-                np.linalg.norm(tcp[:2] - base[:2]) > XY_TOLERANCE:
-            return False  # not carrying it centred over the base
+        carrying = self._carrying(env)
+        if carrying is None:
+            return False
+        tcp, base, release = carrying
+        if np.linalg.norm(tcp[:2] - base[:2]) > XY_TOLERANCE:
+            return False  # not centred over the base
         if (tcp[2] - release > Z_TOLERANCE) == self.lowered:
             return False  # not at the moment chosen for this episode
-        angle = self.rng.uniform(0.0, 2.0 * np.pi)
-        spot = base[:2] + self.rng.uniform(*self.OFFSET) * np.array([np.cos(angle),
-                                                                      np.sin(angle)])
+        spot = self._off_centre(base)
         # lowered, the held block may rest on the base: clear it first, so the shift moves the
         # arm and not the block in the fingers
         rise = max(0.0, release + self.CLEARANCE - tcp[2]) if self.lowered else 0.0
