@@ -344,6 +344,7 @@ class OffCentreRelease(_OverTheBase):
         self._release_at(env, self._off_centre(base), release)
         return True
 
+
 class Misalignment(_OverTheBase):
     """A deliberate misalignment over the base in a stack episode, once per episode: as the
     held block is centred over the base, either still at carrying height (about to descend) or
@@ -354,8 +355,8 @@ class Misalignment(_OverTheBase):
 
     The expert centres to 0.8 cm before it descends, so the demonstrations hold few states a
     centimetre or two off the centre with the block held over the base, and none where the
-    answer is "not yet": traced on the fast recipe's model, most failed stacks descended and let
-    go 1.7-2 cm off the centre, the block fell beside the base, and the gripper then closed on
+    answer is "not yet": traced on the fast recipe's model, every failed stack let go 1.4-3.1 cm
+    off the centre, the block fell beside the base, and the gripper then mostly closed on
     nothing (docs/model-history.md, "Misalignments over the base"). The shift is raw motion,
     executed but not recorded.
     """
