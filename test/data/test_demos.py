@@ -188,7 +188,8 @@ def test_a_missed_grasp_is_opened_and_grasped_again_and_only_the_correction_is_r
 
 def test_an_off_centre_release_slides_off_and_is_picked_up_again(tmp_path, vocab):
     from contrastive_vla.data.dataset import read_episode
-    from contrastive_vla.data.demos import OffCentreRelease, record_episode
+    from contrastive_vla.data.demos import record_episode
+    from contrastive_vla.data.mistakes import OffCentreRelease
     from contrastive_vla.sim.env import TabletopEnv
     from contrastive_vla.sim.expert import ScriptedExpert
     from contrastive_vla.sim.rollout import run_episode
@@ -229,7 +230,7 @@ def test_an_off_centre_release_slides_off_and_is_picked_up_again(tmp_path, vocab
 
 def _first_seed(lowered):
     """The first stack seed whose armed misalignment picks that moment (its own rng stream)."""
-    from contrastive_vla.data.demos import Misalignment
+    from contrastive_vla.data.mistakes import Misalignment
 
     return next(seed for seed in range(100)
                 if Misalignment(1.0, np.random.default_rng([seed, 53])).lowered == lowered)
@@ -239,7 +240,8 @@ def _first_seed(lowered):
 def test_a_misalignment_over_the_base_is_centred_again_before_the_release(tmp_path, vocab,
                                                                            lowered):
     from contrastive_vla.data.dataset import read_episode
-    from contrastive_vla.data.demos import Misalignment, record_episode
+    from contrastive_vla.data.demos import record_episode
+    from contrastive_vla.data.mistakes import Misalignment
     from contrastive_vla.sim.env import TabletopEnv
     from contrastive_vla.sim.expert import ScriptedExpert
     from contrastive_vla.sim.rollout import run_episode
