@@ -15,6 +15,7 @@ from contrastive_vla.sim.expert import (
     Z_TOLERANCE,
     stack_release_height,
 )
+from contrastive_vla.sim.tasks import release_centre
 
 
 class RecoveryPerturbation:
@@ -131,8 +132,7 @@ class Misplacement(_OncePerEpisode):
                     stack_release_height(state, spot)
                 return spot[:2], release
         lo, hi = np.asarray(scene['spawn_lower']), np.asarray(scene['spawn_upper'])
-        target = (state.zones[binding['zone']].position if family == 'place'
-                  else state.blocks[binding['base']].position)[:2]
+        target = release_centre(family, binding, state)
         for _ in range(20):  # a table spot clear of the target
             xy = self.rng.uniform(lo[:2], hi[:2])
             if np.linalg.norm(xy - target) > 0.1:

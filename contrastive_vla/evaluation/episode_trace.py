@@ -26,6 +26,7 @@ a task); how an episode *ends* is what says what the policy had never learnt.
 import numpy as np
 
 from contrastive_vla.evaluation.beside_expert import BesideExpert
+from contrastive_vla.sim.tasks import release_centre
 
 GRIPPER_STATES = ('open', 'holding', 'closed_empty')
 
@@ -35,18 +36,6 @@ def gripper_state(state, colour):
     if not state.gripper_closed:
         return 'open'
     return 'holding' if state.grasped(colour) else 'closed_empty'
-
-
-def release_target(env, state):
-    """The xy centre a place or stack episode lets go over (its zone, its base block), or None
-    for a task without one."""
-    family = env.tasks[env.spec.task_id].family
-    binding = env.spec.binding
-    if family == 'place':
-        return state.zones[binding['zone']].position[:2]
-    if family == 'stack':
-        return state.blocks[binding['base']].position[:2]
-    return None
 
 
 class EpisodeTracer(BesideExpert):
@@ -72,7 +61,8 @@ class EpisodeTracer(BesideExpert):
         wanted = self.expert.act()
         entry = {'expert': wanted.name if wanted is not None else None,
                  'gripper': gripper_state(state, self.env.spec.binding['block'])}
-        target = release_target(self.env, state)
+        target = release_centre(self.env.tasks[self.env.spec.task_id].family,
+                                self.env.spec.binding, state)
         if target is not None:
             off = np.linalg.norm(state.tcp_position[:2] - target)
             entry['off_target_cm'] = round(float(off) * 100.0, 2)

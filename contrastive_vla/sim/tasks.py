@@ -179,6 +179,16 @@ def _block(state, colour):
     return state.blocks[colour]
 
 
+def release_centre(family, binding, state):
+    """The xy centre a task of ``family`` lets its block go over (place: its zone, stack: its
+    base block) in ``state``, or None for a family that releases over nothing."""
+    if family == 'place':
+        return state.zones[binding['zone']].position[:2]
+    if family == 'stack':
+        return _block(state, binding['base']).position[:2]
+    return None
+
+
 def success(task, binding, state):
     """Whether ``task`` with ``binding`` ({'block': 'red', ...}) is solved in ``state``."""
     p = task.params
